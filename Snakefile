@@ -1,0 +1,26 @@
+# cw: reproduction of Cueva & Wei (ICLR 2018), "Emergence of grid-like representations by
+# training recurrent neural networks to perform spatial localization".
+#
+#   trajectories -> train -> activity -> ratemaps -> scores -> figures,   one chain per run
+#
+# Runs, arenas and every parameter live in config.yaml (validated by
+# workflow/schemas/config.schema.yaml). Results go to <output_dir>/<run>/..., figures to
+# <output_dir>/figures/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/pipeline.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    localrule: True
+    input:
+        all_outputs(),

@@ -1,0 +1,170 @@
+"""Configuration: validation against the JSON schema, defaults, and per-run resolution.
+
+A *run* is one trained network. Its settings are the top-level sections of the config
+(``trajectories``, ``model``, ``loss``, ``training``, ``ratemaps``, ``scores``) with the run's own
+overrides merged on top, plus its arena and seed. :func:`load_config` checks everything before any
+job starts, and reports the first problem as a one-line :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+#: Sections that a run may override.
+RUN_SECTIONS = ("trajectories", "model", "loss", "training", "ratemaps", "scores")
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the key."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    ref = node.get("$ref")
+    if ref:
+        assert ref.startswith("#/$defs/"), ref
+        return schema["$defs"][ref.split("/")[-1]]
+    return node
+
+
+def _fill_defaults(schema: dict, node: dict, instance: dict) -> None:
+    """Insert the schema's defaults into ``instance`` (recursively through objects)."""
+    node = _resolve(schema, node)
+    for key, sub in node.get("properties", {}).items():
+        sub = _resolve(schema, sub)
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(schema, sub, instance[key])
+
+
+def _key_path(path) -> str:
+    return ".".join(str(p) for p in path) or "config"
+
+
+def _format_error(err: jsonschema.ValidationError) -> str:
+    where = _key_path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"{where}: unknown key(s) {', '.join(repr(e) for e in extra)}"
+    if err.validator == "propertyNames":
+        return f"{where}: invalid name {err.instance!r} (letters, digits, _ . - only)"
+    if err.validator == "required":
+        return f"{where}: {err.message}"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return f"{where}: {err.message}"
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """Copy of ``base`` with ``override`` merged in (mappings recursively, everything else replaced)."""
+    out = copy.deepcopy(dict(base))
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def validate_config(config: Mapping, schema: dict | None = None) -> dict:
+    """Validated copy of ``config`` with defaults filled in; raises :class:`ConfigError`.
+
+    Checks the schema (types, ranges, unknown keys), that each run names a defined arena, that
+    every arena is a valid convex polygon, and that each run's resolved sections construct.
+    """
+    schema = schema or load_schema()
+    cfg = copy.deepcopy(dict(config))
+    # defaults for the top-level sections only: run overrides must stay partial
+    for key, sub in schema["properties"].items():
+        sub = _resolve(schema, sub)
+        if key not in cfg and "default" in sub:
+            cfg[key] = copy.deepcopy(sub["default"])
+        if sub.get("type") == "object" and key not in ("runs", "arenas"):
+            cfg.setdefault(key, {})
+            if isinstance(cfg[key], dict):
+                _fill_defaults(schema, sub, cfg[key])
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(_format_error(errors[0]))
+
+    from cw.arenas import make_arena
+
+    for name, spec in cfg["arenas"].items():
+        if spec["shape"] == "polygon" and "corners" not in spec:
+            raise ConfigError(f"arenas.{name}.corners: required for shape 'polygon'")
+        if spec["shape"] != "polygon" and "side" not in spec:
+            raise ConfigError(f"arenas.{name}.side: required for shape '{spec['shape']}'")
+        try:
+            make_arena(name, spec)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    for run, spec in cfg["runs"].items():
+        if spec["arena"] not in cfg["arenas"]:
+            raise ConfigError(
+                f"runs.{run}.arena: unknown arena {spec['arena']!r} (defined: {', '.join(cfg['arenas'])})"
+            )
+        try:
+            build_params(resolve_run(cfg, run))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"runs.{run}: {exc}") from None
+    return cfg
+
+
+def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:
+    """All settings of one run as plain builtins: the sections merged with the run's overrides.
+
+    Returns a dict with ``name``, ``seed``, ``arena`` (the arena spec plus its ``name``) and one
+    dict per section of :data:`RUN_SECTIONS` plus ``figures``.
+    """
+    spec = cfg["runs"][run]
+    out: dict[str, Any] = {"name": run, "seed": int(spec["seed"])}
+    out["arena"] = {"name": spec["arena"], **copy.deepcopy(cfg["arenas"][spec["arena"]])}
+    for section in RUN_SECTIONS:
+        out[section] = deep_merge(cfg.get(section, {}), spec.get(section, {}))
+    out["figures"] = copy.deepcopy(cfg.get("figures", {}))
+    return out
+
+
+def build_params(run: Mapping) -> dict:
+    """Construct the library's parameter objects from a resolved run (validates their ranges)."""
+    from cw.model import ModelParams
+    from cw.model import LossParams
+    from cw.training import TrainingParams
+    from cw.trajectories import TrajectoryParams
+
+    traj = {k: v for k, v in run["trajectories"].items() if k not in ("n_train", "n_test")}
+    return {
+        "trajectories": TrajectoryParams(**traj),
+        "model": ModelParams.from_dict(run["model"]),
+        "loss": LossParams.from_dict(run["loss"]),
+        "training": TrainingParams.from_dict(run["training"]),
+    }
+
+
+def load_config(config: Mapping | str | Path) -> dict:
+    """Validate a config mapping (or YAML file) and return it with defaults filled in."""
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            with open(path) as fh:
+                config = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(config, Mapping):
+        raise ConfigError("config: must be a mapping of keys to values")
+    return validate_config(config)

@@ -1,0 +1,234 @@
+"""The continuous-time recurrent network of Cueva & Wei (2018), eq. 1-2.
+
+Discretised with the Euler method, one step of duration ``dt = alpha * tau``::
+
+    x[t] = x[t-1] + alpha * (-x[t-1] + u[t-1] @ W_rec + I[t] @ W_in + b + xi[t])
+    u[t] = tanh(x[t])
+    y[t] = u[t] @ W_out
+
+with ``x[-1] = 0`` (so ``u[-1] = 0``).  Row-vector convention: a batch of states is an array of
+shape ``(M, N)``; ``W_in`` has shape ``(N_in, N)``, ``W_rec`` ``(N, N)`` and ``W_out`` ``(N, N_out)``,
+i.e. the transposes of the matrices written in the paper.  There is no output bias (PAPER).
+
+Weights are held in a :class:`Weights` mapping of four arrays (numpy or TensorFlow) in the fixed
+order :data:`WEIGHT_NAMES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+import numpy as np
+
+#: Trainable parameters, in the order used everywhere (flattening, files, optimisers).
+WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
+
+RECURRENT_INITS = ("orthogonal", "gaussian")
+HEADING_ENCODINGS = ("angle", "cos_sin")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Architecture and initialisation of the CTRNN.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of recurrent units N (PAPER: 100).
+    alpha : float
+        Euler step as a fraction of the time constant, dt / tau (PAPER: 0.1).
+    noise_std : float
+        Standard deviation of the intrinsic noise xi_i(t) in eq. 1, in units of the activation x,
+        drawn independently per unit and step during training (PAPER: present; value OURS: 0.1).
+    init_recurrent : {"orthogonal", "gaussian"}
+        Initialisation of W_rec (PAPER: orthogonal for square and triangle, Gaussian for hexagon).
+    init_recurrent_gain : float
+        Gain g of W_rec: orthogonal matrix times g, or entries N(0, g^2 / N)
+        (PAPER: 1.5 for the Gaussian init; OURS: 1.0 for the orthogonal init).
+    heading_encoding : {"angle", "cos_sin"}
+        Heading input as one scalar angle in radians (PAPER) or as (cos, sin) (OURS, alternative).
+    speed_scale : float
+        Speed input = speed (m/step) times this factor, in step/m (OURS: 10, so that moving speeds
+        are of order 0.1-1).
+    n_outputs : int
+        Number of linear read-outs, the x and y coordinates (PAPER: 2).
+    """
+
+    n_units: int = 100
+    alpha: float = 0.1
+    noise_std: float = 0.1
+    init_recurrent: str = "orthogonal"
+    init_recurrent_gain: float = 1.0
+    heading_encoding: str = "angle"
+    speed_scale: float = 10.0
+    n_outputs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.n_units < 1:
+            raise ValueError(f"model.n_units: must be >= 1, got {self.n_units}")
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"model.alpha: must be in (0, 1], got {self.alpha}")
+        if self.noise_std < 0:
+            raise ValueError(f"model.noise_std: must be >= 0, got {self.noise_std}")
+        if self.init_recurrent not in RECURRENT_INITS:
+            raise ValueError(
+                f"model.init_recurrent: unknown '{self.init_recurrent}' (expected {', '.join(RECURRENT_INITS)})"
+            )
+        if self.heading_encoding not in HEADING_ENCODINGS:
+            raise ValueError(
+                f"model.heading_encoding: unknown '{self.heading_encoding}' "
+                f"(expected {', '.join(HEADING_ENCODINGS)})"
+            )
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input channels: speed plus one (angle) or two (cos, sin) heading channels."""
+        return 2 if self.heading_encoding == "angle" else 3
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ModelParams":
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LossParams:
+    """Penalty weights of the loss (eq. 3-5).
+
+    Parameters
+    ----------
+    lambda_l2 : float
+        Weight of the L2 penalty on W_in and W_out, eq. 4 (dimensionless; OURS: 0.25, the starting
+        value of Cueva's own code, see paper.md section 3).
+    lambda_fr : float
+        Weight of the metabolic cost (mean squared firing rate), eq. 5 (dimensionless; OURS: 0.05,
+        the starting value of Cueva's own code). 0 removes the metabolic cost (Fig. 5 ablation).
+    """
+
+    lambda_l2: float = 0.25
+    lambda_fr: float = 0.05
+
+    def __post_init__(self) -> None:
+        for key in ("lambda_l2", "lambda_fr"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"loss.{key}: must be >= 0, got {getattr(self, key)}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "LossParams":
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+Weights = dict  # name -> array, keys WEIGHT_NAMES
+
+
+def init_weights(params: ModelParams, rng: np.random.Generator, dtype=np.float32) -> Weights:
+    """Initial weights as in the paper.
+
+    ``b = 0``, ``W_out = 0``, ``W_in ~ N(0, 1/N_in)`` and ``W_rec`` orthogonal (scaled by the gain)
+    or ``N(0, gain^2 / N)``.
+
+    Returns
+    -------
+    dict
+        ``W_in`` (N_in, N), ``W_rec`` (N, N), ``b`` (N,), ``W_out`` (N, N_out).
+    """
+    n, n_in = params.n_units, params.n_inputs
+    w_in = rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_in, n))
+    if params.init_recurrent == "orthogonal":
+        q, r = np.linalg.qr(rng.normal(size=(n, n)))
+        q = q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
+        w_rec = params.init_recurrent_gain * q
+    else:
+        w_rec = rng.normal(0.0, params.init_recurrent_gain / np.sqrt(n), size=(n, n))
+    return {
+        "W_in": w_in.astype(dtype),
+        "W_rec": w_rec.astype(dtype),
+        "b": np.zeros(n, dtype),
+        "W_out": np.zeros((n, params.n_outputs), dtype),
+    }
+
+
+def encode_inputs(speed: np.ndarray, heading: np.ndarray, params: ModelParams) -> np.ndarray:
+    """Network input I(t) from the trajectory's speed and heading.
+
+    Parameters
+    ----------
+    speed : (M, T) array, m/step
+    heading : (M, T) array, rad
+
+    Returns
+    -------
+    (M, T, N_in) float32 array: ``[speed * speed_scale, heading]`` or
+    ``[speed * speed_scale, cos(heading), sin(heading)]``.
+    """
+    s = np.asarray(speed, np.float32) * np.float32(params.speed_scale)
+    h = np.asarray(heading, np.float32)
+    if params.heading_encoding == "angle":
+        chans = [s, h]
+    else:
+        chans = [s, np.cos(h), np.sin(h)]
+    return np.stack(chans, axis=-1).astype(np.float32)
+
+
+def simulate_numpy(
+    weights: Mapping[str, np.ndarray],
+    inputs: np.ndarray,
+    alpha: float,
+    noise: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain numpy Euler integration of eq. 1-2: the reference implementation.
+
+    Parameters
+    ----------
+    weights : mapping with ``W_in``, ``W_rec``, ``b``, ``W_out``
+    inputs : (M, T, N_in) array
+    alpha : float, dt / tau
+    noise : (M, T, N) array or None, the noise xi added inside the Euler bracket
+
+    Returns
+    -------
+    u : (M, T, N) firing rates after each step
+    y : (M, T, N_out) read-out after each step
+    """
+    m, t_steps, _ = inputs.shape
+    n = weights["W_rec"].shape[0]
+    x = np.zeros((m, n), dtype=np.result_type(inputs, weights["W_rec"]))
+    us = np.empty((m, t_steps, n), dtype=x.dtype)
+    for t in range(t_steps):
+        drive = inputs[:, t] @ weights["W_in"] + weights["b"]
+        if noise is not None:
+            drive = drive + noise[:, t]
+        x = x + alpha * (-x + np.tanh(x) @ weights["W_rec"] + drive)
+        us[:, t] = np.tanh(x)
+    return us, us @ weights["W_out"]
+
+
+def loss_numpy(
+    weights: Mapping[str, np.ndarray],
+    u: np.ndarray,
+    y: np.ndarray,
+    targets: np.ndarray,
+    loss: LossParams,
+) -> dict[str, float]:
+    """Loss terms of eq. 3-5 computed literally from the paper's sums (reference for tests).
+
+    u : (M, T, N) rates; y, targets : (M, T, N_out).
+    """
+    m, t, n = u.shape
+    n_out = y.shape[-1]
+    n_in = weights["W_in"].shape[0]
+    error = float(np.sum((y - targets) ** 2) / (m * t * n_out))
+    r_l2 = float(np.sum(weights["W_in"] ** 2) / (n * n_in) + np.sum(weights["W_out"] ** 2) / (n * n_out))
+    r_fr = float(np.sum(u**2) / (n * t * m))
+    return {
+        "loss": error + loss.lambda_l2 * r_l2 + loss.lambda_fr * r_fr,
+        "error": error,
+        "r_l2": r_l2,
+        "r_fr": r_fr,
+    }

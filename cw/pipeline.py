@@ -1,0 +1,176 @@
+"""The pipeline's steps as file-to-file functions, one per Snakemake rule.
+
+Each function takes paths and plain-builtin parameters (as Snakemake's ``params:`` hands them
+over), reads its inputs with clear errors, calls the array-level functions of the other ``cw``
+modules, and writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from cw import io
+
+log = logging.getLogger(__name__)
+
+
+def _run_attrs(**sections: Mapping) -> dict:
+    return {**io.provenance(), **io.params_attrs(**sections)}
+
+
+# -- trajectories --------------------------------------------------------------------------------
+def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int) -> None:
+    """Training pool and test set of trials for one run -> ``trajectories.nc``."""
+    from cw.arenas import make_arena
+    from cw.training import rng_for
+    from cw.trajectories import TrajectoryParams, generate_trials, trials_dataset
+
+    spec = {k: v for k, v in arena.items() if k != "name"}
+    ar = make_arena(arena["name"], spec)
+    params = TrajectoryParams(**{k: v for k, v in trajectories.items() if k not in ("n_train", "n_test")})
+    train = generate_trials(ar, int(trajectories["n_train"]), params, rng_for(seed, "train_trials"))
+    test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
+    ds = trials_dataset(train, test, ar, params, attrs=_run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
+    io.write_netcdf(ds, out)
+    log.info(
+        "%s: %d training + %d test trials of %d steps; %.2f boundary interactions per trial",
+        out, train.speed.shape[0], test.speed.shape[0], params.n_steps, float(train.boundary.sum(1).mean()),
+    )
+
+
+def _read_trials(path: str, subset: str):
+    from cw.trajectories import trials_from_dataset
+
+    ds = io.open_dataset(path, required=("speed", "heading", "x", "y", "boundary", "subset"))
+    return ds, trials_from_dataset(ds, subset)
+
+
+# -- training ------------------------------------------------------------------------------------
+def train_model(
+    trajectories: str,
+    weights_out: str,
+    checkpoints_out: str,
+    history_out: str,
+    model: Mapping,
+    loss: Mapping,
+    training: Mapping,
+    seed: int,
+    label: str,
+    progress: bool = True,
+) -> None:
+    """Train one run's network on its training pool; write final weights, checkpoints, history."""
+    from cw.model import ModelParams, encode_inputs, init_weights
+    from cw.model import LossParams
+    from cw.training import TrainingParams, rng_for, train
+
+    mp, lp, tp = ModelParams.from_dict(model), LossParams.from_dict(loss), TrainingParams.from_dict(training)
+    _, trials = _read_trials(trajectories, "train")
+    inputs = encode_inputs(trials.speed, trials.heading, mp)
+    targets = trials.position.astype(np.float32)
+    weights0 = init_weights(mp, rng_for(seed, "init"))
+
+    def log_row(row: dict) -> None:
+        if row["update"] % tp.log_every == 0 or row["update"] == tp.n_updates:
+            log.info("update %d: %s", row["update"], ", ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "update"))
+
+    result = train(weights0, inputs, targets, mp, lp, tp, seed, label=label, progress=progress, on_update=log_row)
+    attrs = _run_attrs(model=model, loss=loss, training=training) | {"seed": seed, "run": label}
+    io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
+    io.write_csv(result.history, history_out)
+    io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
+
+
+# -- activity ------------------------------------------------------------------------------------
+def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) -> None:
+    """Noise-free activity of the trained network on the test trials -> ``activity.nc``."""
+    from cw.activity import activity_dataset, position_error, run_network
+    from cw.model import ModelParams
+
+    mp = ModelParams.from_dict(model)
+    ds, trials = _read_trials(trajectories, "test")
+    w = io.read_weights(weights)
+    u, y = run_network(w, trials.speed, trials.heading, mp)
+    test = ds.isel(trial=np.flatnonzero(ds["subset"].values == "test"))
+    attrs = {k: v for k, v in ds.attrs.items()} | io.params_attrs(model=model)
+    act = activity_dataset(u, y, test, attrs)
+    act.attrs["rms_position_error_m"] = position_error(act)
+    io.write_netcdf(act, out)
+    log.info("%s: RMS position error %.4f m", out, act.attrs["rms_position_error_m"])
+
+
+# -- rate maps and scores ------------------------------------------------------------------------
+def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
+    """Rate map of every unit over all test samples -> ``ratemaps.nc``."""
+    from cw.arenas import make_arena
+    from cw.ratemaps import compute_ratemaps
+
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    ds = io.open_dataset(activity, required=("u", "x", "y"))
+    n_units = ds.sizes["unit"]
+    rm = compute_ratemaps(
+        ds["x"].values.ravel(),
+        ds["y"].values.ravel(),
+        ds["u"].values.reshape(-1, n_units),
+        ar,
+        bin_size=float(ratemaps["bin_size"]),
+        min_occupancy=int(ratemaps["min_occupancy"]),
+    )
+    rm.attrs.update(_run_attrs(arena=arena, ratemaps=ratemaps))
+    rm.attrs["arena_corners"] = ar.corners.ravel()
+    io.write_netcdf(rm, out)
+
+
+def grid_score_params(scores: Mapping):
+    from cw.scores import GridScoreParams
+
+    radii = np.linspace(float(scores["outer_radius_min"]), float(scores["outer_radius_max"]), int(scores["n_rings"]))
+    return GridScoreParams(inner_radius=float(scores["inner_radius"]), outer_radii=tuple(radii.tolist()), variant=scores["variant"])
+
+
+def make_scores(ratemaps: str, out: str, scores: Mapping) -> None:
+    """Grid scores (60 and 90 degrees) of every unit -> ``scores.nc``."""
+    from cw.scores import scores_dataset
+
+    rm = io.open_dataset(ratemaps, required=("rate",))
+    ds = scores_dataset(rm, grid_score_params(scores))
+    ds.attrs.update(_run_attrs(scores=scores))
+    io.write_netcdf(ds, out)
+    log.info("%s: score60 > 0.3 in %d units, score90 > 0.3 in %d units", out,
+             int((ds["score60"] > 0.3).sum()), int((ds["score90"] > 0.3).sum()))
+
+
+# -- figures -------------------------------------------------------------------------------------
+def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """All units' rate maps with their grid scores (Appendix A-C style)."""
+    from cw import figures as fg
+
+    rm = io.open_dataset(ratemaps, required=("rate",))
+    sc = io.open_dataset(scores, required=("score60", "score90"))
+    fig = fg.ratemap_panel(rm, sc, title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """Test trajectories and the network's estimate of them (Fig. 1c style)."""
+    from cw import figures as fg
+
+    act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y"))
+    corners = io.open_dataset(ratemaps).attrs["arena_corners"].reshape(-1, 2)
+    fig = fg.trajectory_panel(act, corners, n_trials=int(figures["n_example_trials"]), title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def figure_training(histories: list[str], runs: list[str], outs: list[str], figures: Mapping) -> None:
+    """Loss terms over training for every run."""
+    from cw import figures as fg
+
+    fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def ensure_dir(path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)

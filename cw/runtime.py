@@ -1,0 +1,62 @@
+"""Process set-up shared by the pipeline steps: threads and logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def configure_threads(threads: int) -> None:
+    """Limit TensorFlow and the BLAS libraries to ``threads`` threads.
+
+    Must run before TensorFlow executes its first operation (the scripts call it first thing).
+    Snakemake passes a rule's ``threads:`` here so that parallel jobs do not oversubscribe cores.
+    """
+    threads = max(1, int(threads))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process: keep its settings
+        logging.getLogger(__name__).warning("TensorFlow already initialised; thread settings unchanged")
+
+
+def configure_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
+    """Log to ``log_file`` (Snakemake's ``log:``) and warnings also to stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    root = logging.getLogger()
+    root.setLevel(level)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file, mode="w")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    sh = logging.StreamHandler(sys.stderr)
+    sh.setLevel(logging.WARNING if log_file else level)
+    sh.setFormatter(fmt)
+    root.addHandler(sh)
+
+
+def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> None:
+    """Run one pipeline step from a Snakemake script.
+
+    Sets up logging to the rule's ``log:`` file and, if asked, TensorFlow's threads from the rule's
+    ``threads:``; a failure is written in full to the log and as one line to stderr.
+    """
+    configure_logging(smk.log[0] if smk.log else None)
+    if tensorflow_threads:
+        configure_threads(smk.threads)
+    try:
+        func(*args, **kwargs)
+    except Exception as exc:
+        logging.getLogger(func.__module__).exception("%s failed", func.__name__)
+        print(f"cw error in {func.__name__}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,67 @@
+# Configuration, run resolution and helpers shared by the rules.
+import sys
+from pathlib import Path
+
+import cw
+import cw.config
+
+try:
+    _validated = cw.config.validate_config(config)
+except cw.config.ConfigError as _err:
+    sys.exit(f"config error: {_err}")
+config.clear()
+config.update(_validated)
+
+OUT = config["output_dir"].rstrip("/")
+RUNS = {name: cw.config.resolve_run(config, name) for name in config["runs"]}
+CW_DIR = Path(cw.__file__).resolve().parent
+
+
+wildcard_constraints:
+    run="|".join(sorted(RUNS)),
+
+
+def cw_sources(*modules):
+    """Library files a rule depends on: editing them reruns the rule (checksum-compared)."""
+    return [str(CW_DIR / f"{m}.py") for m in ("__init__", "io", "pipeline", "runtime") + modules]
+
+
+def run_param(*keys):
+    """Params function: the value at RUNS[run][key0][key1]..., plain builtins."""
+
+    def get(wildcards):
+        value = RUNS[wildcards.run]
+        for key in keys:
+            value = value[key]
+        return value
+
+    return get
+
+
+def run_path(name):
+    return f"{OUT}/{{run}}/{name}"
+
+
+def log_path(rule):
+    return f"{OUT}/logs/{rule}/{{run}}.log"
+
+
+def benchmark_path(rule):
+    return f"{OUT}/benchmarks/{rule}/{{run}}.tsv"
+
+
+def all_outputs():
+    per_run = [
+        "trajectories.nc",
+        "model/weights.nc",
+        "model/checkpoints.nc",
+        "model/history.csv",
+        "activity.nc",
+        "ratemaps.nc",
+        "scores.nc",
+    ]
+    figures = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
+    out = [f"{OUT}/{run}/{f}" for run in RUNS for f in per_run]
+    out += [f"{OUT}/figures/{run}/{f}" for run in RUNS for f in figures]
+    out += [f"{OUT}/figures/training.png", f"{OUT}/figures/training.pdf"]
+    return out

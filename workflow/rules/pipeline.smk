@@ -1,0 +1,106 @@
+# One rule per step of the paper, one job per run.
+
+
+rule trajectories:
+    input:
+        code=cw_sources("arenas", "trajectories", "training"),
+    output:
+        run_path("trajectories.nc"),
+    params:
+        arena=run_param("arena"),
+        trajectories=run_param("trajectories"),
+        seed=run_param("seed"),
+    log:
+        log_path("trajectories"),
+    benchmark:
+        benchmark_path("trajectories")
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/trajectories.py"
+
+
+rule train:
+    input:
+        trajectories=run_path("trajectories.nc"),
+        code=cw_sources("model", "objective", "training", "optimizers/__init__", "optimizers/adam"),
+    output:
+        weights=run_path("model/weights.nc"),
+        checkpoints=run_path("model/checkpoints.nc"),
+        history=run_path("model/history.csv"),
+    params:
+        model=run_param("model"),
+        loss=run_param("loss"),
+        training=run_param("training"),
+        seed=run_param("seed"),
+    threads: config["threads"]["train"]
+    log:
+        log_path("train"),
+    benchmark:
+        benchmark_path("train")
+    resources:
+        mem_mb=8000,
+        runtime=600,
+    script:
+        "../scripts/train.py"
+
+
+rule activity:
+    input:
+        trajectories=run_path("trajectories.nc"),
+        weights=run_path("model/weights.nc"),
+        code=cw_sources("model", "objective", "activity"),
+    output:
+        run_path("activity.nc"),
+    params:
+        model=run_param("model"),
+    threads: config["threads"]["activity"]
+    log:
+        log_path("activity"),
+    benchmark:
+        benchmark_path("activity")
+    resources:
+        mem_mb=6000,
+        runtime=20,
+    script:
+        "../scripts/activity.py"
+
+
+rule ratemaps:
+    input:
+        activity=run_path("activity.nc"),
+        code=cw_sources("arenas", "ratemaps"),
+    output:
+        run_path("ratemaps.nc"),
+    params:
+        arena=run_param("arena"),
+        ratemaps=run_param("ratemaps"),
+    log:
+        log_path("ratemaps"),
+    benchmark:
+        benchmark_path("ratemaps")
+    resources:
+        mem_mb=6000,
+        runtime=10,
+    script:
+        "../scripts/ratemaps.py"
+
+
+rule scores:
+    input:
+        ratemaps=run_path("ratemaps.nc"),
+        code=cw_sources("scores"),
+    output:
+        run_path("scores.nc"),
+    params:
+        scores=run_param("scores"),
+    log:
+        log_path("scores"),
+    benchmark:
+        benchmark_path("scores")
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/scores.py"

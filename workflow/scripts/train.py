@@ -1,0 +1,16 @@
+"""Snakemake step: train one run's CTRNN (eq. 1-5) and save weights, checkpoints and history."""
+from cw.pipeline import train_model
+from cw.runtime import run_step
+
+smk = snakemake  # noqa: F821 (provided by Snakemake)
+run_step(
+    smk,
+    train_model,
+    smk.input.trajectories,
+    smk.output.weights,
+    smk.output.checkpoints,
+    smk.output.history,
+    label=smk.wildcards.run,
+    tensorflow_threads=True,
+    **smk.params,
+)
