@@ -116,11 +116,30 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
             raise ConfigError(
                 f"runs.{run}.arena: unknown arena {spec['arena']!r} (defined: {', '.join(cfg['arenas'])})"
             )
-        try:
-            build_params(resolve_run(cfg, run))
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"runs.{run}: {exc}") from None
+        _check_run(resolve_run(cfg, run))
     return cfg
+
+
+def _check_run(run: Mapping) -> None:
+    """Checks that involve several sections of one resolved run."""
+    from cw.arenas import make_arena
+
+    name = run["name"]
+    try:
+        params = build_params(run)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"runs.{name}: {exc}") from None
+    traj, training = run["trajectories"], run["training"]
+    if training["batch_size"] > traj["n_train"]:
+        raise ConfigError(
+            f"runs.{name}.training.batch_size: {training['batch_size']} exceeds trajectories.n_train = {traj['n_train']}"
+        )
+    arena = make_arena(run["arena"]["name"], {k: v for k, v in run["arena"].items() if k != "name"})
+    if params["trajectories"].speed_cap >= arena.inradius:
+        raise ConfigError(
+            f"runs.{name}.trajectories.speed_max: {params['trajectories'].speed_cap} m/step must be below the "
+            f"inradius {arena.inradius:.3g} m of arena '{arena.name}'"
+        )
 
 
 def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:

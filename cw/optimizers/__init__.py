@@ -45,7 +45,7 @@ class Optimizer(Protocol):
     def set_state(self, state: Mapping[str, np.ndarray]) -> None: ...
 
 
-OPTIMIZERS = ("adam",)
+OPTIMIZERS = ("adam", "hessian_free")
 
 
 def make_optimizer(name: str, settings: Mapping, objective) -> Optimizer:
@@ -54,4 +54,8 @@ def make_optimizer(name: str, settings: Mapping, objective) -> Optimizer:
         from cw.optimizers.adam import Adam, AdamParams
 
         return Adam(objective, AdamParams.from_dict(settings))
+    if name == "hessian_free":
+        from cw.optimizers.hessian_free import HessianFree, HessianFreeParams
+
+        return HessianFree(objective, HessianFreeParams.from_dict(settings))
     raise ValueError(f"training.optimizer: unknown optimiser '{name}' (expected {', '.join(OPTIMIZERS)})")

@@ -1,0 +1,109 @@
+"""Configuration: the default file and presets validate; bad values give one-line errors naming the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cw.config import ConfigError, deep_merge, load_config, resolve_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def default():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_config_holds_the_paper_runs(default):
+    cfg = load_config(default)
+    assert set(cfg["runs"]) == {"square", "triangle", "hexagon", "square_no_metabolic"}
+    hexagon = resolve_run(cfg, "hexagon")
+    assert hexagon["model"]["init_recurrent"] == "gaussian" and hexagon["model"]["init_recurrent_gain"] == 1.5
+    assert resolve_run(cfg, "square")["model"]["init_recurrent"] == "orthogonal"
+    assert resolve_run(cfg, "square_no_metabolic")["loss"]["lambda_fr"] == 0.0
+    assert resolve_run(cfg, "square")["loss"]["lambda_fr"] == cfg["loss"]["lambda_fr"] > 0
+    assert resolve_run(cfg, "triangle")["arena"] == {"name": "triangle", "shape": "triangle", "side": 1.5}
+
+
+def test_every_schema_default_matches_config_yaml(default):
+    """config.yaml documents every key with the schema's default value (no silent drift)."""
+    filled = load_config({"runs": default["runs"], "arenas": default["arenas"]})
+    for section in ("trajectories", "model", "loss", "training", "ratemaps", "scores", "figures", "threads"):
+        assert filled[section] == default[section], section
+
+
+@pytest.mark.parametrize("preset", ["quick.yaml", "tiny.yaml"])
+def test_presets_validate(default, preset):
+    overrides = yaml.safe_load((ROOT / "workflow/presets" / preset).read_text())
+    base = {} if preset == "tiny.yaml" else default
+    load_config(deep_merge(base, overrides))
+
+
+def _set(cfg, path, value):
+    node = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    if value is _DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+
+
+_DELETE = object()
+
+BAD = [
+    ("runs", {}, "runs"),
+    ("runs.square.seed", -1, "runs.square.seed"),
+    ("runs.square.arena", "circle", "runs.square.arena"),
+    ("runs.square.colour", "red", "runs.square"),
+    ("runs.square.training.n_updates", 0, "runs.square.training.n_updates"),
+    ("runs.square.loss.lambda_fr", -0.1, "runs.square.loss.lambda_fr"),
+    ("runs.bad name", {"arena": "square", "seed": 1}, "runs"),
+    ("arenas.square.side", -1.0, "arenas.square.side"),
+    ("arenas.square.shape", "circle", "arenas.square.shape"),
+    ("arenas.square", {"shape": "polygon", "corners": [[0, 0], [1, 0], [0.2, 0.2], [0, 1]]}, "arenas.square.corners"),
+    ("arenas.square", {"shape": "polygon", "corners": [[0, 0], [1, 1], [1, 0], [0, 1]]}, "arenas.square.corners"),
+    ("arenas.square", {"shape": "polygon"}, "arenas.square.corners"),
+    ("trajectories.zero_speed_fraction", 1.5, "trajectories.zero_speed_fraction"),
+    ("trajectories.n_train", -10, "trajectories.n_train"),
+    ("trajectories.n_steps", "500", "trajectories.n_steps"),
+    ("trajectories.speed_max", 0.9, "speed_max"),
+    ("model.n_units", 0, "model.n_units"),
+    ("model.heading_encoding", "degrees", "model.heading_encoding"),
+    ("training.optimizer", "sgd", "training.optimizer"),
+    ("training.adam.learning_rate", 0, "training.adam.learning_rate"),
+    ("training.batch_size", 20000, "training.batch_size"),
+    ("ratemaps.bin_size", 0, "ratemaps.bin_size"),
+    ("scores.variant", "median", "scores.variant"),
+    ("unknown_section", 1, "config"),
+    ("threads.train", 0, "threads.train"),
+]
+
+
+@pytest.mark.parametrize("path, value, key", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_the_key(default, path, value, key):
+    cfg = copy.deepcopy(default)
+    _set(cfg, path, value)
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    msg = str(exc.value)
+    assert key in msg and "\n" not in msg, msg
+
+
+def test_batch_larger_than_pool_is_refused(default):
+    cfg = copy.deepcopy(default)
+    cfg["trajectories"]["n_train"] = 100
+    with pytest.raises(ConfigError, match="batch_size"):
+        load_config(cfg)
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("runs: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)

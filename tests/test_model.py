@@ -1,0 +1,156 @@
+"""The CTRNN (eq. 1-2) and its loss (eq. 3-5) against plain numpy references and hand sums."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cw.model import (
+    LossParams,
+    ModelParams,
+    encode_inputs,
+    init_weights,
+    loss_numpy,
+    simulate_numpy,
+)
+from cw.objective import Objective, weights_to_tensors
+
+
+def _random_weights(p: ModelParams, rng, scale=0.3):
+    w = init_weights(p, rng, np.float64)
+    w["b"] = rng.normal(0, scale, w["b"].shape)
+    w["W_out"] = rng.normal(0, scale, w["W_out"].shape)
+    return w
+
+
+def _batch(p: ModelParams, rng, m=4, t=15):
+    speed = rng.uniform(0, 0.05, (m, t))
+    heading = rng.uniform(0, 2 * np.pi, (m, t))
+    return encode_inputs(speed, heading, p).astype(np.float64)
+
+
+def test_euler_step_by_hand():
+    """One step from x = 0 is alpha * (I W_in + b + xi); the second adds tanh(x1) W_rec."""
+    p = ModelParams(n_units=3, alpha=0.1)
+    rng = np.random.default_rng(1)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng, m=1, t=2)
+    xi = rng.normal(size=(1, 2, 3))
+    u, y = simulate_numpy(w, inp, p.alpha, xi)
+    x1 = 0.1 * (inp[0, 0] @ w["W_in"] + w["b"] + xi[0, 0])
+    x2 = x1 + 0.1 * (-x1 + np.tanh(x1) @ w["W_rec"] + inp[0, 1] @ w["W_in"] + w["b"] + xi[0, 1])
+    np.testing.assert_allclose(u[0, 0], np.tanh(x1), rtol=1e-14)
+    np.testing.assert_allclose(u[0, 1], np.tanh(x2), rtol=1e-14)
+    np.testing.assert_allclose(y[0], np.tanh(np.stack([x1, x2])) @ w["W_out"], rtol=1e-14)
+
+
+@pytest.mark.parametrize("encoding", ["angle", "cos_sin"])
+def test_tensorflow_matches_numpy_reference(encoding):
+    p = ModelParams(n_units=7, heading_encoding=encoding)
+    rng = np.random.default_rng(2)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng)
+    noise = rng.normal(0, 0.1, inp.shape[:2] + (p.n_units,))
+    u_ref, _ = simulate_numpy(w, inp, p.alpha, noise)
+    obj = Objective(p, tf.float64)
+    u_tf = obj.simulate(weights_to_tensors(w, tf.float64), tf.constant(inp), tf.constant(noise)).numpy()
+    np.testing.assert_allclose(u_tf, u_ref, rtol=0, atol=1e-13)
+
+
+def test_float32_forward_close_to_float64():
+    p = ModelParams(n_units=20)
+    rng = np.random.default_rng(3)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng, m=5, t=100)
+    u_ref, _ = simulate_numpy(w, inp, p.alpha)
+    u32, _ = Objective(p).outputs(weights_to_tensors(w), inp.astype(np.float32))
+    assert np.abs(u32 - u_ref).max() < 1e-4
+
+
+def test_loss_matches_equations_3_to_5_by_hand():
+    p = ModelParams(n_units=6)
+    lp = LossParams(lambda_l2=0.3, lambda_fr=0.7)
+    rng = np.random.default_rng(4)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng, m=3, t=11)
+    targets = rng.normal(0, 0.3, (3, 11, 2))
+    noise = np.zeros((3, 11, 6))
+    u, y = simulate_numpy(w, inp, p.alpha)
+    # explicit triple sums with the paper's normalisations
+    m, t, n, n_out, n_in = 3, 11, 6, 2, 2
+    e = sum((y[a, b, j] - targets[a, b, j]) ** 2 for a in range(m) for b in range(t) for j in range(n_out)) / (m * t * n_out)
+    rl2 = sum(w["W_in"][k, i] ** 2 for i in range(n) for k in range(n_in)) / (n * n_in) + sum(
+        w["W_out"][i, j] ** 2 for i in range(n) for j in range(n_out)
+    ) / (n * n_out)
+    rfr = sum(u[a, b, i] ** 2 for a in range(m) for b in range(t) for i in range(n)) / (n * t * m)
+    ref = loss_numpy(w, u, y, targets, lp)
+    assert ref["error"] == pytest.approx(e, rel=1e-12)
+    assert ref["r_l2"] == pytest.approx(rl2, rel=1e-12)
+    assert ref["r_fr"] == pytest.approx(rfr, rel=1e-12)
+    obj = Objective(p, tf.float64)
+    terms = obj.loss_terms(
+        weights_to_tensors(w, tf.float64), tf.constant(inp), tf.constant(targets), tf.constant(noise),
+        tf.constant(0.3, tf.float64), tf.constant(0.7, tf.float64),
+    )
+    assert float(terms["loss"]) == pytest.approx(e + 0.3 * rl2 + 0.7 * rfr, rel=1e-12)
+    for k in ("error", "r_l2", "r_fr"):
+        assert float(terms[k]) == pytest.approx(ref[k], rel=1e-12)
+
+
+def test_gradient_matches_finite_differences():
+    p = ModelParams(n_units=5)
+    rng = np.random.default_rng(5)
+    w = _random_weights(p, rng)
+    inp = tf.constant(_batch(p, rng, m=2, t=12))
+    targets = tf.constant(rng.normal(0, 0.3, (2, 12, 2)))
+    noise = tf.constant(rng.normal(0, 0.1, (2, 12, 5)))
+    lam = (tf.constant(0.2, tf.float64), tf.constant(0.4, tf.float64))
+    obj = Objective(p, tf.float64)
+    wt = weights_to_tensors(w, tf.float64)
+    _, grads = obj.loss_and_grad(wt, inp, targets, noise, *lam)
+    v = [tf.constant(rng.normal(size=g.shape)) for g in grads]
+    eps = 1e-6
+    f = lambda s: float(obj.loss_terms([a + s * b for a, b in zip(wt, v)], inp, targets, noise, *lam)["loss"])  # noqa: E731
+    fd = (f(eps) - f(-eps)) / (2 * eps)
+    analytic = sum(float(tf.reduce_sum(g * d)) for g, d in zip(grads, v))
+    assert analytic == pytest.approx(fd, rel=1e-7)
+
+
+def test_initialisation_follows_the_paper():
+    rng = np.random.default_rng(6)
+    p = ModelParams(n_units=100)
+    w = init_weights(p, rng, np.float64)
+    assert not w["b"].any() and not w["W_out"].any()
+    assert w["W_in"].shape == (2, 100) and w["W_out"].shape == (100, 2)
+    assert np.var(w["W_in"]) == pytest.approx(1 / 2, rel=0.15)  # N(0, 1/N_in)
+    np.testing.assert_allclose(w["W_rec"] @ w["W_rec"].T, np.eye(100), atol=1e-12)  # orthogonal
+    g = init_weights(ModelParams(n_units=100, init_recurrent="gaussian", init_recurrent_gain=1.5), rng, np.float64)
+    assert np.var(g["W_rec"]) == pytest.approx(1.5**2 / 100, rel=0.05)  # N(0, 1.5^2/N)
+
+
+def test_inputs_encoding():
+    p = ModelParams(speed_scale=10.0)
+    speed = np.array([[0.0, 0.02]])
+    heading = np.array([[0.5, 3.0]])
+    np.testing.assert_allclose(encode_inputs(speed, heading, p)[0], [[0, 0.5], [0.2, 3.0]], rtol=1e-6)
+    q = ModelParams(heading_encoding="cos_sin")
+    np.testing.assert_allclose(encode_inputs(speed, heading, q)[0, 1], [0.2, np.cos(3.0), np.sin(3.0)], rtol=1e-6)
+    assert q.n_inputs == 3 and p.n_inputs == 2
+
+
+def test_noise_is_reproducible_and_scaled():
+    obj = Objective(ModelParams(n_units=50, noise_std=0.3))
+    a = obj.noise((20, 30), (7, 1)).numpy()
+    b = obj.noise((20, 30), (7, 1)).numpy()
+    c = obj.noise((20, 30), (7, 2)).numpy()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.std() == pytest.approx(0.3, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [({"n_units": 0}, "model.n_units"), ({"alpha": 1.5}, "model.alpha"), ({"noise_std": -1}, "model.noise_std"),
+     ({"init_recurrent": "eye"}, "model.init_recurrent"), ({"heading_encoding": "deg"}, "model.heading_encoding")],
+)
+def test_bad_model_params_name_the_key(kwargs, key):
+    with pytest.raises(ValueError, match=key):
+        ModelParams(**kwargs)

@@ -1,0 +1,72 @@
+"""Training loop with Adam on a small path-integration problem."""
+
+import numpy as np
+import pytest
+
+from cw.arenas import make_arena
+from cw.model import LossParams, ModelParams, encode_inputs, init_weights
+from cw.training import TrainingParams, checkpoint_updates, rng_for, train
+from cw.trajectories import TrajectoryParams, generate_trials
+
+
+@pytest.fixture(scope="module")
+def pool():
+    arena = make_arena("square", {"shape": "square", "side": 1.0})
+    params = TrajectoryParams(n_steps=60, zero_speed_fraction=0.5)
+    trials = generate_trials(arena, 200, params, np.random.default_rng(0))
+    mp = ModelParams(n_units=24)
+    return mp, encode_inputs(trials.speed, trials.heading, mp), trials.position.astype(np.float32)
+
+
+def _train(pool, n_updates=60, seed=3):
+    mp, inputs, targets = pool
+    tp = TrainingParams(n_updates=n_updates, batch_size=50, n_checkpoints=4, adam={"learning_rate": 0.01})
+    w0 = init_weights(mp, rng_for(seed, "init"))
+    return train(w0, inputs, targets, mp, LossParams(lambda_l2=1e-3, lambda_fr=1e-3), tp, seed, progress=False)
+
+
+def test_adam_reduces_the_loss_and_records_history(pool):
+    res = _train(pool)
+    losses = np.array([r["loss"] for r in res.history])
+    assert len(res.history) == 60
+    assert [r["update"] for r in res.history] == list(range(1, 61))
+    # W_out starts at 0, so the first loss is the targets' mean square; training must cut it well down
+    assert losses[-10:].mean() < 0.5 * losses[:3].mean()
+    for key in ("error", "r_l2", "r_fr", "grad_norm", "seconds"):
+        assert np.isfinite([r[key] for r in res.history]).all()
+    assert res.checkpoint_updates == checkpoint_updates(60, 4)
+    assert len(res.checkpoints) == len(res.checkpoint_updates)
+    assert not np.array_equal(res.checkpoints[0]["W_rec"], res.weights["W_rec"])
+    np.testing.assert_array_equal(res.checkpoints[-1]["W_rec"], res.weights["W_rec"])
+
+
+def test_same_seed_same_weights(pool):
+    a = _train(pool, n_updates=5, seed=11)
+    b = _train(pool, n_updates=5, seed=11)
+    c = _train(pool, n_updates=5, seed=12)
+    for k in a.weights:
+        np.testing.assert_array_equal(a.weights[k], b.weights[k])
+    assert not np.array_equal(a.weights["W_rec"], c.weights["W_rec"])
+
+
+def test_checkpoint_schedule():
+    assert checkpoint_updates(1000, 5) == [0, 1, 10, 100, 1000]
+    assert checkpoint_updates(3, 8) == [0, 1, 2, 3]
+    cu = checkpoint_updates(300, 8)
+    assert cu[0] == 0 and cu[-1] == 300 and len(cu) == 8 and cu == sorted(set(cu))
+
+
+def test_bad_training_params_name_the_key():
+    with pytest.raises(ValueError, match="training.optimizer"):
+        TrainingParams(optimizer="sgd")
+    with pytest.raises(ValueError, match="training.n_updates"):
+        TrainingParams(n_updates=0)
+    with pytest.raises(ValueError, match="training.batch_size"):
+        _train_big_batch()
+
+
+def _train_big_batch():
+    mp = ModelParams(n_units=4)
+    inputs = np.zeros((10, 5, 2), np.float32)
+    tp = TrainingParams(n_updates=1, batch_size=20)
+    train(init_weights(mp, np.random.default_rng(0)), inputs, np.zeros((10, 5, 2), np.float32), mp, LossParams(), tp, 0, progress=False)

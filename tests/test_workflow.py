@@ -1,0 +1,104 @@
+"""End to end: the Snakemake workflow on the tiny preset, then its incremental behaviour."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+PER_RUN = [
+    "trajectories.nc", "model/weights.nc", "model/checkpoints.nc", "model/history.csv",
+    "activity.nc", "ratemaps.nc", "scores.nc",
+]
+FIGURES = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
+
+
+def _snakemake(workdir: Path, *args: str, configs=("config.yaml",)) -> subprocess.CompletedProcess:
+    cmd = SNAKEMAKE + ["--cores", "2", "--configfile", *configs, "--replace-workflow-config", *args]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+
+
+def _jobs(dry_run_output: str) -> dict[str, int]:
+    """Job counts per rule from the 'Job stats' table of a dry run."""
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:")[1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m[0] != "total"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("workflow")
+    shutil.copy(ROOT / "Snakefile", wd)
+    shutil.copytree(ROOT / "workflow", wd / "workflow")
+    shutil.copy(ROOT / "workflow/presets/tiny.yaml", wd / "config.yaml")
+    res = _snakemake(wd)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return wd
+
+
+@pytest.mark.slow
+def test_every_output_exists(workdir):
+    for run in ("square", "triangle"):
+        for f in PER_RUN:
+            assert (workdir / "results" / run / f).is_file(), f"{run}/{f}"
+        for f in FIGURES:
+            assert (workdir / "results/figures" / run / f).stat().st_size > 1000
+        for rule in ("trajectories", "train", "activity", "ratemaps", "scores"):
+            assert (workdir / f"results/logs/{rule}/{run}.log").is_file()
+            assert (workdir / f"results/benchmarks/{rule}/{run}.tsv").is_file()
+    assert (workdir / "results/figures/training.png").is_file()
+
+
+@pytest.mark.slow
+def test_outputs_have_named_dims_units_and_parameters(workdir):
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    with xr.open_dataset(workdir / "results/square/activity.nc") as act:
+        assert act["u"].dims == ("trial", "time", "unit")
+        assert act.sizes == {"trial": cfg["trajectories"]["n_test"], "time": cfg["trajectories"]["n_steps"], "unit": cfg["model"]["n_units"]}
+        for v in ("u", "x", "y", "output_x", "output_y", "speed", "heading", "boundary"):
+            assert "units" in act[v].attrs and "long_name" in act[v].attrs
+        assert "params_model" in act.attrs
+        assert np.isfinite(act["u"]).all() and (np.abs(act["u"]) <= 1).all()
+    with xr.open_dataset(workdir / "results/square/ratemaps.nc") as rm:
+        assert rm["rate"].dims == ("unit", "y", "x")
+        assert np.isnan(rm["rate"].values[:, ~rm["inside"].values]).all()
+    with xr.open_dataset(workdir / "results/triangle/ratemaps.nc") as rm:
+        assert (~rm["inside"].values).sum() > 0  # triangle bins outside the polygon
+    with xr.open_dataset(workdir / "results/square/scores.nc") as sc:
+        assert set(sc.data_vars) >= {"score60", "score90"} and sc.sizes["unit"] == cfg["model"]["n_units"]
+    with xr.open_dataset(workdir / "results/square/model/checkpoints.nc") as ck:
+        assert ck["update"].values[0] == 0 and ck["update"].values[-1] == cfg["training"]["n_updates"]
+
+
+@pytest.mark.slow
+def test_second_dry_run_has_nothing_to_do(workdir):
+    res = _snakemake(workdir, "-n")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_changing_one_run_reruns_only_its_chain_and_the_figures(workdir):
+    (workdir / "change.yaml").write_text(yaml.safe_dump({"runs": {"triangle": {"loss": {"lambda_fr": 0.5}}}}))
+    full = _snakemake(workdir, "-n", configs=("config.yaml", "change.yaml"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    jobs = _jobs(full.stdout + full.stderr)
+    assert jobs == {
+        "train": 1, "activity": 1, "ratemaps": 1, "scores": 1,
+        "figure_ratemaps": 1, "figure_trajectories": 1, "figure_training": 1, "all": 1,
+    }
+    out = full.stdout + full.stderr
+    assert "output: results/triangle/model/weights.nc" in out
+    assert "output: results/square" not in out
+    # a trajectory parameter reruns the trajectories too, still only for that run
+    (workdir / "change2.yaml").write_text(yaml.safe_dump({"runs": {"square": {"trajectories": {"turn_std": 0.05}}}}))
+    jobs2 = _jobs(_snakemake(workdir, "-n", configs=("config.yaml", "change2.yaml")).stdout)
+    assert jobs2.get("trajectories") == 1 and jobs2.get("train") == 1 and jobs2.get("figure_ratemaps") == 1
