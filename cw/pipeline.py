@@ -77,11 +77,21 @@ def train_model(
         if row["update"] % tp.log_every == 0 or row["update"] == tp.n_updates:
             log.info("update %d: %s", row["update"], ", ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "update"))
 
-    result = train(weights0, inputs, targets, mp, lp, tp, seed, label=label, progress=progress, on_update=log_row)
+    state = training_state_path(weights_out)
+    result = train(
+        weights0, inputs, targets, mp, lp, tp, seed,
+        label=label, progress=progress, on_update=log_row, state_path=state,
+    )
     attrs = _run_attrs(model=model, loss=loss, training=training) | {"seed": seed, "run": label}
     io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
     io.write_csv(result.history, history_out)
     io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
+    state.unlink(missing_ok=True)  # the outputs are complete: a later rerun must train afresh
+
+
+def training_state_path(weights_out: str) -> Path:
+    """Where a training job keeps its resumable state: beside its weights, not a declared output."""
+    return Path(weights_out).with_name("training_state.npz")
 
 
 # -- activity ------------------------------------------------------------------------------------

@@ -107,3 +107,40 @@ def test_missing_or_broken_file(tmp_path):
     bad.write_text("runs: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+def _schema_defaults(node):
+    from cw.config import _resolve, load_schema
+
+    schema = load_schema()
+    node = _resolve(schema, node if isinstance(node, dict) else schema["$defs"][node])
+    return {k: _resolve(schema, v)["default"] for k, v in node["properties"].items() if "default" in _resolve(schema, v)}
+
+
+def test_schema_defaults_equal_the_library_defaults():
+    """The schema, config.yaml and the dataclasses must not drift apart."""
+    import dataclasses
+
+    from cw.config import load_schema
+    from cw.model import LossParams, ModelParams
+    from cw.optimizers.params import AdamParams, HessianFreeParams
+    from cw.penalties import PenaltyAdaptParams
+    from cw.training import TrainingParams
+    from cw.trajectories import TrajectoryParams
+
+    training = load_schema()["$defs"]["training"]["properties"]
+    pairs = [
+        (ModelParams, _schema_defaults("model")),
+        (LossParams, _schema_defaults("loss")),
+        (TrajectoryParams, _schema_defaults("trajectories")),
+        (TrainingParams, _schema_defaults("training")),
+        (AdamParams, _schema_defaults(training["adam"])),
+        (HessianFreeParams, _schema_defaults(training["hessian_free"])),
+        (PenaltyAdaptParams, _schema_defaults(training["adapt_penalties"])),
+    ]
+    for cls, defaults in pairs:
+        for f in dataclasses.fields(cls):
+            lib = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if lib is None or f.name not in defaults:
+                continue  # optional value resolved elsewhere (e.g. speed_max) or not configurable
+            assert defaults[f.name] == pytest.approx(lib) if isinstance(lib, float) else defaults[f.name] == lib, (cls.__name__, f.name)

@@ -20,7 +20,7 @@ def pool():
 
 def _train(pool, n_updates=60, seed=3):
     mp, inputs, targets = pool
-    tp = TrainingParams(n_updates=n_updates, batch_size=50, n_checkpoints=4, adam={"learning_rate": 0.01})
+    tp = TrainingParams(optimizer="adam", n_updates=n_updates, batch_size=50, n_checkpoints=4, adam={"learning_rate": 0.01})
     w0 = init_weights(mp, rng_for(seed, "init"))
     return train(w0, inputs, targets, mp, LossParams(lambda_l2=1e-3, lambda_fr=1e-3), tp, seed, progress=False)
 
@@ -70,3 +70,18 @@ def _train_big_batch():
     inputs = np.zeros((10, 5, 2), np.float32)
     tp = TrainingParams(n_updates=1, batch_size=20)
     train(init_weights(mp, np.random.default_rng(0)), inputs, np.zeros((10, 5, 2), np.float32), mp, LossParams(), tp, 0, progress=False)
+
+
+def test_divergence_names_the_run_and_update(tmp_path):
+    from cw.training import TrainingDiverged
+
+    mp = ModelParams(n_units=6)
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(20, 10, 2)).astype(np.float32)
+    targets = np.zeros((20, 10, 2), np.float32)
+    targets[:, :, 0] = 1e20  # squared error overflows float32 once the read-out moves
+    tp = TrainingParams(optimizer="adam", n_updates=5, batch_size=10, state_every_minutes=0)
+    state = tmp_path / "state.npz"
+    with pytest.raises(TrainingDiverged, match=r"square7: non-finite loss or weights at update \d"):
+        train(init_weights(mp, rng), inputs, targets, mp, LossParams(), tp, 0, label="square7",
+              progress=False, state_path=state)

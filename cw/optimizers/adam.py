@@ -6,7 +6,6 @@ as float64 numpy arrays so that checkpoints can store and restore them exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -14,37 +13,7 @@ import tensorflow as tf
 
 from cw.model import WEIGHT_NAMES
 from cw.optimizers import Batch
-
-
-@dataclass(frozen=True)
-class AdamParams:
-    """Adam settings (all OURS; the paper used Hessian-free).
-
-    learning_rate : step size, in weight units per update (1e-3).
-    beta1, beta2 : decay rates of the first and second moment estimates (0.9, 0.999).
-    epsilon : added to the root of the second moment, avoids division by zero (1e-8).
-    clip_grad_norm : the gradient is rescaled to at most this global L2 norm; 0 disables (10,
-        the value of Cueva's own code for Hessian-free, paper.md section 3).
-    """
-
-    learning_rate: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    clip_grad_norm: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.learning_rate <= 0:
-            raise ValueError(f"training.adam.learning_rate: must be > 0, got {self.learning_rate}")
-        for key in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, key) < 1.0:
-                raise ValueError(f"training.adam.{key}: must be in [0, 1), got {getattr(self, key)}")
-        if self.clip_grad_norm < 0:
-            raise ValueError(f"training.adam.clip_grad_norm: must be >= 0, got {self.clip_grad_norm}")
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "AdamParams":
-        return cls(**dict(d))
+from cw.optimizers.params import AdamParams  # noqa: F401 (re-exported)
 
 
 class Adam:

@@ -24,7 +24,10 @@ rule trajectories:
 rule train:
     input:
         trajectories=run_path("trajectories.nc"),
-        code=cw_sources("model", "objective", "training", "optimizers/__init__", "optimizers/adam"),
+        code=cw_sources(
+            "model", "objective", "training", "curvature", "penalties",
+            "optimizers/__init__", "optimizers/params", "optimizers/adam", "optimizers/hessian_free",
+        ),
     output:
         weights=run_path("model/weights.nc"),
         checkpoints=run_path("model/checkpoints.nc"),
