@@ -67,6 +67,12 @@ def _format_error(err: jsonschema.ValidationError) -> str:
     return f"{where}: {err.message}"
 
 
+def _raise_first(validator: jsonschema.Draft202012Validator, cfg: Mapping) -> None:
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(_format_error(errors[0]))
+
+
 def deep_merge(base: Mapping, override: Mapping) -> dict:
     """Copy of ``base`` with ``override`` merged in (mappings recursively, everything else replaced)."""
     out = copy.deepcopy(dict(base))
@@ -96,9 +102,9 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
             if isinstance(cfg[key], dict):
                 _fill_defaults(schema, sub, cfg[key])
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        raise ConfigError(_format_error(errors[0]))
+    _raise_first(validator, cfg)
+    cfg["runs"] = expand_runs(cfg["runs"])
+    _raise_first(validator, cfg)  # the swept values, now in place
 
     from cw.arenas import make_arena
 
@@ -140,6 +146,45 @@ def _check_run(run: Mapping) -> None:
             f"runs.{name}.trajectories.speed_max: {params['trajectories'].speed_cap} m/step must be below the "
             f"inradius {arena.inradius:.3g} m of arena '{arena.name}'"
         )
+
+
+def _format_value(value) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace("-", "m")
+
+
+def expand_runs(runs: Mapping) -> dict:
+    """Expand runs that list ``seeds`` and/or a ``sweep`` into one run per combination.
+
+    ``seeds: [1, 2]`` turns run ``square`` into ``square_seed1`` and ``square_seed2``;
+    ``sweep: {key: loss.lambda_fr, values: [0, 0.1]}`` into ``square_lambda_fr0`` and
+    ``square_lambda_fr0.1``; both together give ``square_lambda_fr0_seed1`` and so on. The swept
+    value overrides the run's own setting of that key. Run names must stay unique.
+    """
+    out: dict = {}
+    for name, spec in runs.items():
+        spec = copy.deepcopy(dict(spec))
+        seeds = spec.pop("seeds", None)
+        sweep = spec.pop("sweep", None)
+        variants = [(name, spec)]
+        if sweep is not None:
+            section, key = sweep["key"].split(".", 1)
+            variants = []
+            for value in sweep["values"]:
+                v = copy.deepcopy(spec)
+                node = v.setdefault(section, {})
+                *parents, leaf = key.split(".")
+                for p in parents:
+                    node = node.setdefault(p, {})
+                node[leaf] = value
+                variants.append((f"{name}_{leaf}{_format_value(value)}", v))
+        if seeds is not None:
+            variants = [(f"{n}_seed{s}", {**v, "seed": int(s)}) for n, v in variants for s in seeds]
+        for n, v in variants:
+            if n in out:
+                raise ConfigError(f"runs.{name}: expanded run name {n!r} is not unique")
+            out[n] = v
+    return out
 
 
 def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:

@@ -144,3 +144,34 @@ def test_schema_defaults_equal_the_library_defaults():
             if lib is None or f.name not in defaults:
                 continue  # optional value resolved elsewhere (e.g. speed_max) or not configurable
             assert defaults[f.name] == pytest.approx(lib) if isinstance(lib, float) else defaults[f.name] == lib, (cls.__name__, f.name)
+
+
+def test_runs_expand_over_seeds_and_a_sweep(default):
+    cfg = copy.deepcopy(default)
+    cfg["runs"] = {
+        "sq": {"arena": "square", "seed": 0, "seeds": [1, 2], "sweep": {"key": "loss.lambda_fr", "values": [0.0, 0.1]}},
+        "tri": {"arena": "triangle", "seed": 4, "sweep": {"key": "training.hessian_free.structural_damping", "values": [0, 0.3]}},
+    }
+    out = load_config(cfg)
+    assert sorted(out["runs"]) == sorted([
+        "sq_lambda_fr0_seed1", "sq_lambda_fr0_seed2", "sq_lambda_fr0.1_seed1", "sq_lambda_fr0.1_seed2",
+        "tri_structural_damping0", "tri_structural_damping0.3",
+    ])
+    run = resolve_run(out, "sq_lambda_fr0.1_seed2")
+    assert run["seed"] == 2 and run["loss"]["lambda_fr"] == 0.1 and run["loss"]["lambda_l2"] == 0.25
+    assert resolve_run(out, "tri_structural_damping0.3")["training"]["hessian_free"]["structural_damping"] == 0.3
+    assert resolve_run(out, "tri_structural_damping0.3")["training"]["hessian_free"]["cg_max_iters"] == 50
+
+
+@pytest.mark.parametrize("sweep, key", [
+    ({"key": "colour", "values": [1]}, "runs.sq.sweep.key"),
+    ({"key": "loss.lambda_fr", "values": []}, "runs.sq.sweep.values"),
+    ({"key": "loss.lambda_fr", "values": [-1.0]}, "lambda_fr"),
+    ({"key": "loss.lambda_typo", "values": [0.1]}, "lambda_typo"),
+])
+def test_bad_sweeps_name_the_key(default, sweep, key):
+    cfg = copy.deepcopy(default)
+    cfg["runs"] = {"sq": {"arena": "square", "seed": 0, "sweep": sweep}}
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    assert key in str(exc.value), str(exc.value)
