@@ -16,7 +16,10 @@ import jsonschema
 import yaml
 
 #: Sections that a run may override.
-RUN_SECTIONS = ("trajectories", "model", "loss", "training", "ratemaps", "scores")
+RUN_SECTIONS = (
+    "trajectories", "model", "loss", "training", "ratemaps", "scores",
+    "shuffles", "celltypes", "tuning", "development", "boundary",
+)
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -209,12 +212,27 @@ def build_params(run: Mapping) -> dict:
     from cw.training import TrainingParams
     from cw.trajectories import TrajectoryParams
 
+    from cw.boundary import BoundaryParams
+    from cw.celltypes import CellTypeParams
+    from cw.development import DevelopmentParams
+    from cw.ratemaps import RatemapParams
+    from cw.scores import ScoreParams
+    from cw.shuffles import ShuffleParams
+    from cw.tuning import TuningParams
+
     traj = {k: v for k, v in run["trajectories"].items() if k not in ("n_train", "n_test")}
     return {
         "trajectories": TrajectoryParams(**traj),
         "model": ModelParams.from_dict(run["model"]),
         "loss": LossParams.from_dict(run["loss"]),
         "training": TrainingParams.from_dict(run["training"]),
+        "ratemaps": RatemapParams.from_dict(run["ratemaps"]),
+        "scores": ScoreParams.from_dict(run["scores"]),
+        "shuffles": ShuffleParams.from_dict(run["shuffles"]),
+        "celltypes": CellTypeParams.from_dict(run["celltypes"]),
+        "tuning": TuningParams.from_dict(run["tuning"]),
+        "development": DevelopmentParams.from_dict(run["development"]),
+        "boundary": BoundaryParams.from_dict(run["boundary"]),
     }
 
 

@@ -112,7 +112,7 @@ def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) 
     log.info("%s: RMS position error %.4f m", out, act.attrs["rms_position_error_m"])
 
 
-# -- rate maps and scores ------------------------------------------------------------------------
+# -- rate maps ------------------------------------------------------------------------
 def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
     """Rate map of every unit over all test samples -> ``ratemaps.nc``."""
     from cw.arenas import make_arena
@@ -128,29 +128,11 @@ def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) ->
         ar,
         bin_size=float(ratemaps["bin_size"]),
         min_occupancy=int(ratemaps["min_occupancy"]),
+        smoothing_sigma=float(ratemaps["smoothing_sigma"]),
     )
     rm.attrs.update(_run_attrs(arena=arena, ratemaps=ratemaps))
     rm.attrs["arena_corners"] = ar.corners.ravel()
     io.write_netcdf(rm, out)
-
-
-def grid_score_params(scores: Mapping):
-    from cw.scores import GridScoreParams
-
-    radii = np.linspace(float(scores["outer_radius_min"]), float(scores["outer_radius_max"]), int(scores["n_rings"]))
-    return GridScoreParams(inner_radius=float(scores["inner_radius"]), outer_radii=tuple(radii.tolist()), variant=scores["variant"])
-
-
-def make_scores(ratemaps: str, out: str, scores: Mapping) -> None:
-    """Grid scores (60 and 90 degrees) of every unit -> ``scores.nc``."""
-    from cw.scores import scores_dataset
-
-    rm = io.open_dataset(ratemaps, required=("rate",))
-    ds = scores_dataset(rm, grid_score_params(scores))
-    ds.attrs.update(_run_attrs(scores=scores))
-    io.write_netcdf(ds, out)
-    log.info("%s: score60 > 0.3 in %d units, score90 > 0.3 in %d units", out,
-             int((ds["score60"] > 0.3).sum()), int((ds["score90"] > 0.3).sum()))
 
 
 # -- figures -------------------------------------------------------------------------------------

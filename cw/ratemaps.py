@@ -16,14 +16,62 @@ The ``arena`` argument is duck-typed: any object with ``.bounds`` ->
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 import xarray as xr
 
-__all__ = ["bin_edges", "compute_ratemaps", "smooth_ratemap"]
+__all__ = ["RatemapParams", "bin_edges", "compute_ratemaps", "smooth_ratemap"]
+
+
+@dataclass(frozen=True)
+class RatemapParams:
+    """Rate-map settings (config section ``ratemaps``; all OURS).
+
+    bin_size : float, default 0.05
+        Side of a square spatial bin, m (> 0).
+    min_occupancy : int, default 1
+        Samples a bin needs to get a rate; fewer -> NaN (>= 1).
+    smoothing_sigma : float, default 0.0
+        s.d. of the NaN-aware Gaussian smoothing of the maps, in bins (0 = none; >= 0).
+    """
+
+    bin_size: float = 0.05
+    min_occupancy: int = 1
+    smoothing_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bin_size, bool) or not (
+            isinstance(self.bin_size, (int, float, np.integer, np.floating)) and self.bin_size > 0
+        ):
+            raise ValueError(f"ratemaps.bin_size: must be > 0 m, got {self.bin_size!r}")
+        if isinstance(self.min_occupancy, bool) or not isinstance(
+            self.min_occupancy, (int, np.integer)
+        ) or self.min_occupancy < 1:
+            raise ValueError(
+                f"ratemaps.min_occupancy: must be an integer >= 1, got {self.min_occupancy!r}"
+            )
+        if isinstance(self.smoothing_sigma, bool) or not (
+            isinstance(self.smoothing_sigma, (int, float, np.integer, np.floating))
+            and self.smoothing_sigma >= 0
+        ):
+            raise ValueError(
+                f"ratemaps.smoothing_sigma: must be >= 0 bins, got {self.smoothing_sigma!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "RatemapParams":
+        d = dict(d or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(d) - names)
+        if extra:
+            raise ValueError(f"ratemaps.{extra[0]}: unknown key")
+        return cls(**d)
 
 
 # --------------------------------------------------------------------------
@@ -106,6 +154,7 @@ def compute_ratemaps(
     arena,
     bin_size: float,
     min_occupancy: int = 1,
+    smoothing_sigma: float = 0.0,
 ) -> xr.Dataset:
     """Mean activity per spatial bin for every unit.
 
@@ -117,6 +166,8 @@ def compute_ratemaps(
     arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
     bin_size : side of the square bins (m).
     min_occupancy : bins with fewer samples than this are NaN.
+    smoothing_sigma : s.d. (in bins) of an optional Gaussian smoothing of the rates that
+        respects the NaN mask (:func:`smooth_ratemap`); 0 (default) = no smoothing.
 
     Returns
     -------
@@ -126,7 +177,7 @@ def compute_ratemaps(
         ``occupancy (y, x)``   number of samples per bin (int64),
         ``inside (y, x)``      bool, bin centre inside the polygon,
     coordinates ``x``, ``y`` (bin centres, m) and ``unit``; attrs ``bin_size``,
-    ``min_occupancy``, ``n_samples``, ``n_dropped`` (samples that were non-finite or
+    ``min_occupancy``, ``smoothing_sigma`` (bins), ``n_samples``, ``n_dropped`` (samples that were non-finite or
     outside the binning grid and therefore not counted) and ``arena`` (name, if any).
 
     Implementation: one sparse (bins x samples) indicator matrix multiplied by the
@@ -146,6 +197,8 @@ def compute_ratemaps(
         )
     if min_occupancy < 1:
         raise ValueError("min_occupancy must be >= 1")
+    if not smoothing_sigma >= 0:
+        raise ValueError(f"ratemaps.smoothing_sigma: must be >= 0 bins, got {smoothing_sigma!r}")
     U = act.shape[1]
 
     bounds, contains, name = _arena_geometry(arena)
@@ -191,6 +244,8 @@ def compute_ratemaps(
         mean = sums / occupancy[:, None]
     rate = mean.T.reshape(U, ny, nx)
     rate[:, ~valid] = np.nan
+    if smoothing_sigma > 0:
+        rate = smooth_ratemap(rate, smoothing_sigma)
 
     ds = xr.Dataset(
         data_vars={
@@ -218,6 +273,7 @@ def compute_ratemaps(
         attrs={
             "bin_size": float(bin_size),
             "min_occupancy": int(min_occupancy),
+            "smoothing_sigma": float(smoothing_sigma),
             "n_samples": int(S),
             "n_dropped": int(S - n_ok),
             "arena": name,

@@ -1,5 +1,20 @@
-"""Spatial autocorrelogram and grid scores (paper section 5, "Grid score"; OURS).
+"""Spatial scores of rate maps (paper.md section 5; OURS): grid, border, band, spatial variance.
 
+Contents
+--------
+* :func:`autocorrelogram`, :func:`grid_scores` -- grid scores 60 and 90 (below);
+* :func:`grid_geometry` -- grid spacing and orientation from the autocorrelogram peaks;
+* :func:`border_scores` -- Solstad et al. (2008) border score with the polygon's edges as walls;
+* :func:`band_scores` -- the project's band score (spectral dominance of one plane wave);
+* :func:`spatial_variance_fraction` -- eta^2, the variance explained by position;
+* :func:`score_maps` -- all of them at once (one autocorrelogram per map), the function the
+  shuffles (:mod:`cw.shuffles`) call; :func:`scores_dataset` -- as an xarray Dataset.
+
+All scores are invariant under a sign flip of the map (tanh units have no meaningful sign, see
+:class:`BorderScoreParams`), constant or all-NaN maps give NaN, never an exception.
+
+Grid score
+----------
 Re-implemented from the published definitions (Sargolini et al. 2006; the variant
 used by Banino et al. 2018 / DeepMind ``scores.py`` and Sorscher et al. 2019):
 
@@ -30,23 +45,47 @@ Deliberate differences from the DeepMind implementation (documented choices, OUR
   correlation over the bins valid in both copies within the annulus.
 * Map size.  The ring radii are fractions of ``max(ny, nx)`` (identical to
   DeepMind's ``nbins`` for square maps).
+* Speed (same numbers).  With ``order=1`` the rotation is one sparse matrix per map shape and
+  angle (identical to ``scipy.ndimage.rotate(..., order=1, mode="constant")``) applied to the
+  whole stack of maps, and the annulus sums are cumulative sums over the rings between
+  consecutive outer radii (the annuli are nested).
+
+Caveat (measured, see ``tests/test_border_band.py``): in a triangle the autocorrelogram of a
+single smooth field inherits the triangle's own 6-fold symmetry and can reach score60 > 1;
+:mod:`cw.celltypes` therefore also requires a lattice in the autocorrelogram
+(``grid_contrast``, see :func:`grid_geometry`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Mapping
 
 import numpy as np
 import scipy.fft as sfft
 import scipy.ndimage as ndi
+import scipy.sparse as sp
 import xarray as xr
 
 __all__ = [
     "autocorrelogram",
+    "BandScoreParams",
+    "band_scores",
+    "BorderScoreParams",
+    "border_scores",
+    "GridGeometryParams",
+    "grid_geometry",
     "GridScoreParams",
     "grid_scores",
-    "scores_dataset",
     "ring_masks",
+    "SCORE_NAMES",
+    "ScoreParams",
+    "score_maps",
+    "scores_dataset",
+    "scores_to_dataset",
+    "spatial_variance_fraction",
 ]
 
 _ANGLES = (30, 45, 60, 90, 120, 135, 150)
@@ -150,14 +189,14 @@ class GridScoreParams:
 
     def __post_init__(self):
         if self.variant not in ("mean", "minmax"):
-            raise ValueError(f"variant must be 'mean' or 'minmax', got {self.variant!r}")
+            raise ValueError(f"scores.variant: must be 'mean' or 'minmax', got {self.variant!r}")
         object.__setattr__(self, "outer_radii", tuple(float(v) for v in self.outer_radii))
         if len(self.outer_radii) == 0:
-            raise ValueError("outer_radii must not be empty")
+            raise ValueError("scores.n_rings: outer_radii must not be empty")
         if any(o <= self.inner_radius for o in self.outer_radii):
-            raise ValueError("every outer radius must exceed inner_radius")
+            raise ValueError("scores.outer_radius_min: every outer radius must exceed scores.inner_radius")
         if not 0 <= int(self.order) <= 5:
-            raise ValueError("order must be in 0..5")
+            raise ValueError("scores.order: must be in 0..5")
 
 
 def ring_masks(
@@ -177,36 +216,94 @@ def ring_masks(
     return masks, outers
 
 
+@lru_cache(maxsize=64)
+def _rotation_operator(H: int, W: int, angle: float):
+    """Sparse (H*W, H*W) matrix R with ``rotate(img).ravel() == R @ img.ravel()`` for
+    ``scipy.ndimage.rotate(img, angle, axes=(1, 0), reshape=False, order=1, mode="constant",
+    cval=0)`` (bilinear interpolation about the array centre; output bins whose source point
+    lies outside the array get 0, as in ndimage's "constant" mode).
+
+    Rotation is linear in the image, so one sparse product (at most 4 weights per output bin)
+    rotates a whole stack of maps at once.
+    """
+    a = np.deg2rad(angle)
+    cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    dy, dx = yy - cy, xx - cx
+    c, s = np.cos(a), np.sin(a)
+    sy = (cy + c * dy + s * dx).ravel()  # source point of every output bin
+    sx = (cx - s * dy + c * dx).ravel()
+    tol = 1e-9
+    inside = (sy >= -tol) & (sy <= H - 1 + tol) & (sx >= -tol) & (sx <= W - 1 + tol)
+    sy = np.clip(sy, 0.0, H - 1.0)
+    sx = np.clip(sx, 0.0, W - 1.0)
+    y0 = np.floor(sy)
+    x0 = np.floor(sx)
+    fy, fx = sy - y0, sx - x0
+    out = np.arange(H * W)
+    rows, cols, vals = [], [], []
+    for oy, wy in ((0, 1.0 - fy), (1, fy)):
+        for ox, wx in ((0, 1.0 - fx), (1, fx)):
+            yi = y0.astype(np.int64) + oy
+            xi = x0.astype(np.int64) + ox
+            w = wy * wx
+            ok = inside & (yi < H) & (xi < W) & (w > 1e-13)
+            rows.append(out[ok])
+            cols.append(yi[ok] * W + xi[ok])
+            vals.append(w[ok])
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(H * W, H * W))
+
+
 def _rotate_stack(sac: np.ndarray, valid: np.ndarray, angle: float, order: int):
     """Normalised-interpolation rotation of a (U, H, W) SAC stack about its centre."""
+    U, H, W = sac.shape
     vf = valid.astype(np.float64)
-    num = ndi.rotate(
-        np.where(valid, sac, 0.0), angle, axes=(2, 1), reshape=False,
-        order=order, mode="constant", cval=0.0, prefilter=order > 1,
-    )
-    den = ndi.rotate(
-        vf, angle, axes=(2, 1), reshape=False,
-        order=order, mode="constant", cval=0.0, prefilter=order > 1,
-    )
+    if order == 1:  # bilinear: one sparse product rotates the whole stack
+        R = _rotation_operator(H, W, float(angle))
+        num = (R @ np.where(valid, sac, 0.0).reshape(U, -1).T).T.reshape(U, H, W)
+        den = (R @ vf.reshape(U, -1).T).T.reshape(U, H, W)
+    else:
+        num = ndi.rotate(
+            np.where(valid, sac, 0.0), angle, axes=(2, 1), reshape=False,
+            order=order, mode="constant", cval=0.0, prefilter=order > 1,
+        )
+        den = ndi.rotate(
+            vf, angle, axes=(2, 1), reshape=False,
+            order=order, mode="constant", cval=0.0, prefilter=order > 1,
+        )
     ok = den >= 0.5
     with np.errstate(invalid="ignore", divide="ignore"):
         rot = np.where(ok, num / np.where(ok, den, 1.0), 0.0)
     return rot, ok
 
 
-def _masked_pearson(a, b, w, masks_flat, min_pairs):
-    """Pearson r between a and b over bins with w=1 inside each mask.
+def _masked_pearson(a, b, w, cuts, min_pairs):
+    """Pearson r between a and b over the bins with w = 1 of nested annuli.
 
-    a, b, w : (U, N) with w in {0, 1} and a, b finite; masks_flat : (N, R) float.
-    Returns (U, R).
+    a, b, w : (N, U) with w in {0, 1} and a, b finite; the N bins are sorted by radius so that
+    annulus r is the first ``cuts[r]`` bins (all annuli share the inner radius). Sums over
+    every annulus at once are the cumulative sums of the sums over the rings between
+    consecutive cuts (``np.add.reduceat`` along the contiguous bin axis 0). Returns (U, R).
     """
-    n = w @ masks_flat
+    cuts = np.asarray(cuts, dtype=np.int64)
+    starts = np.concatenate([[0], cuts[:-1]])
+    nonempty = cuts > starts  # annulus r adds the bins starts[r]:cuts[r] to annulus r-1
+    R = cuts.size
+
+    def sums(z):
+        seg = np.zeros((R, z.shape[1]))
+        if np.any(nonempty):
+            seg[nonempty] = np.add.reduceat(z, starts[nonempty], axis=0)
+        return np.cumsum(seg, axis=0).T
+
+    n = sums(w)
     wa, wb = w * a, w * b
-    sa = wa @ masks_flat
-    sb = wb @ masks_flat
-    saa = (wa * a) @ masks_flat
-    sbb = (wb * b) @ masks_flat
-    sab = (wa * b) @ masks_flat
+    sa = sums(wa)
+    sb = sums(wb)
+    saa = sums(wa * a)
+    sbb = sums(wb * b)
+    sab = sums(wa * b)
     va = n * saa - sa * sa
     vb = n * sbb - sb * sb
     cov = n * sab - sa * sb
@@ -246,26 +343,60 @@ def grid_scores(
     and every annulus, plus ``angles`` and ``outer_radii_bins``.  Constant or
     all-NaN maps give NaN (no exception).
     """
+    r = _as_stack(rate)
+    sac = autocorrelogram(r, min_overlap=params.min_overlap)  # (U, H, W)
+    return _grid_scores_from_sac(sac, max(r.shape[-2:]), params)
+
+
+def _as_stack(rate) -> np.ndarray:
+    """(U, ny, nx) float64 view of a map stack; a single (ny, nx) map becomes U = 1."""
     r = np.asarray(rate, dtype=np.float64)
     if r.ndim == 2:
         r = r[None]
     if r.ndim != 3:
         raise ValueError(f"rate must be (U, ny, nx), got shape {r.shape}")
-    U, ny, nx = r.shape
-    sac = autocorrelogram(r, min_overlap=params.min_overlap)  # (U, H, W)
-    H, W = sac.shape[-2:]
-    valid = np.isfinite(sac)
-    masks, radii = ring_masks((H, W), max(ny, nx), params)
-    masks_flat = masks.reshape(len(radii), -1).T.astype(np.float64)  # (N, R)
+    return r
 
-    a = np.where(valid, sac, 0.0).reshape(U, -1)
+
+def _grid_scores_from_sac(
+    sac: np.ndarray, map_size: int, params: GridScoreParams
+) -> dict[str, np.ndarray]:
+    """Grid scores from precomputed autocorrelograms (U, H, W) of maps of size ``map_size``."""
+    U, H, W = sac.shape
+    valid = np.isfinite(sac)
+    masks, radii = ring_masks((H, W), map_size, params)
+    # the annuli are nested (one inner radius): sort the bins of the largest one by radius,
+    # annulus r is then a prefix of that list, of length cuts[r]
+    union = masks.reshape(len(radii), -1).any(axis=0)
+    dy = np.arange(H) - (H - 1) / 2.0
+    dx = np.arange(W) - (W - 1) / 2.0
+    rr = np.hypot(dy[:, None], dx[None, :]).ravel()
+    sel = np.flatnonzero(union)
+    sel = sel[np.argsort(rr[sel], kind="stable")]
+    flat_masks = masks.reshape(len(radii), -1)[:, sel]
+    cuts = flat_masks.sum(axis=1)
+    assert np.all(flat_masks == (np.arange(sel.size)[None] < cuts[:, None])), "annuli not nested"
+
+    # bins-by-maps layout (N, U): the sums run along the contiguous axis
+    filled_t = np.ascontiguousarray(np.where(valid, sac, 0.0).reshape(U, -1).T)
+    valid_t = np.ascontiguousarray(valid.reshape(U, -1).T.astype(np.float64))
+    a = filled_t[sel]
+    vsel = valid_t[sel] > 0
     corr = np.full((U, len(_ANGLES), len(radii)), np.nan)
     if U > 0:
         for k, ang in enumerate(_ANGLES):
-            rot, rok = _rotate_stack(sac, valid, ang, int(params.order))
-            w = (valid & rok).reshape(U, -1).astype(np.float64)
-            corr[:, k] = _masked_pearson(a, rot.reshape(U, -1), w, masks_flat,
-                                         params.min_ring_pairs)
+            if int(params.order) == 1:
+                R = _rotation_operator(H, W, float(ang))[sel]
+                num, den = R @ filled_t, R @ valid_t  # (N_sel, U)
+                rok = den >= 0.5
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rot = np.where(rok, num / np.where(rok, den, 1.0), 0.0)
+            else:
+                rot3, rok3 = _rotate_stack(sac, valid, ang, int(params.order))
+                rot = rot3.reshape(U, -1).T[sel]
+                rok = rok3.reshape(U, -1).T[sel]
+            w = (vsel & rok).astype(np.float64)
+            corr[:, k] = _masked_pearson(a, rot, w, cuts, params.min_ring_pairs)
 
     c = {ang: corr[:, k] for k, ang in enumerate(_ANGLES)}
     if params.variant == "mean":
@@ -287,40 +418,828 @@ def grid_scores(
     }
 
 
-def scores_dataset(
-    rate_ds: xr.Dataset, params: GridScoreParams = GridScoreParams()
-) -> xr.Dataset:
-    """Grid scores of every unit of a rate-map Dataset (from ``compute_ratemaps``).
+# --------------------------------------------------------------------------
+# grid spacing and orientation from the autocorrelogram peaks
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridGeometryParams:
+    """How grid spacing and orientation are read off the autocorrelogram (OURS).
 
-    Returns a Dataset over ``unit`` with ``score60``, ``score90``, ``ring60``,
-    ``ring90``; the parameters (incl. the variant) are stored as attributes.
+    n_peaks : number of SAC peaks nearest to the centre that define the grid (6: the inner
+        hexagon of Hafting et al. 2005; for a square lattice the 6 nearest are its 4 nearest
+        neighbours and 2 diagonal ones, whose median distance is still the lattice spacing).
+    min_peak_distance : peaks closer than this to the centre (bins) are ignored (the central
+        peak and anything on its flank).
+    peak_threshold : a SAC local maximum is a peak only if its correlation exceeds this.
+    min_peak_overlap : a peak counts only at a lag where the map and its shifted copy overlap
+        on at least this fraction of the map's valid bins. At the extreme lags the correlation
+        rests on a few edge bins and reaches 1 for any smooth map that is similar on opposite
+        walls (a single central field gets 4 spurious "peaks" at the map's edges).
     """
-    rate = rate_ds["rate"].transpose("unit", "y", "x")
-    out = grid_scores(rate.values, params)
-    unit = rate_ds["unit"].values
-    desc60 = (
-        "mean(c60,c120) - mean(c30,c90,c150)" if params.variant == "mean"
-        else "min(c60,c120) - max(c30,c90,c150)"
-    )
-    ds = xr.Dataset(
-        data_vars={
-            "score60": ("unit", out["score60"], {
-                "long_name": "grid score (60 deg, hexagonal symmetry)",
-                "units": "1", "definition": desc60 + ", max over annuli"}),
-            "score90": ("unit", out["score90"], {
-                "long_name": "grid score (90 deg, square symmetry)",
-                "units": "1", "definition": "c90 - mean(c45,c135), max over annuli"}),
-            "ring60": ("unit", out["ring60"], {
-                "long_name": "outer radius of the best annulus for score60",
-                "units": "bins"}),
-            "ring90": ("unit", out["ring90"], {
-                "long_name": "outer radius of the best annulus for score90",
-                "units": "bins"}),
-        },
-        coords={"unit": ("unit", unit)},
-    )
-    p = asdict(params)
-    ds.attrs.update({
+
+    n_peaks: int = 6
+    min_peak_distance: float = 2.0
+    peak_threshold: float = 0.0
+    min_peak_overlap: float = 0.2
+
+    def __post_init__(self):
+        if int(self.n_peaks) < 3:
+            raise ValueError(f"scores.geometry.n_peaks: must be >= 3, got {self.n_peaks!r}")
+        if not self.min_peak_distance >= 0:
+            raise ValueError("scores.geometry.min_peak_distance: must be >= 0 bins, "
+                             f"got {self.min_peak_distance!r}")
+        if not 0.0 <= self.min_peak_overlap <= 1.0:
+            raise ValueError("scores.geometry.min_peak_overlap: must be in [0, 1], "
+                             f"got {self.min_peak_overlap!r}")
+        if not -1.0 <= self.peak_threshold < 1.0:
+            raise ValueError("scores.geometry.peak_threshold: must be in [-1, 1), "
+                             f"got {self.peak_threshold!r}")
+
+
+def _wrap_deg(a: float, period: float) -> float:
+    """``a`` modulo ``period`` in [0, period), with round-off just below ``period`` sent to 0."""
+    w = float(a) % period
+    return 0.0 if w > period - 1e-9 else w
+
+
+def _subbin_offset(fm, f0, fp):
+    """Vertex offset (in [-0.5, 0.5] bins) of the parabola through three samples."""
+    den = fm - 2.0 * f0 + fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        off = 0.5 * (fm - fp) / den
+    ok = np.isfinite(off) & (den < 0)
+    return np.where(ok, np.clip(off, -0.5, 0.5), 0.0)
+
+
+def _overlap_fraction(valid: np.ndarray) -> np.ndarray:
+    """For (U, ny, nx) validity masks: (U, 2ny-1, 2nx-1) number of bins valid in both the map and
+    its copy shifted by each lag, divided by the number of valid bins (SAC layout)."""
+    m = valid.astype(np.float64)
+    ny, nx = m.shape[-2:]
+    s = (sfft.next_fast_len(2 * ny - 1, real=True), sfft.next_fast_len(2 * nx - 1, real=True))
+    F = sfft.rfft2(m, s=s)
+    c = sfft.irfft2(F * np.conj(F), s=s)
+    iy = np.arange(-(ny - 1), ny) % s[0]
+    ix = np.arange(-(nx - 1), nx) % s[1]
+    n = np.rint(c[..., iy, :][..., :, ix])
+    tot = m.sum(axis=(-2, -1))[..., None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tot > 0, n / tot, 0.0)
+
+
+def grid_geometry(
+    sac: np.ndarray,
+    bin_size: float = 1.0,
+    params: GridGeometryParams = GridGeometryParams(),
+    valid: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Grid spacing and orientation from the peaks of spatial autocorrelograms.
+
+    Peaks are the local maxima (3x3 neighbourhood, NaN ignored) of the SAC above
+    ``params.peak_threshold``, at least ``params.min_peak_distance`` bins from the centre and
+    (if the maps' validity masks ``valid`` are given) at lags where the map overlaps its shifted
+    copy on at least ``params.min_peak_overlap`` of its valid bins,
+    refined to sub-bin precision by a parabola through the peak and its two neighbours along
+    each axis.  Of these, the ``params.n_peaks`` nearest to the centre define the grid:
+
+    * ``grid_spacing`` = median distance of those peaks from the centre, times ``bin_size`` (m);
+    * ``grid_orientation60`` = orientation of the hexagonal axes in [0, 60) deg, counter-clockwise
+      from the +x axis: ``arg(sum_j exp(6 i theta_j)) / 6`` over the peak angles theta_j (for a
+      perfect hexagonal grid, the angle of the first lattice axis);
+    * ``grid_orientation90`` = same for a square lattice in [0, 90) deg from the 4 nearest peaks:
+      ``arg(sum_j exp(4 i theta_j)) / 4``;
+    * ``grid_contrast`` = median over those peaks of ``SAC(peak) - SAC(midpoint between the
+      centre and the peak)`` (bilinear interpolation). A lattice has a trough between the
+      central peak and each neighbour (contrast ~1 for clean grids, >= 0.35 on the synthetic
+      grids with noise as strong as the grid itself); the small ripples that noise puts on a
+      smooth SAC (gradients, single fields) give contrast ~0 (<= 0.05 on the maps of briefly
+      trained networks that passed the grid-score threshold). Used by :mod:`cw.celltypes`.
+
+    Fewer than 3 peaks give NaN.
+
+    Parameters
+    ----------
+    sac : (U, 2*ny-1, 2*nx-1) autocorrelograms (or one 2-D SAC), centre at the middle bin,
+        rows = y lag, columns = x lag.
+    bin_size : side of a rate-map bin (m); 1.0 returns the spacing in bins.
+    valid : (U, ny, nx) or (ny, nx) finite-bin masks of the maps (None: no overlap condition).
+
+    Returns
+    -------
+    dict with ``grid_spacing``, ``grid_orientation60``, ``grid_orientation90``,
+    ``grid_n_peaks`` (number of peaks found, before keeping the nearest n_peaks),
+    ``grid_contrast``, all (U,).
+    """
+    s = np.asarray(sac, dtype=np.float64)
+    if s.ndim == 2:
+        s = s[None]
+    U, H, W = s.shape
+    cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
+    f = np.where(np.isfinite(s), s, -np.inf)
+    mx = ndi.maximum_filter(f, size=(1, 3, 3), mode="constant", cval=-np.inf)
+    peak = (f == mx) & np.isfinite(s) & (s > params.peak_threshold)
+    if valid is not None:
+        v = np.asarray(valid, dtype=bool)
+        if v.ndim == 2:
+            v = v[None]
+        if v.shape[-2:] != ((H + 1) // 2, (W + 1) // 2):
+            raise ValueError(f"valid: shape {v.shape} does not match the SAC shape {s.shape}")
+        peak &= _overlap_fraction(v) >= params.min_peak_overlap
+    spacing = np.full(U, np.nan)
+    o60 = np.full(U, np.nan)
+    o90 = np.full(U, np.nan)
+    npk = np.zeros(U, dtype=np.int64)
+    contrast = np.full(U, np.nan)
+    filled = np.where(np.isfinite(s), s, 0.0)
+    fpad = np.pad(f, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    for u in range(U):
+        iy, ix = np.nonzero(peak[u])
+        if iy.size == 0:
+            continue
+        p = fpad[u]
+        f0 = p[iy + 1, ix + 1]
+        oy = _subbin_offset(p[iy, ix + 1], f0, p[iy + 2, ix + 1])
+        ox = _subbin_offset(p[iy + 1, ix], f0, p[iy + 1, ix + 2])
+        dy = iy + oy - cy
+        dx = ix + ox - cx
+        d = np.hypot(dx, dy)
+        keep = d >= max(params.min_peak_distance, 1e-9)
+        dx, dy, d = dx[keep], dy[keep], d[keep]
+        npk[u] = d.size
+        if d.size < 3:
+            continue
+        order = np.argsort(d, kind="stable")
+        near = order[: int(params.n_peaks)]
+        theta = np.arctan2(dy[near], dx[near])
+        spacing[u] = float(np.median(d[near])) * bin_size
+        # lattice contrast: each peak against the SAC halfway back to the centre
+        mid = ndi.map_coordinates(filled[u], [cy + 0.5 * dy[near], cx + 0.5 * dx[near]],
+                                  order=1, mode="nearest")
+        contrast[u] = float(np.median(f0[keep][near] - mid))
+        o60[u] = _wrap_deg(np.rad2deg(np.angle(np.sum(np.exp(6j * theta))) / 6.0), 60.0)
+        t4 = np.arctan2(dy[order[:4]], dx[order[:4]])
+        o90[u] = _wrap_deg(np.rad2deg(np.angle(np.sum(np.exp(4j * t4))) / 4.0), 90.0)
+    return {"grid_spacing": spacing, "grid_orientation60": o60,
+            "grid_orientation90": o90, "grid_n_peaks": npk, "grid_contrast": contrast}
+
+
+# --------------------------------------------------------------------------
+# polygon helpers
+# --------------------------------------------------------------------------
+def _ccw_corners(arena) -> np.ndarray:
+    """Counter-clockwise (K, 2) corners of an Arena-like object or a corners array, as given
+    (not re-centred: they must be in the rate map's frame)."""
+    c = np.asarray(getattr(arena, "corners", arena), dtype=np.float64)
+    if c.ndim == 1 and c.size % 2 == 0:
+        c = c.reshape(-1, 2)
+    if c.ndim != 2 or c.shape[1] != 2 or len(c) < 3:
+        raise ValueError("arena: must be an Arena or a (K >= 3, 2) array of corners")
+    area = 0.5 * np.sum(c[:, 0] * np.roll(c[:, 1], -1) - c[:, 1] * np.roll(c[:, 0], -1))
+    return c[::-1].copy() if area < 0 else c.copy()
+
+
+def _segment_distances(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Distance (m) from points (..., 2) to every wall segment of a polygon -> (..., K)."""
+    a = corners
+    d = np.roll(corners, -1, axis=0) - a
+    rel = points[..., None, :] - a
+    t = np.clip(np.sum(rel * d, axis=-1) / np.sum(d * d, axis=-1), 0.0, 1.0)
+    diff = rel - t[..., None] * d
+    return np.hypot(diff[..., 0], diff[..., 1])
+
+
+def _chebyshev_radius(corners: np.ndarray) -> float:
+    """Radius (m) of the largest disc inside a convex polygon = the largest distance from an
+    interior point to its nearest wall (the inradius of a regular polygon; half the side of a
+    square, Solstad's normalisation)."""
+    from scipy.optimize import linprog
+
+    d = np.roll(corners, -1, axis=0) - corners
+    n = np.stack([d[:, 1], -d[:, 0]], axis=1)
+    n /= np.hypot(n[:, 0], n[:, 1])[:, None]
+    off = np.einsum("kd,kd->k", n, corners)
+    # maximise r subject to n_k . c + r <= off_k
+    res = linprog(c=[0.0, 0.0, -1.0], A_ub=np.hstack([n, np.ones((len(n), 1))]), b_ub=off,
+                  bounds=[(None, None), (None, None), (0, None)], method="highs")
+    if not res.success:  # pragma: no cover - a valid convex polygon always has a solution
+        raise RuntimeError(f"Chebyshev radius: {res.message}")
+    return float(res.x[2])
+
+
+# --------------------------------------------------------------------------
+# border score (Solstad et al. 2008) on polygon arenas
+# --------------------------------------------------------------------------
+POLARITIES = ("positive", "negative", "both")
+
+#: Spacing of the sample points along each wall, in bins (OURS, a fixed discretisation of the
+#: wall; fine enough that coverage is resolved to a quarter of a bin).
+WALL_POINT_SPACING_BINS = 0.25
+
+
+@dataclass(frozen=True)
+class BorderScoreParams:
+    """Parameters of the border score (config section ``scores.border``; all OURS).
+
+    field_threshold : float, default 0.3
+        A bin belongs to a field if its normalised rate (see :func:`border_scores`) is at least
+        this fraction of the map's range (Solstad et al. 2008 and Sorscher et al. 2019: 0.3 of
+        the peak rate). In [0, 1).
+    min_field_area : float, default 0.02
+        Smallest field, m^2 (Solstad et al. 2008: 200 cm^2); smaller connected components are
+        not fields. Converted to bins as ``ceil(min_field_area / bin_size^2)``.
+    max_field_fraction : float, default 0.5
+        A connected region covering more than this fraction of the map's valid bins is
+        background, not a field (OURS). Without it, the complement of a small central field, or
+        the percolating cluster of a noisy map, counts as one huge field that touches every wall
+        (cM = 1, border score ~ 0.5). In (0, 1].
+    wall_search : float, default 2.0
+        A point of a wall is represented by the nearest valid (finite) bin whose centre is at
+        most this many bins away; points with none are left out of that wall's coverage
+        (tolerates unvisited bins along walls, like opexebo's ``search_width``). With 1.5 or
+        more, the outermost row of bins along an axis-parallel wall (centres 0.5 bin away) is
+        always found; 2.0 also reaches the second row when the first is unvisited.
+    polarity : {"both", "positive", "negative"}, default "both"
+        Fields are regions of high activity ("positive", the experimental convention), of low
+        activity ("negative", i.e. the score of ``-rate``) or whichever gives the larger score
+        ("both"). Default "both": the network is symmetric under flipping the sign of a tanh
+        unit (u_i -> -u_i with its incoming, outgoing weights and bias negated), so the sign of
+        a unit's activity carries no meaning, and the grid and band scores are sign-invariant
+        too.
+    """
+
+    field_threshold: float = 0.3
+    min_field_area: float = 0.02
+    max_field_fraction: float = 0.5
+    wall_search: float = 2.0
+    polarity: str = "both"
+
+    def __post_init__(self):
+        if not 0.0 <= self.field_threshold < 1.0:
+            raise ValueError("scores.border.field_threshold: must be in [0, 1), "
+                             f"got {self.field_threshold!r}")
+        if not self.min_field_area >= 0:
+            raise ValueError("scores.border.min_field_area: must be >= 0 m^2, "
+                             f"got {self.min_field_area!r}")
+        if not 0 < self.max_field_fraction <= 1:
+            raise ValueError("scores.border.max_field_fraction: must be in (0, 1], "
+                             f"got {self.max_field_fraction!r}")
+        if not self.wall_search > 0:
+            raise ValueError(f"scores.border.wall_search: must be > 0 bins, got {self.wall_search!r}")
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"scores.border.polarity: must be one of {', '.join(POLARITIES)}, "
+                             f"got {self.polarity!r}")
+
+
+class _BorderGeometry:
+    """Per-(grid, mask, polygon) geometry of the border score: bin-to-wall distances and the bin
+    that represents each sample point of each wall."""
+
+    def __init__(self, xc, yc, valid, corners, bin_size, params: BorderScoreParams):
+        gx, gy = np.meshgrid(xc, yc)
+        centres = np.stack([gx, gy], axis=-1).reshape(-1, 2)
+        self.n_bins = centres.shape[0]
+        self.dwall = np.min(_segment_distances(centres, corners), axis=-1)
+        self.dwall = np.where(valid.ravel(), self.dwall, 0.0)
+        self.d_norm = _chebyshev_radius(corners)
+        vidx = np.flatnonzero(valid.ravel())
+        vc = centres[vidx]
+        self.wall_bins = []
+        for k in range(len(corners)):
+            a, b = corners[k], corners[(k + 1) % len(corners)]
+            length = float(np.hypot(*(b - a)))
+            n_pts = max(1, int(np.ceil(length / (WALL_POINT_SPACING_BINS * bin_size))))
+            t = (np.arange(n_pts) + 0.5) / n_pts
+            pts = a + t[:, None] * (b - a)
+            if vidx.size == 0:
+                self.wall_bins.append(np.zeros(0, dtype=np.int64))
+                continue
+            d2 = np.sum((pts[:, None, :] - vc[None]) ** 2, axis=-1)
+            j = np.argmin(d2, axis=1)
+            near = np.sqrt(d2[np.arange(n_pts), j]) <= params.wall_search * bin_size * (1 + 1e-9)
+            self.wall_bins.append(vidx[j[near]])
+        self.min_bins = max(1, int(np.ceil(params.min_field_area / bin_size**2 - 1e-9)))
+        self.max_bins = params.max_field_fraction * vidx.size
+
+
+_STRUCT_2D_IN_3D = np.zeros((3, 3, 3), dtype=bool)
+_STRUCT_2D_IN_3D[1] = ndi.generate_binary_structure(2, 1)  # 4-connectivity within each map
+
+
+def _border_core(rn: np.ndarray, geom: _BorderGeometry, threshold: float):
+    """cM, dM (normalised), best wall for a stack rn (G, ny, nx) of maps scaled to [0, 1]
+    (NaN outside the valid bins)."""
+    G = rn.shape[0]
+    flat_r = rn.reshape(G, -1)
+    fields = np.isfinite(rn) & (rn >= threshold)
+    labels, n = ndi.label(fields, structure=_STRUCT_2D_IN_3D)
+    lab = labels.reshape(G, -1)
+    cM = np.zeros(G)
+    wall = np.full(G, -1, dtype=np.int64)
+    if n == 0:
+        return cM, np.full(G, np.nan), wall
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    keep = (sizes >= geom.min_bins) & (sizes <= geom.max_bins)
+    keep[0] = False
+    unit_of = np.zeros(n + 1, dtype=np.int64)
+    unit_of[lab.ravel()] = np.repeat(np.arange(G), lab.shape[1])
+    # rate-weighted mean distance to the nearest wall over all field bins
+    w = np.where(keep[lab], np.nan_to_num(flat_r), 0.0)
+    sw = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dM = (w @ geom.dwall) / sw / geom.d_norm
+    dM = np.where(sw > 0, dM, np.nan)
+    # coverage of every wall by every field
+    best_cov = np.zeros(n + 1)
+    best_wall = np.full(n + 1, -1, dtype=np.int64)
+    for k, idx in enumerate(geom.wall_bins):
+        if idx.size == 0:
+            continue
+        cov = np.bincount(lab[:, idx].ravel(), minlength=n + 1) / idx.size
+        better = cov > best_cov
+        best_cov[better] = cov[better]
+        best_wall[better] = k
+    best_cov[~keep] = 0.0
+    np.maximum.at(cM, unit_of[1:], best_cov[1:])
+    hit = (best_cov > 0) & (best_cov == cM[unit_of])
+    wall[unit_of[hit]] = best_wall[hit]
+    return cM, dM, wall
+
+
+def border_scores(
+    rate: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    arena,
+    params: BorderScoreParams = BorderScoreParams(),
+) -> dict[str, np.ndarray]:
+    """Border score (Solstad et al. 2008) of rate maps in a convex polygon arena.
+
+    Definition (re-implemented from the published description; walls = the polygon's edges):
+
+    1. Normalised rate: ``r' = (r - min r) / (max r - min r)`` over the map's finite bins, so
+       ``r'`` is in [0, 1] whatever the sign of the activity (tanh units: ``r`` may be
+       negative; "rate" here means activity above the map's minimum). For polarity "negative"
+       the map is ``1 - r'`` (fields = regions of low activity).
+    2. Fields: 4-connected components of finite bins with ``r' >= field_threshold``, an area of
+       at least ``min_field_area`` and at most ``max_field_fraction`` of the valid bins.
+    3. Coverage: each wall is sampled every quarter bin; a sample point is represented by the
+       nearest finite bin within ``wall_search`` bins (points without one are dropped). The
+       coverage of wall k by field f is the fraction of wall k's represented points whose bin
+       belongs to f. ``cM`` = the largest coverage of any wall by any single field.
+    4. ``dM`` = mean distance from the bin centres of all fields to the nearest wall segment,
+       weighted by ``r'``, divided by the largest distance from any point of the arena to its
+       nearest wall (the polygon's Chebyshev radius: half the side for a square, as Solstad's
+       half-width; the inradius for any regular polygon).
+    5. ``border = (cM - dM) / (cM + dM)``, in [-1, 1]. A map with no field of sufficient size has
+       ``cM = 0`` and border = -1; a constant or all-NaN map gives NaN.
+
+    With polarity "both" the result is that of whichever polarity scores higher.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) rate maps (or one (ny, nx) map); NaN = invalid bin.
+    x, y : (nx,), (ny,) bin centres (m), evenly spaced with the same step (the bin size).
+    arena : Arena or (K, 2) polygon corners (m) in the maps' frame.
+    params : BorderScoreParams.
+
+    Returns
+    -------
+    dict of (U,) arrays: ``border_score``, ``border_cm``, ``border_dm``, ``border_wall`` (index k
+    of the wall from ``corners[k]`` to ``corners[k+1]`` with the best coverage, -1 if none) and
+    ``border_polarity`` (+1 positive, -1 negative field; 0 if the score is NaN).
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    xc = np.asarray(x, dtype=np.float64)
+    yc = np.asarray(y, dtype=np.float64)
+    if xc.shape != (nx,) or yc.shape != (ny,):
+        raise ValueError(f"x, y must have lengths nx={nx}, ny={ny}, got {xc.shape}, {yc.shape}")
+    bin_size = _bin_size(xc, yc)
+    corners = _ccw_corners(arena)
+    out = {
+        "border_score": np.full(U, np.nan),
+        "border_cm": np.full(U, np.nan),
+        "border_dm": np.full(U, np.nan),
+        "border_wall": np.full(U, -1, dtype=np.int64),
+        "border_polarity": np.zeros(U, dtype=np.int8),
+    }
+    if U == 0:
+        return out
+    valid = np.isfinite(r)
+    lo = np.min(np.where(valid, r, np.inf), axis=(1, 2))
+    hi = np.max(np.where(valid, r, -np.inf), axis=(1, 2))
+    span = hi - lo
+    scale = np.maximum(np.abs(hi), np.abs(lo))
+    ok = np.isfinite(span) & (span > 1e-12 * np.maximum(scale, 1e-300))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rn = (r - lo[:, None, None]) / np.where(ok, span, 1.0)[:, None, None]
+    # group the maps by validity mask (all maps of a rate dataset share one)
+    packed = np.packbits(valid.reshape(U, -1), axis=1)
+    _, group = np.unique(packed, axis=0, return_inverse=True)
+    group = np.asarray(group).ravel()
+    pols = {"positive": (1,), "negative": (-1,), "both": (1, -1)}[params.polarity]
+    for g in np.unique(group):
+        sel = np.flatnonzero((group == g) & ok)
+        if sel.size == 0:
+            continue
+        geom = _BorderGeometry(xc, yc, valid[sel[0]], corners, bin_size, params)
+        for pol in pols:
+            m = rn[sel] if pol == 1 else 1.0 - rn[sel]
+            cM, dM, wall = _border_core(m, geom, params.field_threshold)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = np.where(np.isfinite(dM), (cM - dM) / (cM + dM), -1.0)
+            prev = out["border_score"][sel]
+            better = ~(score <= prev)  # NaN prev (first polarity) -> take it
+            better &= ~np.isnan(score) | np.isnan(prev)
+            idx = sel[better]
+            out["border_score"][idx] = score[better]
+            out["border_cm"][idx] = cM[better]
+            out["border_dm"][idx] = dM[better]
+            out["border_wall"][idx] = wall[better]
+            out["border_polarity"][idx] = pol
+    return out
+
+
+def _bin_size(xc: np.ndarray, yc: np.ndarray) -> float:
+    steps = np.concatenate([np.diff(xc), np.diff(yc)])
+    if steps.size == 0:
+        raise ValueError("need at least 2 bins along x or y to know the bin size")
+    b = float(np.median(steps))
+    if not b > 0 or np.any(np.abs(steps - b) > 1e-6 * b):
+        raise ValueError("bin centres x, y must be evenly spaced with one common step")
+    return b
+
+
+# --------------------------------------------------------------------------
+# band score (OURS): spectral dominance of one plane wave
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BandScoreParams:
+    """Parameters of the band score (config section ``scores.band``; all OURS).
+
+    min_wavelength : float, default 3.0
+        Shortest wavelength considered, in bins (2 is the Nyquist limit).
+    max_wavelength : float, default 0.75
+        Longest wavelength considered, as a fraction of the map's side ``L = max(ny, nx) * bin``:
+        a band must repeat at least ``1 / 0.75 = 1.33`` times across the map, so a single field
+        along a wall or a gradient is not a band.
+    peak_radius : float, default 1.0
+        Radius of the disc of spectral power credited to a peak, in units of the spectral
+        resolution ``1 / L`` (cycles per metre): one main lobe of the map's finite extent.
+    min_angle : float, default 30.0
+        The second peak is the strongest one whose wave-vector orientation differs from the
+        first's by at least this much (deg, modulo 180). 30 separates all three axes of a
+        hexagonal grid (60 deg apart) and both of a square lattice (90 deg).
+    pad_factor : int, default 4
+        The (detrended, NaN -> 0) map is zero-padded to ``pad_factor * max(ny, nx)`` bins per
+        side before the FFT (finer sampling of the spectrum, not more resolution).
+    """
+
+    min_wavelength: float = 3.0
+    max_wavelength: float = 0.75
+    peak_radius: float = 1.0
+    min_angle: float = 30.0
+    pad_factor: int = 4
+
+    def __post_init__(self):
+        if not self.min_wavelength >= 2.0:
+            raise ValueError("scores.band.min_wavelength: must be >= 2 bins (Nyquist), "
+                             f"got {self.min_wavelength!r}")
+        if not self.max_wavelength > 0:
+            raise ValueError("scores.band.max_wavelength: must be > 0 (fraction of the map side), "
+                             f"got {self.max_wavelength!r}")
+        if not self.peak_radius > 0:
+            raise ValueError(f"scores.band.peak_radius: must be > 0, got {self.peak_radius!r}")
+        if not 0 < self.min_angle <= 90:
+            raise ValueError(f"scores.band.min_angle: must be in (0, 90] deg, got {self.min_angle!r}")
+        if isinstance(self.pad_factor, bool) or int(self.pad_factor) != self.pad_factor \
+                or self.pad_factor < 1:
+            raise ValueError(f"scores.band.pad_factor: must be an integer >= 1, got {self.pad_factor!r}")
+
+
+def _band_grid(ny, nx, bin_size, params):
+    side = max(ny, nx)
+    L = side * bin_size
+    n_fft = sfft.next_fast_len(int(params.pad_factor) * side)
+    f = sfft.fftfreq(n_fft, d=bin_size)  # cycles per metre
+    KX, KY = np.meshgrid(f, f)
+    kx, ky = KX.ravel(), KY.ravel()
+    kk = np.hypot(kx, ky)
+    f_lo = 1.0 / (params.max_wavelength * L)
+    f_hi = 1.0 / (params.min_wavelength * bin_size)
+    ann = (kk >= f_lo) & (kk <= f_hi)
+    theta = np.mod(np.arctan2(ky, kx), np.pi)  # wave-vector orientation modulo 180 deg
+    return n_fft, kx, ky, kk, ann, theta, params.peak_radius / L, f_hi
+
+
+def band_scores(
+    rate: np.ndarray,
+    bin_size: float,
+    params: BandScoreParams = BandScoreParams(),
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
+    r"""Band score: how much one plane wave dominates the spatial spectrum of a map (OURS).
+
+    No standard implementation exists (Krupic et al. 2012 describe a Fourier analysis); this is
+    the project's definition:
+
+    1. Detrend: subtract from the map the least-squares plane ``a + b x + c y`` fitted over the
+       finite bins (removes the mean and a linear gradient, which would otherwise leak power
+       along one axis); set NaN bins to 0.
+    2. Power spectrum ``P(k) = |FFT2(map)|^2`` on a grid zero-padded to
+       ``pad_factor * max(ny, nx)`` bins; ``k`` in cycles per metre.
+    3. Admissible annulus ``A = {k : 1 / (max_wavelength * L) <= |k| <= 1 / (min_wavelength * bin)}``
+       with ``L = max(ny, nx) * bin``, where the peaks are searched; reference set
+       ``B = {k : |k| <= 1 / (min_wavelength * bin)}`` (every wavelength down to the shortest
+       admissible one, *including* those longer than ``max_wavelength * L``).
+    4. ``k1 = argmax_{k in A} P(k)``; ``D1 = {k in A : |k - k1| <= delta or |k + k1| <= delta}``
+       with ``delta = peak_radius / L``.
+    5. ``k2 = argmax P(k)`` over ``k in A \ D1`` whose orientation differs from that of ``k1`` by
+       at least ``min_angle`` (modulo 180 deg); ``D2`` = its disc pair, minus ``D1``.
+    6. .. math:: \mathrm{band} = \frac{P(D_1) - P(D_2)}{P(B)}
+
+    with ``P(X)`` the summed power over the set X. A plane wave puts almost all its power in
+    ``D1`` (band close to 1, less the leakage of the arena's shape); a hexagonal grid splits it
+    equally over 3 orientations and a square lattice over 2, so ``P(D1) ~ P(D2)`` and band ~ 0;
+    noise and isotropic fields give ~ 0 too; a single field along a wall keeps most of its power
+    at long wavelengths, outside ``A`` but inside ``B``, and scores low (< 0.3).
+    The score is sign-invariant. By-products: the wavelength ``1 / |k1|`` (m) and the
+    orientation of ``k1`` (deg in [0, 180), counter-clockwise from +x; the stripes run
+    perpendicular to it).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps (or one map), NaN = invalid.
+    bin_size : bin side (m).
+    chunk : maps transformed at once (memory only).
+
+    Returns
+    -------
+    dict of (U,) arrays: ``band_score``, ``band_wavelength`` (m), ``band_orientation`` (deg),
+    ``band_power1``, ``band_power2`` (fractions P(D1)/P(B), P(D2)/P(B)). Maps with fewer than 3
+    finite bins, maps that are a plane (incl. constant maps) and maps without admissible power
+    give NaN.
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    out = {k: np.full(U, np.nan) for k in
+           ("band_score", "band_wavelength", "band_orientation", "band_power1", "band_power2")}
+    if U == 0:
+        return out
+    n_fft, kx, ky, kk, ann, theta, delta, f_hi = _band_grid(ny, nx, bin_size, params)
+    yy, xx = np.meshgrid(np.arange(ny, dtype=np.float64), np.arange(nx, dtype=np.float64),
+                         indexing="ij")
+    phi = np.stack([np.ones(ny * nx), xx.ravel() - xx.mean(), yy.ravel() - yy.mean()], axis=1)
+    min_angle = np.deg2rad(params.min_angle)
+    ann_idx = np.flatnonzero(ann)
+    low_idx = np.flatnonzero(kk <= f_hi)
+    kxa, kya, tha = kx[ann_idx], ky[ann_idx], theta[ann_idx]
+    for start in range(0, U, chunk):
+        sl = slice(start, min(U, start + chunk))
+        rc = r[sl].reshape(-1, ny * nx)
+        m = np.isfinite(rc)
+        mf = m.astype(np.float64)
+        z = np.where(m, rc, 0.0)
+        G = np.einsum("un,nk,nl->ukl", mf, phi, phi)
+        h = np.einsum("un,nk->uk", z, phi)
+        good = mf.sum(axis=1) >= 3
+        G[~good] = np.eye(3)
+        coef = np.linalg.solve(G + 1e-12 * np.eye(3), h[..., None])[..., 0]
+        res = np.where(m, z - coef @ phi.T, 0.0)
+        # a map that is (numerically) a plane has nothing left to analyse
+        flat = np.sum(res * res, axis=1) <= 1e-20 * np.sum(z * z, axis=1)
+        good &= ~flat
+        res = res.reshape(-1, ny, nx)
+        P = np.abs(sfft.fft2(res, s=(n_fft, n_fft))) ** 2
+        Pf = P.reshape(P.shape[0], -1)
+        Pa = Pf[:, ann_idx]  # (u, Na)
+        tot = Pf[:, low_idx].sum(axis=1)
+        i1 = np.argmax(Pa, axis=1)
+        k1x, k1y, t1 = kxa[i1], kya[i1], tha[i1]
+
+        def disc(cx, cy):
+            d_plus = np.hypot(kxa[None] - cx[:, None], kya[None] - cy[:, None])
+            d_minus = np.hypot(kxa[None] + cx[:, None], kya[None] + cy[:, None])
+            return (d_plus <= delta) | (d_minus <= delta)
+
+        D1 = disc(k1x, k1y)
+        dth = np.abs(np.mod(tha[None] - t1[:, None] + np.pi / 2, np.pi) - np.pi / 2)
+        cand = ~D1 & (dth >= min_angle - 1e-12)
+        P2c = np.where(cand, Pa, -1.0)
+        i2 = np.argmax(P2c, axis=1)
+        has2 = P2c[np.arange(P2c.shape[0]), i2] >= 0
+        D2 = disc(kxa[i2], kya[i2]) & ~D1 & has2[:, None]
+        p1 = np.sum(Pa * D1, axis=1)
+        p2 = np.sum(Pa * D2, axis=1)
+        fine = good & (tot > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1, f2 = p1 / tot, p2 / tot
+            wl = 1.0 / np.hypot(k1x, k1y)
+        out["band_score"][sl] = np.where(fine, f1 - f2, np.nan)
+        out["band_power1"][sl] = np.where(fine, f1, np.nan)
+        out["band_power2"][sl] = np.where(fine, f2, np.nan)
+        out["band_wavelength"][sl] = np.where(fine, wl, np.nan)
+        out["band_orientation"][sl] = np.where(fine, np.rad2deg(t1) % 180.0, np.nan)
+    return out
+
+
+# --------------------------------------------------------------------------
+# spatial variance fraction (eta^2)
+# --------------------------------------------------------------------------
+def spatial_variance_fraction(
+    rate: np.ndarray, occupancy: np.ndarray, activity_variance: np.ndarray
+) -> np.ndarray:
+    r"""Fraction of a unit's activity variance explained by position (correlation ratio eta^2).
+
+    .. math:: \eta^2 = \frac{\sum_b n_b (r_b - \bar r)^2 / \sum_b n_b}{\sigma^2}
+
+    over the finite bins b of the map, with ``n_b`` the occupancy, ``\bar r`` the
+    occupancy-weighted mean of the map and ``sigma^2`` the variance of the unit's activity over
+    all samples. 0 = no spatial modulation, 1 = activity is a function of position only. Defined
+    for signed activity (tanh units) and sign-invariant; used to call units non-spatial.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx); occupancy : (ny, nx) samples per bin; activity_variance : (U,).
+
+    Returns
+    -------
+    (U,) array; NaN where the variance is 0 or no bin is finite.
+    """
+    r = _as_stack(rate)
+    n = np.asarray(occupancy, dtype=np.float64)
+    w = np.where(np.isfinite(r), n[None], 0.0)
+    sw = w.sum(axis=(1, 2))
+    rz = np.nan_to_num(r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = (w * rz).sum(axis=(1, 2)) / sw
+        between = (w * (rz - mu[:, None, None]) ** 2).sum(axis=(1, 2)) / sw
+        var = np.asarray(activity_variance, dtype=np.float64)
+        eta = between / var
+    return np.where((sw > 0) & (var > 0), eta, np.nan)
+
+
+# --------------------------------------------------------------------------
+# every score at once
+# --------------------------------------------------------------------------
+#: The scores that get a shuffle null distribution and a significance threshold.
+SCORE_NAMES: tuple[str, ...] = (
+    "score60", "score90", "border_score", "band_score", "spatial_variance_fraction",
+)
+
+
+def score_maps(
+    rate: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    arena=None,
+    grid: GridScoreParams = GridScoreParams(),
+    border: BorderScoreParams = BorderScoreParams(),
+    band: BandScoreParams = BandScoreParams(),
+    geometry: GridGeometryParams | None = GridGeometryParams(),
+    occupancy: np.ndarray | None = None,
+    activity_variance: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Every spatial score of a stack of rate maps (one SAC per map, shared).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; x, y : bin centres (m).
+    arena : Arena or corners for the border score (None: border scores are NaN).
+    grid, border, band : score parameters.
+    geometry : GridGeometryParams for grid spacing/orientation, or None to skip them (shuffles).
+    occupancy, activity_variance : for the spatial variance fraction (NaN if either is None).
+
+    Returns
+    -------
+    dict of (U,) arrays: every name in :data:`SCORE_NAMES`, plus ``ring60``, ``ring90``, the
+    border and band by-products of :func:`border_scores` / :func:`band_scores` and, if
+    ``geometry`` is given, those of :func:`grid_geometry`.
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    bin_size = _bin_size(xc, yc)
+    sac = autocorrelogram(r, min_overlap=grid.min_overlap)
+    g = _grid_scores_from_sac(sac, max(ny, nx), grid)
+    out = {k: g[k] for k in ("score60", "score90", "ring60", "ring90")}
+    if geometry is not None:
+        out.update(grid_geometry(sac, bin_size, geometry, np.isfinite(r)))
+    if arena is not None:
+        out.update(border_scores(r, xc, yc, arena, border))
+    else:
+        out.update({"border_score": np.full(U, np.nan), "border_cm": np.full(U, np.nan),
+                    "border_dm": np.full(U, np.nan), "border_wall": np.full(U, -1, np.int64),
+                    "border_polarity": np.zeros(U, np.int8)})
+    out.update(band_scores(r, bin_size, band))
+    if occupancy is not None and activity_variance is not None:
+        out["spatial_variance_fraction"] = spatial_variance_fraction(r, occupancy, activity_variance)
+    else:
+        out["spatial_variance_fraction"] = np.full(U, np.nan)
+    return out
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """All score parameters together (config section ``scores``).
+
+    The grid-score keys are flat in the section (``inner_radius``, ``outer_radius_min``,
+    ``outer_radius_max``, ``n_rings``, ``variant``, as read by ``cw.pipeline``); the others are
+    sub-sections ``scores.border``, ``scores.band`` and ``scores.geometry`` (see
+    :class:`BorderScoreParams`, :class:`BandScoreParams`, :class:`GridGeometryParams`).
+    """
+
+    grid: GridScoreParams = GridScoreParams()
+    border: BorderScoreParams = BorderScoreParams()
+    band: BandScoreParams = BandScoreParams()
+    geometry: GridGeometryParams = GridGeometryParams()
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "ScoreParams":
+        d = dict(d or {})
+        known = {"inner_radius", "outer_radius_min", "outer_radius_max", "n_rings", "variant",
+                 "border", "band", "geometry"}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise ValueError(f"scores.{extra[0]}: unknown key")
+        g = GridScoreParams()
+        lo = float(d.get("outer_radius_min", g.outer_radii[0]))
+        hi = float(d.get("outer_radius_max", g.outer_radii[-1]))
+        n = d.get("n_rings", len(g.outer_radii))
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"scores.n_rings: must be an integer >= 1, got {n!r}")
+        if hi < lo:
+            raise ValueError(f"scores.outer_radius_max: must be >= scores.outer_radius_min ({lo})")
+        grid = GridScoreParams(
+            inner_radius=float(d.get("inner_radius", g.inner_radius)),
+            outer_radii=tuple(np.linspace(lo, hi, int(n)).tolist()),
+            variant=d.get("variant", g.variant),
+        )
+
+        def sub(name, klass):
+            v = d.get(name) or {}
+            if not isinstance(v, Mapping):
+                raise ValueError(f"scores.{name}: must be a mapping")
+            names = {f.name for f in dataclasses.fields(klass)}
+            bad = sorted(set(v) - names)
+            if bad:
+                raise ValueError(f"scores.{name}.{bad[0]}: unknown key")
+            return klass(**v)
+
+        return cls(grid, sub("border", BorderScoreParams), sub("band", BandScoreParams),
+                   sub("geometry", GridGeometryParams))
+
+
+#: netCDF attributes of every per-unit output of :func:`score_maps`.
+SCORE_ATTRS: dict[str, dict] = {
+    "score60": {"long_name": "grid score (60 deg, hexagonal symmetry)", "units": "1"},
+    "score90": {"long_name": "grid score (90 deg, square symmetry)", "units": "1",
+                "definition": "c90 - mean(c45,c135), max over annuli"},
+    "ring60": {"long_name": "outer radius of the best annulus for score60", "units": "bins"},
+    "ring90": {"long_name": "outer radius of the best annulus for score90", "units": "bins"},
+    "grid_spacing": {"long_name": "grid spacing: median distance of the nearest "
+                                  "autocorrelogram peaks", "units": "m"},
+    "grid_orientation60": {"long_name": "orientation of the hexagonal grid axes, "
+                                        "counter-clockwise from +x, modulo 60", "units": "degree"},
+    "grid_orientation90": {"long_name": "orientation of the square lattice axes, "
+                                        "counter-clockwise from +x, modulo 90", "units": "degree"},
+    "grid_n_peaks": {"long_name": "number of autocorrelogram peaks found", "units": "1"},
+    "grid_contrast": {"long_name": "median over the nearest autocorrelogram peaks of "
+                                   "SAC(peak) - SAC(halfway to the centre)", "units": "1"},
+    "border_score": {"long_name": "border score (cM - dM) / (cM + dM), walls = polygon edges",
+                     "units": "1"},
+    "border_cm": {"long_name": "largest fraction of one wall covered by one field", "units": "1"},
+    "border_dm": {"long_name": "rate-weighted mean distance of field bins to the nearest wall, "
+                               "over the arena's Chebyshev radius", "units": "1"},
+    "border_wall": {"long_name": "index k of the best-covered wall (corners k to k+1), -1 none",
+                    "units": "1"},
+    "border_polarity": {"long_name": "sign of the activity of the border fields "
+                                     "(+1 high, -1 low activity, 0 undefined)", "units": "1"},
+    "band_score": {"long_name": "band score (P(D1) - P(D2)) / P(B) of the spatial spectrum",
+                   "units": "1"},
+    "band_wavelength": {"long_name": "wavelength of the strongest plane-wave component",
+                        "units": "m"},
+    "band_orientation": {"long_name": "orientation of its wave vector, counter-clockwise from "
+                                      "+x, modulo 180 (stripes run perpendicular)",
+                         "units": "degree"},
+    "band_power1": {"long_name": "fraction of spectral power P(B) in the strongest "
+                                 "plane-wave peak pair", "units": "1"},
+    "band_power2": {"long_name": "fraction of spectral power P(B) in the strongest peak "
+                                 "pair of another orientation", "units": "1"},
+    "spatial_variance_fraction": {"long_name": "fraction of activity variance explained by "
+                                               "position (eta squared)", "units": "1"},
+}
+
+
+def score_params_attrs(
+    grid: GridScoreParams = GridScoreParams(),
+    border: BorderScoreParams | None = BorderScoreParams(),
+    band: BandScoreParams | None = BandScoreParams(),
+    geometry: GridGeometryParams | None = GridGeometryParams(),
+) -> dict:
+    """Global attributes recording every score parameter (netCDF-friendly types)."""
+    p = asdict(grid)
+    attrs = {
         "grid_score_inner_radius": float(p["inner_radius"]),
         "grid_score_outer_radii": np.asarray(p["outer_radii"], dtype=np.float64),
         "grid_score_radii_reference": "fractions of max(ny, nx) of the rate map (bins)",
@@ -333,7 +1252,72 @@ def scores_dataset(
             "(scipy.ndimage.rotate, reshape=False, normalised interpolation); "
             "Pearson r in annuli inner<r<=outer over bins valid in both"
         ),
-    })
+    }
+    for prefix, obj in (("grid_geometry_", geometry), ("border_", border), ("band_", band)):
+        if obj is None:
+            continue
+        for k, v in asdict(obj).items():
+            attrs[prefix + k] = v if isinstance(v, (str, int, float)) else str(v)
+    if border is not None:
+        attrs["border_method"] = (
+            "Solstad et al. 2008 on polygon walls: fields = 4-connected bins with normalised "
+            "rate >= field_threshold and area >= min_field_area; cM = max coverage of one wall by "
+            "one field; dM = rate-weighted mean distance to the nearest wall / Chebyshev radius"
+        )
+    if band is not None:
+        attrs["band_method"] = (
+            "(P(D1) - P(D2)) / P(B) of the power spectrum of the plane-detrended map; "
+            "see cw.scores.band_scores"
+        )
+    return attrs
+
+
+def scores_dataset(
+    rate_ds: xr.Dataset,
+    params: GridScoreParams = GridScoreParams(),
+    arena=None,
+    border: BorderScoreParams = BorderScoreParams(),
+    band: BandScoreParams = BandScoreParams(),
+    geometry: GridGeometryParams = GridGeometryParams(),
+    activity_variance: np.ndarray | None = None,
+) -> xr.Dataset:
+    """Every score of every unit of a rate-map Dataset (from ``compute_ratemaps``).
+
+    Parameters
+    ----------
+    rate_ds : Dataset with ``rate (unit, y, x)`` and coordinates x, y (m); ``occupancy (y, x)``
+        is used for the spatial variance fraction.
+    params : grid-score parameters.
+    arena : Arena or corners for the border score; None takes ``rate_ds.attrs["arena_corners"]``
+        (flattened [x0, y0, x1, y1, ...]) if present, else the border score is NaN.
+    border, band, geometry : parameters of the other scores.
+    activity_variance : (U,) variance of each unit's activity over all samples, for the spatial
+        variance fraction (NaN if None).
+
+    Returns
+    -------
+    Dataset over ``unit`` with every output of :func:`score_maps` (see :data:`SCORE_ATTRS`);
+    the parameters (incl. the grid-score variant) are stored as attributes.
+    """
+    rate = rate_ds["rate"].transpose("unit", "y", "x")
+    if arena is None and "arena_corners" in rate_ds.attrs:
+        arena = np.asarray(rate_ds.attrs["arena_corners"], dtype=np.float64).reshape(-1, 2)
+    occ = rate_ds["occupancy"].transpose("y", "x").values if "occupancy" in rate_ds else None
+    out = score_maps(rate.values, rate_ds["x"].values, rate_ds["y"].values, arena, params,
+                     border, band, geometry, occ, activity_variance)
+    ds = scores_to_dataset(out, rate_ds["unit"].values)
+    ds["score60"].attrs["definition"] = (
+        "mean(c60,c120) - mean(c30,c90,c150)" if params.variant == "mean"
+        else "min(c60,c120) - max(c30,c90,c150)") + ", max over annuli"
+    ds.attrs.update(score_params_attrs(params, border if arena is not None else None, band,
+                                       geometry))
     if "bin_size" in rate_ds.attrs:
         ds.attrs["bin_size"] = rate_ds.attrs["bin_size"]
     return ds
+
+
+def scores_to_dataset(out: dict, unit: np.ndarray) -> xr.Dataset:
+    """Per-unit outputs of :func:`score_maps` as a Dataset on dim ``unit`` with attributes."""
+    data = {k: ("unit", np.asarray(v), dict(SCORE_ATTRS.get(k, {}))) for k, v in out.items()
+            if np.ndim(v) == 1}
+    return xr.Dataset(data, coords={"unit": ("unit", np.asarray(unit))})

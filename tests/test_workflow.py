@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PER_RUN = [
     "trajectories.nc", "model/weights.nc", "model/checkpoints.nc", "model/history.csv",
-    "activity.nc", "ratemaps.nc", "scores.nc",
+    "activity.nc", "ratemaps.nc", "scores.nc", "tuning.nc", "development.nc", "boundary.nc",
 ]
 FIGURES = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
 
@@ -51,7 +51,7 @@ def test_every_output_exists(workdir):
             assert (workdir / "results" / run / f).is_file(), f"{run}/{f}"
         for f in FIGURES:
             assert (workdir / "results/figures" / run / f).stat().st_size > 1000
-        for rule in ("trajectories", "train", "activity", "ratemaps", "scores"):
+        for rule in ("trajectories", "train", "activity", "ratemaps", "scores", "tuning", "development", "boundary"):
             assert (workdir / f"results/logs/{rule}/{run}.log").is_file()
             assert (workdir / f"results/benchmarks/{rule}/{run}.tsv").is_file()
     assert (workdir / "results/figures/training.png").is_file()
@@ -73,7 +73,11 @@ def test_outputs_have_named_dims_units_and_parameters(workdir):
     with xr.open_dataset(workdir / "results/triangle/ratemaps.nc") as rm:
         assert (~rm["inside"].values).sum() > 0  # triangle bins outside the polygon
     with xr.open_dataset(workdir / "results/square/scores.nc") as sc:
-        assert set(sc.data_vars) >= {"score60", "score90"} and sc.sizes["unit"] == cfg["model"]["n_units"]
+        assert set(sc.data_vars) >= {"score60", "score90", "border_score", "band_score", "cell_type"}
+        assert sc.sizes["unit"] == cfg["model"]["n_units"]
+        assert int(sc["type_count"].sum()) == cfg["model"]["n_units"]
+    with xr.open_dataset(workdir / "results/square/development.nc") as dev:
+        assert dev.sizes["checkpoint"] == cfg["training"]["n_checkpoints"]
     with xr.open_dataset(workdir / "results/square/model/checkpoints.nc") as ck:
         assert ck["update"].values[0] == 0 and ck["update"].values[-1] == cfg["training"]["n_updates"]
 
@@ -92,7 +96,7 @@ def test_changing_one_run_reruns_only_its_chain_and_the_figures(workdir):
     assert full.returncode == 0, full.stderr[-2000:]
     jobs = _jobs(full.stdout + full.stderr)
     assert jobs == {
-        "train": 1, "activity": 1, "ratemaps": 1, "scores": 1,
+        "train": 1, "activity": 1, "ratemaps": 1, "scores": 1, "tuning": 1, "development": 1, "boundary": 1,
         "figure_ratemaps": 1, "figure_trajectories": 1, "figure_training": 1, "all": 1,
     }
     out = full.stdout + full.stderr

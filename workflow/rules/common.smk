@@ -59,6 +59,9 @@ def all_outputs():
         "activity.nc",
         "ratemaps.nc",
         "scores.nc",
+        "tuning.nc",
+        "development.nc",
+        "boundary.nc",
     ]
     figures = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
     out = [f"{OUT}/{run}/{f}" for run in RUNS for f in per_run]

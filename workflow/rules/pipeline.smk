@@ -92,18 +92,98 @@ rule ratemaps:
 
 rule scores:
     input:
-        ratemaps=run_path("ratemaps.nc"),
-        code=cw_sources("scores"),
+        activity=run_path("activity.nc"),
+        code=cw_sources("analysis", "arenas", "ratemaps", "scores", "shuffles", "celltypes"),
     output:
         run_path("scores.nc"),
     params:
+        arena=run_param("arena"),
+        ratemaps=run_param("ratemaps"),
         scores=run_param("scores"),
+        shuffles=run_param("shuffles"),
+        celltypes=run_param("celltypes"),
+        seed=run_param("seed"),
+    threads: 2
     log:
         log_path("scores"),
     benchmark:
         benchmark_path("scores")
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=6000,
+        runtime=30,
     script:
         "../scripts/scores.py"
+
+
+rule tuning:
+    input:
+        activity=run_path("activity.nc"),
+        code=cw_sources("analysis", "tuning"),
+    output:
+        run_path("tuning.nc"),
+    params:
+        tuning=run_param("tuning"),
+    log:
+        log_path("tuning"),
+    benchmark:
+        benchmark_path("tuning")
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/tuning.py"
+
+
+rule development:
+    input:
+        checkpoints=run_path("model/checkpoints.nc"),
+        trajectories=run_path("trajectories.nc"),
+        code=cw_sources(
+            "analysis", "development", "activity", "model", "objective",
+            "arenas", "ratemaps", "scores", "shuffles", "celltypes",
+        ),
+    output:
+        run_path("development.nc"),
+    params:
+        model=run_param("model"),
+        arena=run_param("arena"),
+        ratemaps=run_param("ratemaps"),
+        scores=run_param("scores"),
+        shuffles=run_param("shuffles"),
+        celltypes=run_param("celltypes"),
+        development=run_param("development"),
+        seed=run_param("seed"),
+    threads: config["threads"]["development"]
+    log:
+        log_path("development"),
+    benchmark:
+        benchmark_path("development")
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/development.py"
+
+
+rule boundary:
+    input:
+        activity=run_path("activity.nc"),
+        weights=run_path("model/weights.nc"),
+        code=cw_sources("analysis", "boundary", "trajectories", "arenas", "model"),
+    output:
+        run_path("boundary.nc"),
+    params:
+        model=run_param("model"),
+        arena=run_param("arena"),
+        trajectories=run_param("trajectories"),
+        boundary=run_param("boundary"),
+        seed=run_param("seed"),
+    log:
+        log_path("boundary"),
+    benchmark:
+        benchmark_path("boundary")
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    script:
+        "../scripts/boundary.py"

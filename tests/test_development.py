@@ -1,0 +1,102 @@
+"""Development analysis (cw.development, Fig. 4) on a tiny network with 3 checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cw import io
+from cw.celltypes import CELL_TYPES
+from cw.development import (
+    DevelopmentParams,
+    correlation_distance,
+    tsne_checkpoint_indices,
+    tsne_embedding,
+)
+from cw.model import ModelParams, init_weights
+
+
+def test_checkpoint_indices():
+    assert tsne_checkpoint_indices(8) == [1, 4, 7]
+    assert tsne_checkpoint_indices(3) == [0, 1, 2]
+    assert tsne_checkpoint_indices(8, (0, -1, 3)) == [0, 3, 7]
+    with pytest.raises(ValueError, match="development.tsne_checkpoints"):
+        tsne_checkpoint_indices(3, (5,))
+
+
+def test_correlation_distance():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=100)
+    series = np.stack([a, 2 * a + 1, -a, rng.normal(size=100), np.full(100, 0.3)])
+    d = correlation_distance(series)
+    assert d.shape == (5, 5) and np.allclose(d, d.T) and np.all(np.diag(d) == 0)
+    assert d[0, 1] == pytest.approx(0.0, abs=1e-12) and d[0, 2] == pytest.approx(2.0)
+    np.testing.assert_allclose(d[4, :4], 1.0)  # constant series: r = 0 with everything
+    np.testing.assert_allclose(d[0, 3], 1 - np.corrcoef(a, series[3])[0, 1])
+
+
+def test_tsne_is_seeded_and_separates_clusters():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2, 300))
+    series = np.concatenate([base[0] + 0.3 * rng.normal(size=(10, 300)),
+                             base[1] + 0.3 * rng.normal(size=(10, 300))])
+    d = correlation_distance(series)
+    e1 = tsne_embedding(d, 30.0, seed=7)
+    e2 = tsne_embedding(d, 30.0, seed=7)
+    np.testing.assert_array_equal(e1, e2)
+    c0, c1 = e1[:10].mean(0), e1[10:].mean(0)
+    spread = max(np.linalg.norm(e1[:10] - c0, axis=1).max(), np.linalg.norm(e1[10:] - c1, axis=1).max())
+    assert np.linalg.norm(c0 - c1) > 2 * spread
+
+
+def test_analyse_development_on_tiny_network(tmp_path):
+    from cw.analysis import analyse_development
+    from cw.pipeline import make_trajectories
+
+    arena = {"name": "square", "shape": "square", "side": 1.0}
+    traj = {"n_train": 2, "n_test": 30, "n_steps": 100}
+    make_trajectories(str(tmp_path / "trajectories.nc"), arena, traj, seed=2)
+    model = {"n_units": 8}
+    mp = ModelParams(**model)
+    rng = np.random.default_rng(3)
+    w0 = init_weights(mp, rng)
+    ws = [w0]
+    for scale in (0.1, 0.3):  # two "later" checkpoints: perturbed weights, non-zero read-out
+        w = {k: (v + scale * rng.normal(size=v.shape)).astype(np.float32) for k, v in w0.items()}
+        ws.append(w)
+    io.write_netcdf(io.checkpoints_dataset([0, 10, 100], ws), tmp_path / "checkpoints.nc")
+    analyse_development(
+        str(tmp_path / "checkpoints.nc"), str(tmp_path / "trajectories.nc"),
+        str(tmp_path / "development.nc"), model, arena,
+        ratemaps={"bin_size": 0.1}, scores={}, shuffles={"n_shuffles": 8, "min_shift": 100},
+        celltypes={}, development={"perplexity": 5.0}, seed=4)
+    ds = io.open_dataset(tmp_path / "development.nc")
+    assert ds.sizes["checkpoint"] == 3 and ds.sizes["unit"] == 8
+    assert ds["rate"].dims == ("checkpoint", "unit", "y", "x") and ds["rate"].shape[2:] == (10, 10)
+    assert ds["cell_type"].dims == ("checkpoint", "unit")
+    assert set(np.unique(ds["cell_type"].values)) <= set(CELL_TYPES)
+    np.testing.assert_array_equal(ds["type_count"].sum("cell_type_label").values, [8, 8, 8])
+    assert list(ds["cell_type_label"].values) == list(CELL_TYPES)
+    for k in range(3):  # counts agree with the per-unit types
+        ct = ds["cell_type"].values[k]
+        assert [int(np.sum(ct == t)) for t in CELL_TYPES] == list(ds["type_count"].values[k])
+    assert ds["tsne"].shape == (3, 8, 2) and list(ds["tsne_checkpoint"].values) == [0, 1, 2]
+    assert np.all(np.isfinite(ds["tsne"].values))
+    np.testing.assert_array_equal(ds["update"].values, [0, 10, 100])
+    assert ds["score60"].dims == ("checkpoint", "unit") and ds["threshold_score60"].dims == ("checkpoint", "unit")
+    assert ds["rms_position_error"].shape == (3,) and np.all(ds["rms_position_error"].values > 0)
+    assert ds["tsne_distance"].dims == ("unit",)
+    assert ds.attrs["shuffles_n_shuffles"] == 8 and "development_tsne_method" in ds.attrs
+    assert '"perplexity": 5.0' in ds.attrs["params_development"]
+
+
+def test_params_validation():
+    with pytest.raises(ValueError, match="development.perplexity"):
+        DevelopmentParams(perplexity=0)
+    with pytest.raises(ValueError, match="development.tsne_checkpoints"):
+        DevelopmentParams(tsne_checkpoints=[1.5])
+    with pytest.raises(ValueError, match="development.n_shuffles"):
+        DevelopmentParams(n_shuffles=0)
+    with pytest.raises(ValueError, match="development.foo: unknown key"):
+        DevelopmentParams.from_dict({"foo": 1})
+    assert DevelopmentParams.from_dict({"tsne_checkpoints": [0, 2]}).tsne_checkpoints == (0, 2)
