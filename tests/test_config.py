@@ -30,7 +30,8 @@ def test_default_config_holds_the_paper_runs(default):
 def test_every_schema_default_matches_config_yaml(default):
     """config.yaml documents every key with the schema's default value (no silent drift)."""
     filled = load_config({"runs": default["runs"], "arenas": default["arenas"]})
-    for section in ("trajectories", "model", "loss", "training", "ratemaps", "scores", "figures", "threads"):
+    for section in ("trajectories", "model", "loss", "training", "ratemaps", "scores", "shuffles", "celltypes",
+                    "tuning", "development", "boundary", "figures", "threads"):
         assert filled[section] == default[section], section
 
 
@@ -128,8 +129,26 @@ def test_schema_defaults_equal_the_library_defaults():
     from cw.training import TrainingParams
     from cw.trajectories import TrajectoryParams
 
+    from cw.boundary import BoundaryParams
+    from cw.celltypes import CellTypeParams
+    from cw.development import DevelopmentParams
+    from cw.ratemaps import RatemapParams
+    from cw.scores import BandScoreParams, BorderScoreParams, GridGeometryParams
+    from cw.shuffles import ShuffleParams
+    from cw.tuning import TuningParams
+
     training = load_schema()["$defs"]["training"]["properties"]
+    scores = load_schema()["$defs"]["scores"]["properties"]
     pairs = [
+        (RatemapParams, _schema_defaults("ratemaps")),
+        (GridGeometryParams, _schema_defaults(scores["geometry"])),
+        (BorderScoreParams, _schema_defaults(scores["border"])),
+        (BandScoreParams, _schema_defaults(scores["band"])),
+        (ShuffleParams, _schema_defaults("shuffles")),
+        (CellTypeParams, _schema_defaults("celltypes")),
+        (TuningParams, _schema_defaults("tuning")),
+        (DevelopmentParams, _schema_defaults("development")),
+        (BoundaryParams, _schema_defaults("boundary")),
         (ModelParams, _schema_defaults("model")),
         (LossParams, _schema_defaults("loss")),
         (TrajectoryParams, _schema_defaults("trajectories")),
