@@ -10,6 +10,40 @@ import xarray as xr
 from cw.model import ModelParams, encode_inputs
 
 
+def network_runner(model: ModelParams, batch_size: int = 500):
+    """A function ``run(weights, speed, heading) -> (u, y)``: noise-free runs of the network.
+
+    One compiled forward pass serves every call, so several weight sets (e.g. training
+    checkpoints) are run without re-tracing.
+
+    Parameters
+    ----------
+    model : architecture (alpha, input encoding)
+    batch_size : trials simulated at once (memory bound only)
+
+    The returned function takes weights (WEIGHT_NAMES mapping), speed and heading ((M, T) arrays,
+    m/step and rad) and returns u ((M, T, N) float32 firing rates) and y ((M, T, N_out) float32
+    network output, m).
+    """
+    import tensorflow as tf
+
+    from cw.objective import Objective, weights_to_tensors
+
+    objective = Objective(model)
+
+    def run(weights: Mapping[str, np.ndarray], speed: np.ndarray, heading: np.ndarray):
+        w = weights_to_tensors(weights)
+        inputs = encode_inputs(speed, heading, model)
+        us, ys = [], []
+        for start in range(0, inputs.shape[0], batch_size):
+            u, y = objective.outputs(w, tf.constant(inputs[start : start + batch_size]))
+            us.append(u)
+            ys.append(y)
+        return np.concatenate(us).astype(np.float32), np.concatenate(ys).astype(np.float32)
+
+    return run
+
+
 def run_network(
     weights: Mapping[str, np.ndarray],
     speed: np.ndarray,
@@ -17,33 +51,8 @@ def run_network(
     model: ModelParams,
     batch_size: int = 500,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-free run of the network on trials.
-
-    Parameters
-    ----------
-    weights : trained weights
-    speed, heading : (M, T) inputs, m/step and rad
-    model : architecture (alpha, input encoding)
-    batch_size : trials simulated at once (memory bound only)
-
-    Returns
-    -------
-    u : (M, T, N) float32 firing rates
-    y : (M, T, N_out) float32 network output, m
-    """
-    import tensorflow as tf
-
-    from cw.objective import Objective, weights_to_tensors
-
-    objective = Objective(model)
-    w = weights_to_tensors(weights)
-    inputs = encode_inputs(speed, heading, model)
-    us, ys = [], []
-    for start in range(0, inputs.shape[0], batch_size):
-        u, y = objective.outputs(w, tf.constant(inputs[start : start + batch_size]))
-        us.append(u)
-        ys.append(y)
-    return np.concatenate(us).astype(np.float32), np.concatenate(ys).astype(np.float32)
+    """Noise-free run of the network on trials: (u (M, T, N), y (M, T, N_out)); see :func:`network_runner`."""
+    return network_runner(model, batch_size)(weights, speed, heading)
 
 
 def activity_dataset(

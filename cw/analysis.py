@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 __all__ = ["analyse_scores", "analyse_tuning", "analyse_development", "analyse_boundary"]
 
 
-def _run_attrs(**sections) -> dict:
-    return {**io.provenance(), **io.params_attrs(**{k: (v or {}) for k, v in sections.items()})}
-
 
 def _arena(arena: Mapping):
     from cw.arenas import make_arena
@@ -102,7 +99,7 @@ def analyse_scores(
     t0 = time.perf_counter()
     ds, _ = analyse_units(x, y, u, ar, rp, sp_, shp, ctp, _rng(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
-    ds.attrs.update(_run_attrs(arena=arena, ratemaps=ratemaps, scores=scores, shuffles=shuffles,
+    ds.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps, scores=scores, shuffles=shuffles,
                                celltypes=celltypes))
     ds.attrs["seed"] = int(seed)
     ds.attrs["arena_corners"] = ar.corners.ravel()
@@ -121,7 +118,7 @@ def analyse_tuning(activity: str, out: str, tuning: Mapping | None = None) -> No
     tp = TuningParams.from_dict(tuning)
     act = io.open_dataset(activity, required=("u", "speed", "heading"))
     ds = tuning_dataset(act, tp)
-    ds.attrs.update(_run_attrs(tuning=tuning))
+    ds.attrs.update(io.run_attrs(tuning=tuning))
     io.write_netcdf(ds, out)
     log.info("%s: median resultant length %.3f, median |speed r| %.3f", out,
              float(np.nanmedian(ds["resultant_length"])), float(np.nanmedian(np.abs(ds["speed_r"]))))
@@ -132,29 +129,6 @@ def _checkpoint_weights(ds, k: int) -> dict[str, np.ndarray]:
     from cw.model import WEIGHT_NAMES
 
     return {name: ds[name].isel(checkpoint=k).values.astype(np.float32) for name in WEIGHT_NAMES}
-
-
-def _network_runner(model, batch_size: int = 500):
-    """Noise-free runs of several weight sets with one compiled forward pass (the computation of
-    :func:`cw.activity.run_network`, without re-tracing it for every checkpoint)."""
-    import tensorflow as tf
-
-    from cw.model import encode_inputs
-    from cw.objective import Objective, weights_to_tensors
-
-    objective = Objective(model)
-
-    def run(weights, speed, heading):
-        w = weights_to_tensors(weights)
-        inputs = encode_inputs(speed, heading, model)
-        us, ys = [], []
-        for start in range(0, inputs.shape[0], batch_size):
-            u, y = objective.outputs(w, tf.constant(inputs[start: start + batch_size]))
-            us.append(u)
-            ys.append(y)
-        return np.concatenate(us).astype(np.float32), np.concatenate(ys).astype(np.float32)
-
-    return run
 
 
 def analyse_development(
@@ -193,7 +167,9 @@ def analyse_development(
     test = trials_from_dataset(tr, "test")
     pos = test.position.reshape(-1, 2).astype(np.float64)
     acts, errors = [], []
-    run = _network_runner(mp)
+    from cw.activity import network_runner
+
+    run = network_runner(mp)
     for k in range(ck.sizes["checkpoint"]):
         u, yhat = run(_checkpoint_weights(ck, k), test.speed, test.heading)
         acts.append(u.reshape(-1, u.shape[-1]))
@@ -201,7 +177,7 @@ def analyse_development(
     updates = ck["update"].values if "update" in ck.coords else np.arange(len(acts))
     ds = development_dataset(acts, updates, pos[:, 0], pos[:, 1], ar, errors, rp, sp_, shp, ctp,
                              dp, seed)
-    ds.attrs.update(_run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
+    ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
                                shuffles=shuffles, celltypes=celltypes, development=development))
     io.write_netcdf(ds, out)
     counts = ds["type_count"].sel(cell_type_label=["border", "grid_like"]).values
@@ -252,7 +228,7 @@ def analyse_boundary(
     wd = windowed_error(yhat, trial.position[0], bp.window_steps)
     ds = xr.merge([ds, long_path_dataset(wd, bp, n_long, int(trial.boundary.sum()))],
                   combine_attrs="no_conflicts")
-    ds.attrs.update(_run_attrs(model=model, arena=arena, trajectories=trajectories,
+    ds.attrs.update(io.run_attrs(model=model, arena=arena, trajectories=trajectories,
                                boundary=boundary))
     ds.attrs.update({"seed": int(seed), "long_path_generate_s": t_gen, "long_path_simulate_s": t_sim})
     io.write_netcdf(ds, out)

@@ -114,9 +114,14 @@ def provenance() -> dict:
     return attrs
 
 
-def params_attrs(**sections: Mapping) -> dict:
+def params_attrs(**sections: Mapping | None) -> dict:
     """Run parameters as netCDF global attributes: one JSON string per config section."""
-    return {f"params_{k}": json.dumps(v, sort_keys=True) for k, v in sections.items()}
+    return {f"params_{k}": json.dumps(v or {}, sort_keys=True) for k, v in sections.items()}
+
+
+def run_attrs(**sections: Mapping | None) -> dict:
+    """Global attributes of a result file: provenance plus the run's parameters."""
+    return {**provenance(), **params_attrs(**sections)}
 
 
 # -- weights -------------------------------------------------------------------------------------

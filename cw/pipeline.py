@@ -18,9 +18,6 @@ from cw import io
 log = logging.getLogger(__name__)
 
 
-def _run_attrs(**sections: Mapping) -> dict:
-    return {**io.provenance(), **io.params_attrs(**sections)}
-
 
 # -- trajectories --------------------------------------------------------------------------------
 def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int) -> None:
@@ -34,7 +31,7 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
     params = TrajectoryParams(**{k: v for k, v in trajectories.items() if k not in ("n_train", "n_test")})
     train = generate_trials(ar, int(trajectories["n_train"]), params, rng_for(seed, "train_trials"))
     test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
-    ds = trials_dataset(train, test, ar, params, attrs=_run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
+    ds = trials_dataset(train, test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
     io.write_netcdf(ds, out)
     log.info(
         "%s: %d training + %d test trials of %d steps; %.2f boundary interactions per trial",
@@ -82,7 +79,7 @@ def train_model(
         weights0, inputs, targets, mp, lp, tp, seed,
         label=label, progress=progress, on_update=log_row, state_path=state,
     )
-    attrs = _run_attrs(model=model, loss=loss, training=training) | {"seed": seed, "run": label}
+    attrs = io.run_attrs(model=model, loss=loss, training=training) | {"seed": seed, "run": label}
     io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
     io.write_csv(result.history, history_out)
     io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
@@ -130,7 +127,7 @@ def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) ->
         min_occupancy=int(ratemaps["min_occupancy"]),
         smoothing_sigma=float(ratemaps["smoothing_sigma"]),
     )
-    rm.attrs.update(_run_attrs(arena=arena, ratemaps=ratemaps))
+    rm.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps))
     rm.attrs["arena_corners"] = ar.corners.ravel()
     io.write_netcdf(rm, out)
 
