@@ -17,7 +17,7 @@ from cw.training import TrainingParams, load_state, rng_for, train
 N_UPDATES = 8
 
 DRIVER = """
-import sys, numpy as np
+import sys, time, numpy as np
 from cw.model import LossParams, ModelParams, init_weights
 from cw.training import TrainingParams, rng_for, train
 d = np.load(sys.argv[1])
@@ -25,7 +25,7 @@ mp = ModelParams(n_units=10)
 tp = TrainingParams(optimizer=sys.argv[2], n_updates={n}, batch_size=20, n_checkpoints=4, state_every_minutes=0,
                     hessian_free={{"cg_max_iters": 8}})
 res = train(init_weights(mp, rng_for(5, "init")), d["inputs"], d["targets"], mp, LossParams(), tp, 5,
-            progress=False, state_path=sys.argv[3])
+            progress=False, state_path=sys.argv[3], on_update=lambda row: time.sleep(0.3))
 np.savez(sys.argv[4], **res.weights)
 """.format(n=N_UPDATES)
 
@@ -62,7 +62,9 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path, optimizer):
     cmd = [sys.executable, str(driver), str(data), optimizer, str(state), str(out)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     killed_at = []
-    for kill_after in (2, 5):  # kill once early, once later, each time in the middle of training
+    # each update sleeps 0.3 s in the driver (outside the training code), so that the kill lands
+    # in the middle of training however fast the updates themselves are
+    for kill_after in (2, 5):  # kill once early, once later
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while _saved_update(state) < kill_after and proc.poll() is None and time.time() < deadline:
