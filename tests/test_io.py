@@ -1,0 +1,71 @@
+"""File handling: atomic writes, clear errors for missing or damaged files, determinism."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cw import io
+from cw.arenas import make_arena
+from cw.trajectories import TrajectoryParams, generate_trials
+
+
+def _dataset():
+    return xr.Dataset({"a": (("trial", "time"), np.arange(12.0).reshape(3, 4), {"units": "m", "long_name": "a"})})
+
+
+def test_netcdf_round_trip_is_compressed_float32(tmp_path):
+    path = tmp_path / "x.nc"
+    io.write_netcdf(_dataset(), path)
+    back = io.open_dataset(path, required=("a",))
+    np.testing.assert_array_equal(back["a"].values, _dataset()["a"].values)
+    assert back["a"].dtype == np.float32 and back["a"].attrs["units"] == "m"
+    assert not list(tmp_path.glob(".*.part")), "no temporary file left behind"
+
+
+def test_missing_truncated_and_foreign_files_name_the_file(tmp_path):
+    with pytest.raises(io.InputFileError, match=r"nope\.nc: file not found"):
+        io.open_dataset(tmp_path / "nope.nc")
+    path = tmp_path / "cut.nc"
+    io.write_netcdf(_dataset(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.InputFileError, match=r"cut\.nc: cannot read netCDF"):
+        io.open_dataset(path)
+    text = tmp_path / "text.nc"
+    text.write_text("hello")
+    with pytest.raises(io.InputFileError, match=r"text\.nc"):
+        io.open_dataset(text)
+    with pytest.raises(io.InputFileError, match=r"x\.nc: missing variable\(s\) b"):
+        io.write_netcdf(_dataset(), tmp_path / "x.nc")
+        io.open_dataset(tmp_path / "x.nc", required=("a", "b"))
+
+
+def test_missing_checkpoint_or_weights_is_a_clear_error(tmp_path):
+    from cw.pipeline import extract_activity
+
+    with pytest.raises(io.InputFileError, match="trajectories.nc: file not found"):
+        extract_activity(str(tmp_path / "trajectories.nc"), str(tmp_path / "weights.nc"), str(tmp_path / "a.nc"), {})
+    with pytest.raises(io.InputFileError, match=r"weights\.nc: file not found"):
+        io.read_weights(tmp_path / "weights.nc")
+    assert not (tmp_path / "a.nc").exists()
+
+
+def test_same_seed_same_trajectories_and_scores():
+    from cw.celltypes import CellTypeParams, analyse_units
+    from cw.ratemaps import RatemapParams
+    from cw.scores import ScoreParams
+    from cw.shuffles import ShuffleParams
+
+    arena = make_arena("hexagon", {"shape": "hexagon", "side": 0.6})
+    p = TrajectoryParams(n_steps=200)
+    a = generate_trials(arena, 30, p, np.random.default_rng(4))
+    b = generate_trials(arena, 30, p, np.random.default_rng(4))
+    for k in ("speed", "heading", "position", "boundary"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    x, y = a.position[..., 0].ravel(), a.position[..., 1].ravel()
+    act = np.cos(8 * x)[:, None] * np.ones((1, 5)) + np.random.default_rng(0).normal(0, 0.1, (x.size, 5))
+    args = (x, y, act, arena, RatemapParams(bin_size=0.1), ScoreParams(), ShuffleParams(n_shuffles=5, min_shift=200),
+            CellTypeParams())
+    d1, _ = analyse_units(*args, np.random.default_rng(9))
+    d2, _ = analyse_units(*args, np.random.default_rng(9))
+    xr.testing.assert_identical(d1, d2)
