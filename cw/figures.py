@@ -50,8 +50,7 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     half = 0.5 * (xs[1] - xs[0]) if xs.size > 1 else 0.5
     extent = (xs[0] - half, xs[-1] + half, ys[0] - half, ys[-1] + half)
     corners = np.asarray(rm.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in rm.attrs else None
-    cmap = plt.get_cmap(RATEMAP_CMAP).copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap(RATEMAP_CMAP).with_extremes(bad="white")
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i >= n:
@@ -111,5 +110,382 @@ def training_curves(histories: Mapping[str, list[dict]]):
         ax.set_xlabel("update")
         ax.set_title(name, fontsize=9)
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# -- shared helpers for the paper's figures ------------------------------------------------------
+#: Cell types in the order of the paper's Fig. 2, with a colour each (Fig. 4 and the tables).
+FIG2_TYPES = ("grid_like", "band_like", "border", "spatially_irregular")
+TYPE_COLOURS = {
+    "grid_like": "tab:red", "band_like": "tab:green", "border": "tab:blue",
+    "spatially_irregular": "tab:orange", "non_spatial": "0.7",
+}
+TYPE_LABELS = {
+    "grid_like": "grid-like", "band_like": "band-like", "border": "border",
+    "spatially_irregular": "irregular", "non_spatial": "non-spatial",
+}
+
+
+def _colour_key() -> str:
+    """'grid-like red, band-like green, ...': the cell-type colours in words."""
+    return ", ".join(f"{TYPE_LABELS[t]} {c.replace('tab:', '').replace('0.7', 'grey')}"
+                     for t, c in TYPE_COLOURS.items())
+
+
+def _extent(rm: xr.Dataset):
+    xs, ys = rm["x"].values, rm["y"].values
+    hx = 0.5 * (xs[1] - xs[0]) if xs.size > 1 else 0.5
+    hy = 0.5 * (ys[1] - ys[0]) if ys.size > 1 else 0.5
+    return (xs[0] - hx, xs[-1] + hx, ys[0] - hy, ys[-1] + hy)
+
+
+def _corners(ds: xr.Dataset):
+    return np.asarray(ds.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in ds.attrs else None
+
+
+def draw_map(ax, rate: np.ndarray, extent, corners=None) -> None:
+    """One rate map, scaled to its own min-max, NaN bins white, arena outline in black."""
+    cmap = plt.get_cmap(RATEMAP_CMAP).with_extremes(bad="white")
+    finite = np.isfinite(rate)
+    lo, hi = (np.nanmin(rate), np.nanmax(rate)) if finite.any() else (0.0, 1.0)
+    ax.imshow(np.ma.masked_invalid(rate), origin="lower", extent=extent, cmap=cmap,
+              vmin=lo, vmax=hi if hi > lo else lo + 1e-9, interpolation="nearest")
+    if corners is not None:
+        _outline(ax, corners)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _empty(ax, text: str) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7, color="0.4", wrap=True,
+            transform=ax.transAxes)
+
+
+def type_score(scores: xr.Dataset, cell_type: str, square_like: bool = False) -> np.ndarray:
+    """The score that defines ``cell_type`` for every unit (used to rank examples):
+    grid-like: score90 in a square arena (square grids, paper section 4), else score60;
+    band-like: band score; border: border score; irregular and non-spatial: spatial variance
+    fraction."""
+    key = {"grid_like": "score90" if square_like else "score60", "band_like": "band_score",
+           "border": "border_score"}.get(cell_type, "spatial_variance_fraction")
+    return np.asarray(scores[key].values, float)
+
+
+def _score_line(scores: xr.Dataset, i: int) -> str:
+    g = f"g60 {float(scores['score60'][i]):.2f} g90 {float(scores['score90'][i]):.2f}"
+    o = f"bd {float(scores['border_score'][i]):.2f} bn {float(scores['band_score'][i]):.2f}"
+    return f"{g}\n{o}"
+
+
+def example_units(scores: xr.Dataset, cell_type: str, n: int, square_like: bool = False) -> list[int]:
+    """Indices of the ``n`` units of ``cell_type`` with the highest defining score (fewer, or
+    none, if the run has fewer units of that type)."""
+    ct = np.asarray(scores["cell_type"].values).astype(str)
+    idx = np.flatnonzero(ct == cell_type)
+    if idx.size == 0:
+        return []
+    s = type_score(scores, cell_type, square_like)[idx]
+    order = np.argsort(np.where(np.isfinite(s), -s, np.inf), kind="stable")
+    return [int(i) for i in idx[order[:n]]]
+
+
+def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]], n_examples: int = 2,
+                        title: str = ""):
+    """Fig. 2: for each run (row block) the best ``n_examples`` units of each cell type with
+    their scores printed; a type with no unit says so in its panel.
+
+    ``runs`` maps a run name to (ratemaps, scores, square_like)."""
+    names = list(runs)
+    ncols = len(FIG2_TYPES) * n_examples
+    fig, axes = plt.subplots(len(names), ncols, figsize=(1.35 * ncols, 1.85 * len(names) + 0.6),
+                             squeeze=False)
+    for r, name in enumerate(names):
+        rm, sc, square_like = runs[name]
+        ext, corners = _extent(rm), _corners(rm)
+        for t, ct in enumerate(FIG2_TYPES):
+            units = example_units(sc, ct, n_examples, square_like)
+            n_type = int(np.sum(np.asarray(sc["cell_type"].values).astype(str) == ct))
+            for k in range(n_examples):
+                ax = axes[r, t * n_examples + k]
+                head = f"{TYPE_LABELS[ct]} ({n_type})" if k == 0 else ""
+                if k < len(units):
+                    i = units[k]
+                    draw_map(ax, rm["rate"].values[i], ext, corners)
+                    ax.set_title(f"unit {i}\n{_score_line(sc, i)}", fontsize=5.5, pad=2)
+                else:
+                    _empty(ax, f"no {TYPE_LABELS[ct]}\nunits" if k == 0 and not units else "")
+                if head:
+                    ax.text(0.0, 1.42, head, fontsize=7, fontweight="bold", color=TYPE_COLOURS[ct],
+                            transform=ax.transAxes, va="bottom")
+        axes[r, 0].text(-0.35, 0.5, name, rotation=90, va="center", ha="center", fontsize=8,
+                        transform=axes[r, 0].transAxes)
+    fig.suptitle(title + "\n(g60/g90: grid score 60\u00b0/90\u00b0, bd: border, bn: band score;"
+                 " (n): units of the type)", fontsize=8)
+    fig.tight_layout(rect=(0.02, 0, 1, 0.95))
+    return fig
+
+
+def _direction_curve(ax, tuning: xr.Dataset, i: int, polar: bool = False) -> None:
+    d = np.asarray(tuning["direction"].values, float)
+    c = np.asarray(tuning["direction_curve"].isel(unit=i).values, float)
+    ok = np.isfinite(c)  # bins without samples are left out (the curve joins its neighbours)
+    d, c = d[ok], c[ok]
+    if d.size == 0:
+        _empty(ax, "no samples")
+        return
+    if polar:
+        # activity can be negative (tanh): the radius is the activity above its minimum
+        th = np.deg2rad(np.append(d, d[:1]))
+        ax.plot(th, np.append(c, c[:1]) - c.min(), color="k", lw=0.8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        ax.plot(d, c, color="k", lw=0.8)
+        ax.set_xlim(0, 360)
+        ax.set_xticks([0, 180, 360])
+
+
+def _speed_curve(ax, tuning: xr.Dataset, i: int) -> None:
+    s = np.asarray(tuning["speed_bin"].values, float)
+    c = np.asarray(tuning["speed_curve"].isel(unit=i).values, float)
+    ok = np.isfinite(c)
+    ax.plot(s[ok], c[ok], "o-", color="k", lw=0.8, ms=1.5)
+    if "speed_slope" in tuning and "speed_intercept" in tuning:
+        a, b = float(tuning["speed_slope"][i]), float(tuning["speed_intercept"][i])
+        ax.plot(s, b + a * s, color="tab:red", lw=0.6)
+
+
+def pick_nine(scores: xr.Dataset, n: int = 9, square_like: bool = False) -> list[int]:
+    """Fig. 3's units: the best example of each cell type in turn (grid-like, band-like, border,
+    irregular, non-spatial), round-robin until ``n`` units (or all units) are chosen."""
+    queues = [example_units(scores, ct, n, square_like) for ct in FIG2_TYPES + ("non_spatial",)]
+    out: list[int] = []
+    while len(out) < min(n, scores.sizes["unit"]) and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
+
+
+def unit_tuning_panel(rm: xr.Dataset, scores: xr.Dataset, tuning: xr.Dataset, units: Sequence[int],
+                      title: str = ""):
+    """Fig. 3: per unit (column) its rate map, direction tuning (polar) and speed tuning."""
+    n = max(1, len(units))
+    fig = plt.figure(figsize=(1.45 * n, 4.6))
+    ext, corners = _extent(rm), _corners(rm)
+    ct = np.asarray(scores["cell_type"].values).astype(str)
+    if not units:
+        ax = fig.add_subplot(111)
+        _empty(ax, "no units to show")
+    for k, i in enumerate(units):
+        ax = fig.add_subplot(3, n, k + 1)
+        draw_map(ax, rm["rate"].values[i], ext, corners)
+        ax.set_title(f"unit {i}: {TYPE_LABELS.get(ct[i], ct[i])}\n{_score_line(scores, i)}",
+                     fontsize=5.5, pad=2, color=TYPE_COLOURS.get(ct[i], "k"))
+        ax = fig.add_subplot(3, n, n + k + 1, projection="polar")
+        _direction_curve(ax, tuning, i, polar=True)
+        ax.set_title(f"R={float(tuning['resultant_length'][i]):.2f}", fontsize=6, pad=2)
+        ax = fig.add_subplot(3, n, 2 * n + k + 1)
+        _speed_curve(ax, tuning, i)
+        ax.tick_params(labelsize=5)
+        ax.set_title(f"speed r={float(tuning['speed_r'][i]):.2f}", fontsize=6, pad=2)
+        if k == 0:
+            ax.set_xlabel("speed (m/step)", fontsize=6)
+            ax.set_ylabel("activity", fontsize=6)
+    fig.suptitle(title + "\nrows: rate map, direction tuning (polar, R = resultant length), "
+                 "speed tuning (red: linear fit)", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return fig
+
+
+def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None, title: str = "",
+                ncols: int = 10):
+    """Appendix A-C: direction (``kind='direction'``) or speed tuning curves of every unit."""
+    n = tuning.sizes["unit"]
+    nrows = math.ceil(n / ncols)
+    polar = kind == "direction"
+    fig = plt.figure(figsize=(1.3 * ncols, 1.35 * nrows + 0.5))
+    ct = np.asarray(scores["cell_type"].values).astype(str) if scores is not None else None
+    for i in range(n):
+        ax = fig.add_subplot(nrows, ncols, i + 1, projection="polar" if polar else None)
+        if polar:
+            _direction_curve(ax, tuning, i, polar=True)
+            lab = f"{i}  R {float(tuning['resultant_length'][i]):.2f}"
+        else:
+            _speed_curve(ax, tuning, i)
+            ax.set_xticks([])
+            ax.tick_params(labelsize=4)
+            lab = f"{i}  r {float(tuning['speed_r'][i]):.2f}"
+        colour = TYPE_COLOURS.get(ct[i], "k") if ct is not None else "k"
+        ax.set_title(lab, fontsize=6, pad=2, color=colour)
+    head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
+    fig.suptitle(head, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def development_panel(dev: xr.Dataset, title: str = ""):
+    """Fig. 4: t-SNE of the units at the early, intermediate and late checkpoints (colour: the
+    unit's cell type at the last checkpoint; border and grid-like units drawn large), and the
+    number of border and grid-like units at every checkpoint."""
+    tsne = np.asarray(dev["tsne"].values, float)  # (K', N, 2)
+    idx = np.asarray(dev["tsne_checkpoint"].values, int)
+    upd = np.asarray(dev["update"].values, int)
+    ct_all = np.asarray(dev["cell_type"].values).astype(str)  # (K, N)
+    final = ct_all[-1]
+    nk = tsne.shape[0]
+    fig, axes = plt.subplots(1, nk + 1, figsize=(2.8 * (nk + 1), 3.0), squeeze=False)
+    lo, hi = np.nanmin(tsne, axis=(0, 1)), np.nanmax(tsne, axis=(0, 1))
+    pad = 0.05 * (hi - lo + 1e-9)
+    stage = ["early", "intermediate", "late"] if nk == 3 else [f"stage {k}" for k in range(nk)]
+    for k in range(nk):
+        ax = axes[0, k]
+        for t in ("non_spatial", "spatially_irregular", "band_like", "border", "grid_like"):
+            m = final == t
+            if m.any():
+                big = t in ("border", "grid_like")
+                ax.scatter(tsne[k, m, 0], tsne[k, m, 1], s=22 if big else 7, c=TYPE_COLOURS[t],
+                           edgecolors="k" if big else "none", linewidths=0.4, zorder=3 if big else 2,
+                           label=f"{TYPE_LABELS[t]} ({int(m.sum())})")
+        ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+        ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{stage[k]}: update {upd[idx[k]]}", fontsize=8)
+    axes[0, 0].legend(fontsize=5.5, loc="best", frameon=False, title="type at the end", title_fontsize=6)
+    ax = axes[0, -1]
+    labels = list(np.asarray(dev["cell_type_label"].values).astype(str))
+    counts = np.asarray(dev["type_count"].values, int)
+    x = np.maximum(upd, 0)
+    for t in ("border", "grid_like"):
+        if t in labels:
+            ax.plot(x, counts[:, labels.index(t)], "o-", ms=3, color=TYPE_COLOURS[t], label=TYPE_LABELS[t])
+    if x.max() > 10 and (x > 0).sum() > 2:
+        ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("update")
+    ax.set_ylabel("units")
+    ax.set_title("units of each type over training", fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(title + " (t-SNE distance: 1 - firing-rate correlation; colour: type at the last "
+                 "checkpoint)", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Dataset, xr.Dataset],
+                    names: tuple[str, str] = ("without", "with"), ncols: int = 10, title: str = ""):
+    """Fig. 5: all maps of the run without the metabolic cost (left) and with it (right), with
+    each run's count of border and grid-like units."""
+    n = max(without[0].sizes["unit"], with_[0].sizes["unit"])
+    nrows = math.ceil(n / ncols)
+    fig = plt.figure(figsize=(2 * 1.0 * ncols + 0.6, 1.05 * nrows + 0.9))
+    subs = fig.subfigures(1, 2, wspace=0.03)
+    for sub, (rm, sc), name in zip(subs, (without, with_), names):
+        axes = sub.subplots(nrows, ncols, squeeze=False)
+        ext, corners = _extent(rm), _corners(rm)
+        ct = np.asarray(sc["cell_type"].values).astype(str)
+        for i, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if i >= rm.sizes["unit"]:
+                continue
+            draw_map(ax, rm["rate"].values[i], ext, corners)
+            ax.set_axis_on()
+            for s in ax.spines.values():
+                s.set_color(TYPE_COLOURS.get(ct[i], "k"))
+                s.set_linewidth(1.2)
+        counts = ", ".join(f"{TYPE_LABELS[t]} {int(np.sum(ct == t))}" for t in TYPE_COLOURS)
+        sub.suptitle(f"{name}\n{counts}", fontsize=8)
+    fig.suptitle(title + "\n(frame colour = cell type: " + _colour_key() + ")", fontsize=8, y=1.04)
+    return fig
+
+
+def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
+    """Fig. 6a: squared error against the time since the last boundary interaction (and since
+    the trial start, before any), and against the number of recent interactions; Fig. 6b: error
+    of the long path per window (mean +- SD) against the best constant output."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+    ax = axes[0]
+    lag = np.asarray(bd["lag"].values, float)
+    for key, colour, lab in (("since_boundary", "k", "since last boundary interaction"),
+                             ("since_start", "tab:gray", "since trial start (no interaction yet)")):
+        m = np.asarray(bd[f"error_{key}_mean"].values, float)
+        sd = np.asarray(bd[f"error_{key}_sd"].values, float)
+        ok = np.asarray(bd[f"error_{key}_count"].values) >= min_count
+        if ok.any():
+            ax.plot(lag[ok], m[ok], color=colour, lw=1, label=lab)
+            ax.fill_between(lag[ok], (m - sd)[ok], (m + sd)[ok], color=colour, alpha=0.15, lw=0)
+    ax.set_xlabel("steps")
+    ax.set_ylabel("squared error (m$^2$)")
+    ax.set_title("6a: error vs time since the last interaction", fontsize=8)
+    ax.legend(fontsize=6, frameon=False)
+    ax = axes[1]
+    nr = np.asarray(bd["n_recent"].values)
+    m = np.asarray(bd["error_recent_mean"].values, float)
+    sd = np.asarray(bd["error_recent_sd"].values, float)
+    ok = np.asarray(bd["error_recent_count"].values) >= min_count
+    ax.errorbar(nr[ok], m[ok], yerr=sd[ok], fmt="o-", color="k", ms=3, lw=1, capsize=2)
+    ax.set_xlabel(f"boundary interactions in the last {bd.attrs.get('boundary_recent_window', '?')} steps")
+    ax.set_ylabel("squared error (m$^2$)")
+    ax.set_title("6a: error vs recent interactions", fontsize=8)
+    ax = axes[2]
+    if "window" in bd.dims and bd.sizes["window"] > 0:
+        ws = np.asarray(bd["window_start"].values, float)
+        for key, colour, lab in (("long_error", "k", "network"), ("const_error", "tab:red", "best constant output")):
+            mm = np.asarray(bd[f"{key}_mean"].values, float)
+            ss = np.asarray(bd[f"{key}_sd"].values, float)
+            ax.plot(ws, mm, color=colour, lw=1, label=lab)
+            # log axis: the band's lower edge is kept above a tenth of the mean
+            ax.fill_between(ws, np.maximum(mm - ss, 0.1 * mm), mm + ss, color=colour, alpha=0.15, lw=0)
+        ax.set_yscale("log")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax.legend(fontsize=6, frameon=False)
+        ax.set_xlabel("step of the long path (window start)")
+        ax.set_ylabel("squared error (m$^2$), mean \u00b1 SD")
+        steps = bd.attrs.get("long_path_steps", "?")
+        ax.set_title(f"6b: long path of {steps} steps", fontsize=8)
+    else:
+        _empty(ax, "no long-path windows")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def score_null_panel(scores: xr.Dataset, names: Sequence[str] | None = None, title: str = ""):
+    """Our addition: each score's distribution over units against its pooled shuffle null, with
+    the median per-unit threshold and the number of significant units."""
+    if names is None:
+        names = [k[5:] for k in scores.data_vars if k.startswith("null_")]
+    n = max(1, len(names))
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.6), squeeze=False)
+    for ax, s in zip(axes.flat, names):
+        real = np.asarray(scores[s].values, float)
+        real = real[np.isfinite(real)]
+        null = np.asarray(scores[f"null_{s}"].values, float).ravel()
+        null = null[np.isfinite(null)]
+        if real.size + null.size == 0:
+            _empty(ax, f"{s}: no finite values\n(e.g. too few visited bins)")
+            continue
+        both = np.concatenate([real, null])
+        bins = np.linspace(both.min(), both.max() + 1e-9, 30)
+        if null.size:
+            ax.hist(null, bins=bins, density=True, color="0.6", alpha=0.7, label=f"shuffles ({null.size})")
+        if real.size:
+            ax.hist(real, bins=bins, density=True, histtype="step", color="tab:red", lw=1.2,
+                    label=f"units ({real.size})")
+        thr_all = np.asarray(scores[f"threshold_{s}"].values, float) if f"threshold_{s}" in scores else np.array([])
+        if np.isfinite(thr_all).any():
+            ax.axvline(float(np.nanmedian(thr_all)), color="k", ls="--", lw=0.8, label="median threshold")
+        sig = int(np.nansum(np.asarray(scores[f"significant_{s}"].values, float))) \
+            if f"significant_{s}" in scores else 0
+        ax.set_title(f"{s}: {sig} significant", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in axes.flat:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, frameon=False)
+            break
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

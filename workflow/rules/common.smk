@@ -67,4 +67,5 @@ def all_outputs():
     out = [f"{OUT}/{run}/{f}" for run in RUNS for f in per_run]
     out += [f"{OUT}/figures/{run}/{f}" for run in RUNS for f in figures]
     out += [f"{OUT}/figures/training.png", f"{OUT}/figures/training.pdf"]
+    out += figure_outputs()  # the paper's figures and the claims table (figures.smk)
     return out

@@ -7,7 +7,8 @@ rule figure_ratemaps:
         scores=run_path("scores.nc"),
         code=cw_sources("figures"),
     output:
-        png=f"{OUT}/figures/{{run}}/ratemaps.png",
+        png=report(f"{OUT}/figures/{{run}}/ratemaps.png", caption="../report/ratemaps.rst",
+                   category="Appendix A-C rate maps", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/ratemaps.pdf",
     params:
         title=lambda w: f"{w.run}: rate maps of all units ({RUNS[w.run]['arena']['name']} arena)",
@@ -27,7 +28,8 @@ rule figure_trajectories:
         ratemaps=run_path("ratemaps.nc"),
         code=cw_sources("figures"),
     output:
-        png=f"{OUT}/figures/{{run}}/trajectories.png",
+        png=report(f"{OUT}/figures/{{run}}/trajectories.png", caption="../report/fig1.rst",
+                   category="Fig. 1c trajectories", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/trajectories.pdf",
     params:
         title=lambda w: f"{w.run}: test paths (black) and network output (red)",
@@ -46,7 +48,7 @@ rule figure_training:
         histories=expand(f"{OUT}/{{run}}/model/history.csv", run=sorted(RUNS)),
         code=cw_sources("figures"),
     output:
-        png=f"{OUT}/figures/training.png",
+        png=report(f"{OUT}/figures/training.png", caption="../report/training.rst", category="Training"),
         pdf=f"{OUT}/figures/training.pdf",
     params:
         runs=sorted(RUNS),
@@ -58,3 +60,241 @@ rule figure_training:
     localrule: True
     script:
         "../scripts/figure_training.py"
+
+
+# -- the paper's figures and the claims table (issue 6) --------------------------------------------
+import dataclasses as _dc
+
+import cw.claims
+
+
+def arena_shape(run):
+    return RUNS[run]["arena"]["shape"]
+
+
+def is_ablation(run):
+    """A run without the metabolic cost (Fig. 5, claim C5)."""
+    return float(RUNS[run]["loss"]["lambda_fr"]) == 0.0
+
+
+def metabolic_partner(run):
+    """The run with the metabolic cost to compare an ablation run with: same arena, same seed if
+    there is one, else the first such run by name; None if the config has none."""
+    same = [r for r in sorted(RUNS) if not is_ablation(r)
+            and RUNS[r]["arena"]["name"] == RUNS[run]["arena"]["name"]]
+    seed = [r for r in same if RUNS[r]["seed"] == RUNS[run]["seed"]]
+    return (seed or same or [None])[0]
+
+
+#: Runs with the metabolic cost (Fig. 2-4, claims C2-C4, C6, C7); Fig. 2 falls back to all runs.
+MAIN_RUNS = [r for r in sorted(RUNS) if not is_ablation(r)]
+FIG2_RUNS = MAIN_RUNS or sorted(RUNS)
+#: Fig. 3 is the triangle arena's figure; made for every triangle run of the config (none: no rule target).
+FIG3_RUNS = [r for r in MAIN_RUNS if arena_shape(r) == "triangle"]
+#: Fig. 5: ablation runs that have a run with the metabolic cost to compare with.
+FIG5_RUNS = [r for r in sorted(RUNS) if is_ablation(r) and metabolic_partner(r) is not None]
+#: Units per type in Fig. 2 and units in Fig. 3 (the paper shows nine). OURS.
+FIG2_EXAMPLES = 2
+FIG3_UNITS = 9
+#: Claim thresholds (cw.claims.ClaimParams defaults; OURS).
+CLAIM_PARAMS = _dc.asdict(cw.claims.ClaimParams())
+
+
+def figure_outputs():
+    """Every figure of issue 6 that the config's runs allow (used by all_outputs)."""
+    fig = f"{OUT}/figures"
+    out = [f"{fig}/fig2_examples.{e}" for e in ("png", "pdf")]
+    for run in sorted(RUNS):
+        names = ["fig6_boundary", "direction_tuning", "speed_tuning", "score_nulls"]
+        if run in MAIN_RUNS:
+            names.append("fig4_development")
+        if run in FIG3_RUNS:
+            names.append("fig3_units")
+        if run in FIG5_RUNS:
+            names.append("fig5_metabolic")
+        out += [f"{fig}/{run}/{n}.{e}" for n in names for e in ("png", "pdf")]
+    out += [f"{OUT}/claims.md", f"{OUT}/claims.csv", f"{OUT}/claims_seeds.csv", f"{OUT}/claims.html"]
+    return out
+
+
+rule figure_examples:
+    input:
+        ratemaps=expand(f"{OUT}/{{run}}/ratemaps.nc", run=FIG2_RUNS),
+        scores=expand(f"{OUT}/{{run}}/scores.nc", run=FIG2_RUNS),
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/fig2_examples.png", caption="../report/fig2.rst", category="Fig. 2 example units"),
+        pdf=f"{OUT}/figures/fig2_examples.pdf",
+    params:
+        runs=FIG2_RUNS,
+        shapes=[arena_shape(r) for r in FIG2_RUNS],
+        n_examples=FIG2_EXAMPLES,
+        title="Fig. 2: example units of each type, best by their defining score",
+        figures=config["figures"],
+    log:
+        f"{OUT}/logs/figure_examples.log",
+    benchmark:
+        f"{OUT}/benchmarks/figure_examples.tsv"
+    localrule: True
+    script:
+        "../scripts/fig_examples.py"
+
+
+rule figure_units:
+    input:
+        ratemaps=run_path("ratemaps.nc"),
+        scores=run_path("scores.nc"),
+        tuning=run_path("tuning.nc"),
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/{{run}}/fig3_units.png", caption="../report/fig3.rst",
+                   category="Fig. 3 triangle units", subcategory="{run}"),
+        pdf=f"{OUT}/figures/{{run}}/fig3_units.pdf",
+    params:
+        shape=lambda w: arena_shape(w.run),
+        n_units=FIG3_UNITS,
+        title=lambda w: f"Fig. 3 ({w.run}, {arena_shape(w.run)} arena): spatial map, direction and speed tuning",
+        figures=run_param("figures"),
+    log:
+        log_path("figure_units"),
+    benchmark:
+        benchmark_path("figure_units")
+    localrule: True
+    script:
+        "../scripts/fig_units.py"
+
+
+rule figure_development:
+    input:
+        development=run_path("development.nc"),
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/{{run}}/fig4_development.png", caption="../report/fig4.rst",
+                   category="Fig. 4 development", subcategory="{run}"),
+        pdf=f"{OUT}/figures/{{run}}/fig4_development.pdf",
+    params:
+        title=lambda w: f"Fig. 4 ({w.run}): development",
+        figures=run_param("figures"),
+    log:
+        log_path("figure_development"),
+    benchmark:
+        benchmark_path("figure_development")
+    localrule: True
+    script:
+        "../scripts/fig_development.py"
+
+
+rule figure_metabolic:
+    input:
+        ratemaps_without=run_path("ratemaps.nc"),
+        scores_without=run_path("scores.nc"),
+        ratemaps_with=lambda w: f"{OUT}/{metabolic_partner(w.run)}/ratemaps.nc",
+        scores_with=lambda w: f"{OUT}/{metabolic_partner(w.run)}/scores.nc",
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/{{run}}/fig5_metabolic.png", caption="../report/fig5.rst",
+                   category="Fig. 5 metabolic cost", subcategory="{run}"),
+        pdf=f"{OUT}/figures/{{run}}/fig5_metabolic.pdf",
+    params:
+        names=lambda w: [f"{w.run}: without metabolic cost (lambda_FR = 0)",
+                         f"{metabolic_partner(w.run)}: with metabolic cost "
+                         f"(lambda_FR = {RUNS[metabolic_partner(w.run)]['loss']['lambda_fr']})"],
+        title=lambda w: f"Fig. 5: all maps of the {RUNS[w.run]['arena']['name']} arena without vs with the metabolic cost",
+        figures=run_param("figures"),
+    log:
+        log_path("figure_metabolic"),
+    benchmark:
+        benchmark_path("figure_metabolic")
+    localrule: True
+    script:
+        "../scripts/fig_metabolic.py"
+
+
+rule figure_boundary:
+    input:
+        boundary=run_path("boundary.nc"),
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/{{run}}/fig6_boundary.png", caption="../report/fig6.rst",
+                   category="Fig. 6 boundary interactions", subcategory="{run}"),
+        pdf=f"{OUT}/figures/{{run}}/fig6_boundary.pdf",
+    params:
+        title=lambda w: f"Fig. 6 ({w.run}): error around boundary interactions and over a long path",
+        min_count=CLAIM_PARAMS["min_bin_samples"],
+        figures=run_param("figures"),
+    log:
+        log_path("figure_boundary"),
+    benchmark:
+        benchmark_path("figure_boundary")
+    localrule: True
+    script:
+        "../scripts/fig_boundary.py"
+
+
+rule figure_tuning:
+    input:
+        tuning=run_path("tuning.nc"),
+        scores=run_path("scores.nc"),
+        code=cw_sources("figures", "reporting"),
+    output:
+        direction_png=report(f"{OUT}/figures/{{run}}/direction_tuning.png", caption="../report/tuning.rst",
+                             category="Appendix A-C tuning", subcategory="{run}"),
+        direction_pdf=f"{OUT}/figures/{{run}}/direction_tuning.pdf",
+        speed_png=report(f"{OUT}/figures/{{run}}/speed_tuning.png", caption="../report/tuning.rst",
+                         category="Appendix A-C tuning", subcategory="{run}"),
+        speed_pdf=f"{OUT}/figures/{{run}}/speed_tuning.pdf",
+    params:
+        title=lambda w: f"Appendix ({w.run}, {arena_shape(w.run)} arena)",
+        figures=run_param("figures"),
+    log:
+        log_path("figure_tuning"),
+    benchmark:
+        benchmark_path("figure_tuning")
+    localrule: True
+    script:
+        "../scripts/fig_tuning.py"
+
+
+rule figure_nulls:
+    input:
+        scores=run_path("scores.nc"),
+        code=cw_sources("figures", "reporting"),
+    output:
+        png=report(f"{OUT}/figures/{{run}}/score_nulls.png", caption="../report/nulls.rst",
+                   category="Scores against shuffles", subcategory="{run}"),
+        pdf=f"{OUT}/figures/{{run}}/score_nulls.pdf",
+    params:
+        title=lambda w: f"{w.run}: each score over units (red) against its shuffle null (grey)",
+        figures=run_param("figures"),
+    log:
+        log_path("figure_nulls"),
+    benchmark:
+        benchmark_path("figure_nulls")
+    localrule: True
+    script:
+        "../scripts/fig_nulls.py"
+
+
+rule claims:
+    input:
+        scores=expand(f"{OUT}/{{run}}/scores.nc", run=sorted(RUNS)),
+        tuning=expand(f"{OUT}/{{run}}/tuning.nc", run=sorted(RUNS)),
+        development=expand(f"{OUT}/{{run}}/development.nc", run=sorted(RUNS)),
+        boundary=expand(f"{OUT}/{{run}}/boundary.nc", run=sorted(RUNS)),
+        code=cw_sources("claims", "reporting"),
+    output:
+        markdown=f"{OUT}/claims.md",
+        csv=f"{OUT}/claims.csv",
+        seeds_csv=f"{OUT}/claims_seeds.csv",
+        html=report(f"{OUT}/claims.html", caption="../report/claims.rst", category="Claims table"),
+    params:
+        runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in sorted(RUNS)],
+        claims=CLAIM_PARAMS,
+        preamble=f"Runs: {', '.join(sorted(RUNS))} (output folder {OUT}).",
+    log:
+        f"{OUT}/logs/claims.log",
+    benchmark:
+        f"{OUT}/benchmarks/claims.tsv"
+    localrule: True
+    script:
+        "../scripts/claims.py"

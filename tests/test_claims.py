@@ -1,0 +1,151 @@
+"""Claims (cw.claims) on synthetic datasets with known answers: what should hold holds, what
+should fail fails, what cannot be measured is untestable; and the table writers."""
+
+import csv
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cw import claims as cl
+from cw import io
+from cw.celltypes import CELL_TYPES
+
+SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]).ravel()
+
+
+def scores_ds(types, score90=None, sig90=None, score60=None, sig60=None):
+    n = len(types)
+    z = np.zeros(n)
+    return xr.Dataset(
+        {"cell_type": ("unit", np.array(types)),
+         "score60": ("unit", z if score60 is None else np.asarray(score60, float)),
+         "score90": ("unit", z if score90 is None else np.asarray(score90, float)),
+         "significant_score60": ("unit", np.zeros(n, bool) if sig60 is None else np.asarray(sig60, bool)),
+         "significant_score90": ("unit", np.zeros(n, bool) if sig90 is None else np.asarray(sig90, bool))},
+        coords={"unit": np.arange(n)}, attrs={"arena_corners": SQUARE})
+
+
+def tuning_ds(speed_r):
+    return xr.Dataset({"speed_r": ("unit", np.asarray(speed_r, float))})
+
+
+def development_ds(border_counts, grid_counts, updates=(0, 10, 100, 300)):
+    labels = list(CELL_TYPES)
+    counts = np.zeros((len(updates), len(labels)), int)
+    counts[:, labels.index("border")] = border_counts
+    counts[:, labels.index("grid_like")] = grid_counts
+    return xr.Dataset({"type_count": (("checkpoint", "cell_type_label"), counts)},
+                      coords={"cell_type_label": labels, "update": ("checkpoint", np.array(updates))})
+
+
+def boundary_ds(mse=0.0004, lag_slope=1e-4, recent_slope=-1e-3, long=0.001, const=0.08, count=100):
+    lag = np.arange(50)
+    nr = np.arange(6)
+    return xr.Dataset(
+        {"error_since_boundary_mean": ("lag", 0.001 + lag_slope * lag),
+         "error_since_boundary_count": ("lag", np.full(lag.size, count)),
+         "error_recent_mean": ("n_recent", 0.01 + recent_slope * nr),
+         "error_recent_count": ("n_recent", np.full(nr.size, count)),
+         "long_error_mean": ("window", np.full(5, long)),
+         "const_error_mean": ("window", np.full(5, const))},
+        coords={"lag": lag, "n_recent": nr},
+        attrs={"mse_test_m2": mse, "long_path_const_mse_m2": const, "long_path_steps": 50000})
+
+
+def good_run():
+    types = ["grid_like"] * 10 + ["border"] * 20 + ["band_like"] * 10 + ["spatially_irregular"] * 60
+    s90 = np.r_[np.full(10, 0.8), np.zeros(90)]
+    speed = np.r_[np.full(10, 0.6), np.full(20, 0.05), np.full(70, 0.5)] + np.linspace(0, 0.01, 100)
+    return dict(scores=scores_ds(types, score90=s90, sig90=s90 > 0), tuning=tuning_ds(speed),
+                development=development_ds([0, 5, 20, 20], [0, 0, 2, 10]), boundary=boundary_ds())
+
+
+def verdicts(rows):
+    return {c.claim: c.verdict for c in rows}
+
+
+def test_every_claim_holds_on_a_run_that_shows_them():
+    v = verdicts(cl.run_claims("square", "square", False, **good_run()))
+    assert v == {k: "holds" for k in ("C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C7")}
+
+
+def test_claims_fail_on_a_run_that_contradicts_them():
+    d = good_run()
+    types = ["border"] * 20 + ["spatially_irregular"] * 80
+    d["scores"] = scores_ds(types, score90=np.full(100, 0.2), sig90=np.ones(100, bool))  # significant but < 0.3
+    d["tuning"] = tuning_ds(np.r_[np.full(20, 0.9), np.full(80, 0.1)])  # border units most speed-tuned
+    d["development"] = development_ds([0, 0, 0, 5], [0, 3, 5, 5])  # grid-like first
+    d["boundary"] = boundary_ds(mse=0.04, lag_slope=-1e-4, recent_slope=1e-3, long=0.1, const=0.08)
+    v = verdicts(cl.run_claims("square", "square", False, **d))
+    assert v == {"C1a": "fails", "C1b": "fails", "C2": "fails", "C3a": "holds", "C3b": "fails",
+                 "C4": "fails", "C6a": "fails", "C6b": "fails", "C7": "fails"}
+
+
+def test_values_thresholds_and_arena_rules():
+    rows = {c.claim: c for c in cl.run_claims("square", "square", False, **good_run())}
+    assert rows["C1a"].value == pytest.approx(100 * 0.02 / 1.0)  # RMS 2 cm in a 1 m arena
+    assert rows["C1b"].value == pytest.approx(0.001 / 0.08)
+    assert rows["C2"].value == 10 and "score90" in rows["C2"].measure
+    assert rows["C4"].value == 100 - 10
+    # a triangle run is judged by score60: the same scores (only score90 high) give no grid units
+    d = good_run()
+    tri = {c.claim: c for c in cl.run_claims("triangle", "triangle", False, **d)}
+    assert tri["C2"].verdict == "fails" and "score60" in tri["C2"].measure
+
+
+def test_border_units_only_without_grids_fail_c4_and_missing_border_is_untestable_for_c7():
+    d = good_run()
+    d["development"] = development_ds([1, 5, 9, 9], [0, 0, 0, 0])
+    d["scores"] = scores_ds(["spatially_irregular"] * 100)
+    v = verdicts(cl.run_claims("hexagon", "hexagon", False, **d))
+    assert v["C4"] == "fails" and v["C7"] == "untestable" and v["C3a"] == "fails"
+
+
+def test_ablation_claims():
+    mostly_border = scores_ds(["border"] * 70 + ["spatially_irregular"] * 30)
+    v = verdicts(cl.run_claims("sq0", "square", True, scores=mostly_border, boundary=boundary_ds()))
+    assert v == {"C1a": "holds", "C1b": "holds", "C5a": "holds", "C5b": "holds"}
+    with_grids = scores_ds(["border"] * 30 + ["grid_like"] * 5 + ["spatially_irregular"] * 65)
+    v = verdicts(cl.run_claims("sq0", "square", True, scores=with_grids))
+    assert v == {"C5a": "fails", "C5b": "fails"}
+
+
+def test_too_few_samples_make_c6_untestable():
+    d = good_run()
+    d["boundary"] = boundary_ds(count=3)
+    v = verdicts(cl.run_claims("square", "square", False, **d))
+    assert v["C6a"] == "untestable" and v["C6b"] == "untestable"
+
+
+def test_seed_summary_counts_seeds():
+    rows = [
+        {"claim": "C2", "run": f"square_seed{s}", "arena": "square", "statement": "s", "measure": "m",
+         "threshold": ">= 1", "value": float(v), "verdict": "holds" if v >= 1 else "fails"}
+        for s, v in ((1, 3), (2, 0), (3, 5))
+    ]
+    (s,) = cl.summarise_seeds(rows)
+    assert (s["runs"], s["n_seeds"], s["n_holds"], s["verdict"], s["median"]) == ("square", 3, 2, "mixed", 3.0)
+    assert cl.summarise_seeds(rows[:1])[0]["verdict"] == "holds"
+    assert cl.base_run("square_no_metabolic_seed12") == "square_no_metabolic"
+
+
+def test_make_claims_from_files(tmp_path):
+    d = good_run()
+    paths = {}
+    for key in ("scores", "tuning", "development", "boundary"):
+        paths[key] = str(tmp_path / f"{key}.nc")
+        io.write_netcdf(d[key], paths[key])
+    from cw.reporting import make_claims
+
+    out = {k: str(tmp_path / f"claims.{k}") for k in ("md", "csv", "seeds", "html")}
+    make_claims([{"name": "square", "arena": "square", "ablation": False}], [paths["scores"]],
+                [paths["tuning"]], [paths["development"]], [paths["boundary"]], out["md"], out["csv"],
+                out["seeds"], html=out["html"])
+    with open(out["csv"]) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["claim"] for r in rows] == ["C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C7"]
+    assert all(r["verdict"] == "holds" for r in rows) and set(rows[0]) == set(cl.COLUMNS)
+    md = open(out["md"]).read()
+    assert "9 claim rows: 9 hold, 0 fail" in md and "| C7 | square |" in md
+    assert "<table>" in open(out["html"]).read()
