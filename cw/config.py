@@ -120,6 +120,9 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
             make_arena(name, spec)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+    from cw.claims import ClaimParams
+
+    ClaimParams.from_dict(cfg["claims"])
     for run, spec in cfg["runs"].items():
         if spec["arena"] not in cfg["arenas"]:
             raise ConfigError(

@@ -31,7 +31,7 @@ def test_every_schema_default_matches_config_yaml(default):
     """config.yaml documents every key with the schema's default value (no silent drift)."""
     filled = load_config({"runs": default["runs"], "arenas": default["arenas"]})
     for section in ("trajectories", "model", "loss", "training", "ratemaps", "scores", "shuffles", "celltypes",
-                    "tuning", "development", "boundary", "figures", "threads"):
+                    "tuning", "development", "boundary", "figures", "claims", "threads"):
         assert filled[section] == default[section], section
 
 
@@ -139,7 +139,10 @@ def test_schema_defaults_equal_the_library_defaults():
 
     training = load_schema()["$defs"]["training"]["properties"]
     scores = load_schema()["$defs"]["scores"]["properties"]
+    from cw.claims import ClaimParams
+
     pairs = [
+        (ClaimParams, _schema_defaults("claims")),
         (RatemapParams, _schema_defaults("ratemaps")),
         (GridGeometryParams, _schema_defaults(scores["geometry"])),
         (BorderScoreParams, _schema_defaults(scores["border"])),
