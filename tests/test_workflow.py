@@ -109,3 +109,16 @@ def test_changing_one_run_reruns_only_its_chain_and_the_figures(workdir):
     (workdir / "change2.yaml").write_text(yaml.safe_dump({"runs": {"square": {"trajectories": {"turn_std": 0.05}}}}))
     jobs2 = _jobs(_snakemake(workdir, "-n", configs=("config.yaml", "change2.yaml")).stdout)
     assert jobs2.get("trajectories") == 1 and jobs2.get("train") == 1 and jobs2.get("figure_ratemaps") == 1
+
+
+def test_bad_config_stops_snakemake_with_one_line_naming_the_key(tmp_path):
+    shutil.copy(ROOT / "Snakefile", tmp_path)
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    cfg = yaml.safe_load((ROOT / "workflow/presets/tiny.yaml").read_text())
+    cfg["runs"]["square"]["training"] = {"n_updates": 0}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = _snakemake(tmp_path, "-n")
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "config error" in ln]
+    assert lines == ["config error: runs.square.training.n_updates: 0 is less than the minimum of 1"]
+    assert not (tmp_path / "results").exists()
