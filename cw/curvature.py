@@ -27,16 +27,22 @@ damped system ``G + lambda I + lambda mu S`` then equals theirs divided by the l
 lambda adapts to that scale, the literature's ``mu`` (0.03) keeps its meaning.  Normalising S like
 ``E`` (``1 / (M T N_out)`` instead of ``1 / M``) would need ``mu`` larger by ``T N_out``.
 
-Products are computed as in the research notes (shared/notes/hessian-free.md, section 3.3):
+Products are computed without any ``GradientTape`` (issue 4: the tape's backward pass of a time
+loop was most of the cost), per batch chunk (see :class:`cw.objective.Objective`):
 
-1. a hand-written tangent ("R-op") recurrence of the Euler step, run in a ``tf.while_loop`` over
-   time like the model's loop (the Jacobian-vector product ``J v``; the noise has no tangent),
-   which also assembles ``H J v`` step by step so that only one (T, M, N) tensor is stored;
-2. one ``tf.GradientTape`` vector-Jacobian product with ``output_gradients = H J v`` through the
-   model's own forward pass (:meth:`cw.objective.Objective._simulate`), recorded on the tape.
+1. the primal rates u(t) of the forward pass, taken from the last gradient evaluation at the same
+   weights, trials and noise (:meth:`cw.objective.Objective.trajectory`): conjugate gradient calls
+   the product tens of times at one point, so the forward pass is not rerun;
+2. a hand-written tangent ("R-op") recurrence of the Euler step in a ``tf.while_loop`` over time
+   (the Jacobian-vector product ``J v``; the noise has no tangent), which assembles the output
+   gradients ``H J v`` step by step: the read-out part as (N_out, M) and the rest (rate penalty
+   and structural damping) as one (M, N) tensor per step;
+3. the hand-written back-propagation loop of :meth:`cw.objective.Objective._backward_chunk` on
+   those output gradients (the vector-Jacobian product ``J^T (H J v)``).
 
-Measured on the 2-core CPU machine (M = T = 500, N = 100, float32): one product 0.5 s against
-0.45 s for one loss-and-gradient, i.e. about 1.1x the gradient.
+Per step that is four (M x N) @ (N x N)-sized matrix products, against three for a gradient.
+Measured with ``python -m cw.bench_speed`` on the 2-core CPU machine (M = T = 500, N = 100,
+float32, 2 threads): one product ~0.16 s against ~0.125 s for one loss-and-gradient (1.25x).
 
 Because ``u = tanh(x)``, ``J_x^T diag(1 - u^2) w = J_u^T w``, so the error, firing-rate and
 structural terms all go through the same single VJP of the rates ``u``; ``W_out`` enters only the
@@ -55,6 +61,8 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from cw.objective import read_step, stack_steps
 
 
 # -- flat vectors ---------------------------------------------------------------------------------
@@ -93,6 +101,23 @@ def unflatten(vector: np.ndarray, like: Sequence, dtype: tf.DType = tf.float32) 
 
 
 # -- curvature products ---------------------------------------------------------------------------
+class _Compiled:
+    """A public entry point: Python argument handling (caches) around one compiled function.
+
+    ``experimental_get_tracing_count`` is that of the compiled function, as for a ``tf.function``.
+    """
+
+    def __init__(self, prepare, compiled):
+        self._prepare = prepare
+        self.compiled = compiled
+
+    def __call__(self, *args):
+        return self.compiled(*self._prepare(*args))
+
+    def experimental_get_tracing_count(self) -> int:
+        return self.compiled.experimental_get_tracing_count()
+
+
 class GaussNewton:
     """Compiled curvature-vector products for an :class:`cw.objective.Objective`.
 
@@ -100,19 +125,33 @@ class GaussNewton:
     :data:`~cw.model.WEIGHT_NAMES` order (the objective's dtype), the batch ``inputs`` (M, T, N_in)
     and the noise sample ``noise`` (M, T, N), and scalar tensors for the coefficients (so that
     changing them never retraces).  M is whatever batch is passed: the curvature minibatch.
+
+    The primal rates u(t) come from :meth:`cw.objective.Objective.trajectory`, which reuses the
+    forward pass of the last gradient (or product) at the same weights, inputs and noise tensors:
+    conjugate gradient calls :meth:`product` tens of times at one point, and each call runs only
+    the tangent and the backward loop.
     """
 
     def __init__(self, objective):
         self.objective = objective
         self.dtype = objective.dtype
-        self._alpha = tf.constant(objective.model.alpha, self.dtype)
-        self.jvp = tf.function(self._jvp, reduce_retracing=True)
-        self.product = tf.function(self._product, reduce_retracing=True)
-        self.quadratic_forms = tf.function(self._quadratic_forms, reduce_retracing=True)
+        self._alpha = objective._alpha
+        self._keep = objective._keep
+        kw = dict(reduce_retracing=True, autograph=False)
+        self.jvp = _Compiled(self._args, tf.function(self._jvp, **kw))
+        self.product = _Compiled(self._args, tf.function(self._product, **kw))
+        self.quadratic_forms = _Compiled(self._args, tf.function(self._quadratic_forms, **kw))
+
+    def _args(self, weights, v, inputs, noise, *scalars):
+        obj = self.objective
+        weights = obj._tensors(weights)
+        inputs = obj._tensor(inputs)
+        u_flows = obj.trajectory(weights, inputs, noise)
+        return (u_flows, weights, obj._tensors(v), inputs, *[obj._tensor(s) for s in scalars])
 
     # ---------------------------------------------------------------------------------------
-    def _tangent_loop(self, weights, v, inputs, u, emit, init):
-        """Run the tangent (R-op) recurrence of the Euler step over t.
+    def _tangent_chunk(self, u_flow, weights, v, ib, emit, init):
+        """Run the tangent (R-op) recurrence of the Euler step over t, for one batch chunk.
 
         With ``g(t) = 1 - u(t)^2``, the tangents of the state x, the rates u and the read-out y
         along ``v = (dW_in, dW_rec, db, dW_out)`` obey (the noise has no tangent; dx(-1) = 0)::
@@ -121,34 +160,36 @@ class GaussNewton:
             du(t) = g(t) * dx(t)
             dy(t) = du(t) W_out + u(t) dW_out
 
-        ``u`` (M, T, N) are the primal rates.  At every step ``acc = emit(t, acc, dx, du, dy, u_t)``
-        with ``acc`` starting at ``init`` (TensorArrays or running sums), so that callers keep only
+        ``u_flow`` holds the primal rates u(t) of the chunk and ``ib`` its inputs (T, M_c,
+        N_in + 1) with a column of ones.  At every step ``acc = emit(t, acc, dx, du, u_t)`` with
+        ``acc`` starting at ``init`` (TensorArrays or running sums), so that callers keep only
         what they need; the final ``acc`` is returned.
         """
-        _, w_rec, _, w_out = weights
-        dw_in, dw_rec, db, dw_out = v
-        alpha = self._alpha
-        keep = 1.0 - alpha
-        w_rec_a = alpha * w_rec
-        u_tm = tf.transpose(u, (1, 0, 2))  # (T, M, N)
-        i_tm = tf.transpose(inputs, (1, 0, 2))  # (T, M, N_in)
-        n_steps = tf.shape(u_tm)[0]
-        zeros = tf.zeros_like(u_tm[0])
+        dt = self.dtype
+        _, w_rec, _, _ = weights
+        dw_in, dw_rec, db, _ = v
+        n = w_rec.shape[0]
+        n_steps = tf.shape(ib)[0]
+        w_a = self._alpha * w_rec
+        dw_ib = self._alpha * tf.concat([dw_in, db[None, :]], 0)
+        dw_aug = tf.concat([self._alpha * dw_rec, dw_ib], 0)  # [u(t-1), I(t), 1] @ dw_aug
+        keep = self._keep
+
+        u0 = read_step(u_flow, 0, [None, n], dt)
+        dx = tf.matmul(ib[0], dw_ib)
+        du = tf.raw_ops.TanhGrad(y=u0, dy=dx)
+        acc = emit(0, init, dx, du, u0)
 
         def body(t, dx, du, u_prev, acc):
-            u_now = u_tm[t]
-            drive = tf.matmul(u_prev, dw_rec) + tf.matmul(i_tm[t], dw_in) + db
-            dx = keep * dx + tf.matmul(du, w_rec_a) + alpha * drive
-            du = (1.0 - tf.square(u_now)) * dx
-            dy = tf.matmul(du, w_out) + tf.matmul(u_now, dw_out)
-            return t + 1, dx, du, u_now, emit(t, acc, dx, du, dy, u_now)
+            u_t = read_step(u_flow, t, [None, n], dt)
+            dx = tf.add_n([keep * dx, tf.matmul(du, w_a), tf.matmul(tf.concat([u_prev, ib[t]], 1), dw_aug)])
+            du = tf.raw_ops.TanhGrad(y=u_t, dy=dx)
+            return t + 1, dx, du, u_t, emit(t, acc, dx, du, u_t)
 
-        out = tf.while_loop(
-            lambda t, *_: t < n_steps, body, (tf.constant(0), zeros, zeros, zeros, init)
-        )
+        out = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(1), dx, du, u0, acc))
         return out[-1]
 
-    def _jvp(self, weights, v, inputs, noise):
+    def _jvp(self, u_flows, weights, v, inputs):
         """Jacobian-vector products of the Euler state, rates and read-out.
 
         Returns
@@ -156,36 +197,48 @@ class GaussNewton:
         dx, du : (M, T, N) tensors, the directional derivatives of x(t) and u(t) along ``v``
         dy : (M, T, N_out) tensor, that of the read-out y(t)
         """
-        u = self.objective._simulate(weights, inputs, noise)
-        n_steps = tf.shape(u)[1]
-        init = tuple(tf.TensorArray(self.dtype, size=n_steps) for _ in range(3))
+        dt = self.dtype
+        w_out, dw_out = weights[3], v[3]
+        n, n_out = weights[1].shape[0], w_out.shape[1]
+        parts = []
+        for c, (ib, _) in enumerate(self.objective._chunked(inputs)):
+            init = tuple(
+                tf.TensorArray(dt, size=tf.shape(ib)[0], element_shape=tf.TensorShape([None, None])) for _ in range(3)
+            )
 
-        def emit(t, acc, dx, du, dy, u_now):
-            return tuple(ta.write(t, z) for ta, z in zip(acc, (dx, du, dy)))
+            def emit(t, acc, dx, du, u_t):
+                dy = tf.matmul(w_out, du, transpose_a=True, transpose_b=True) + tf.matmul(
+                    dw_out, u_t, transpose_a=True, transpose_b=True
+                )
+                return tuple(ta.write(t, z) for ta, z in zip(acc, (dx, du, dy)))
 
-        acc = self._tangent_loop(weights, v, inputs, u, emit, init)
-        return tuple(tf.transpose(ta.stack(), (1, 0, 2)) for ta in acc)
+            acc = self._tangent_chunk(u_flows[c], weights, v, ib, emit, init)
+            dx, du = (tf.transpose(stack_steps(ta.flow, [None, n], dt), (1, 0, 2)) for ta in acc[:2])
+            dy = tf.transpose(stack_steps(acc[2].flow, [n_out, None], dt), (2, 0, 1))
+            parts.append((dx, du, dy))
+        return tuple(tf.concat([p[i] for p in parts], 0) for i in range(3))
 
     def _l2_diagonal(self, weights, lambda_l2):
         """Diagonal of H_L2 as scalars for W_in and W_out (W_rec and b: 0)."""
         w_in, _, _, w_out = weights
-        n_in, n = w_in.shape[0], w_in.shape[1]
-        n_out = w_out.shape[1]
+        n_in, n = tf.shape(w_in)[0], tf.shape(w_in)[1]
+        n_out = tf.shape(w_out)[1]
         h_in = 2.0 * lambda_l2 / tf.cast(n_in * n, self.dtype)
         h_out = 2.0 * lambda_l2 / tf.cast(n * n_out, self.dtype)
         return h_in, h_out
 
-    def _coefficients(self, u, n_out, lambda_fr, structural, error_weight):
-        """H_y, H_u and the coefficient of S per element, for a batch of rates ``u`` (M, T, N)."""
-        shape = tf.shape(u)
-        m, t, n = shape[0], shape[1], shape[2]
-        mt = tf.cast(m * t, self.dtype)
-        h_y = error_weight * 2.0 / (mt * tf.cast(n_out, self.dtype))
-        h_u = 2.0 * lambda_fr / (mt * tf.cast(n, self.dtype))
-        c_s = structural / tf.cast(m, self.dtype)
+    def _coefficients(self, inputs, weights, lambda_fr, structural, error_weight):
+        """H_y, H_u and the coefficient of S per element, for a batch of inputs (M, T, .)."""
+        dt = self.dtype
+        m, t = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        n, n_out = tf.shape(weights[1])[0], tf.shape(weights[3])[1]
+        mt = tf.cast(m * t, dt)
+        h_y = error_weight * 2.0 / (mt * tf.cast(n_out, dt))
+        h_u = 2.0 * lambda_fr / (mt * tf.cast(n, dt))
+        c_s = structural / tf.cast(m, dt)
         return h_y, h_u, c_s
 
-    def _product(self, weights, v, inputs, noise, lambda_l2, lambda_fr, structural, error_weight):
+    def _product(self, u_flows, weights, v, inputs, lambda_l2, lambda_fr, structural, error_weight):
         """Curvature-vector product ``(G + structural * S) v``.
 
         Parameters
@@ -202,55 +255,67 @@ class GaussNewton:
         list of 4 tensors, the product in WEIGHT_NAMES layout
         """
         dt = self.dtype
-        lambda_l2, lambda_fr = tf.cast(lambda_l2, dt), tf.cast(lambda_fr, dt)
-        structural, error_weight = tf.cast(structural, dt), tf.cast(error_weight, dt)
-        w_in, w_rec, b, w_out = weights
-        with tf.GradientTape() as tape:
-            tape.watch([w_in, w_rec, b])
-            u = self.objective._simulate([w_in, w_rec, b, w_out], inputs, noise)  # (M, T, N)
-        # The tape stopped recording at the end of the block: the tangent pass is not taped.
-        h_y, h_u, c_s = self._coefficients(u, w_out.shape[1], lambda_fr, structural, error_weight)
+        _, w_rec, _, w_out = weights
+        n = w_rec.shape[0]
+        h_y, h_u, c_s = self._coefficients(inputs, weights, lambda_fr, structural, error_weight)
+        hw_out, hdw_out = h_y * w_out, h_y * v[3]
         w_out_t = tf.transpose(w_out)
+        gs, g_outs = [], []
+        for c, (ib, _) in enumerate(self.objective._chunked(inputs)):
+            n_steps = tf.shape(ib)[0]
 
-        def emit(t, acc, dx, du, dy, u_now):
-            ta, g_out = acc
-            gy = h_y * dy  # H_y J_y v
-            # Output gradient on u(t): J_y^T through y = u W_out, the rate penalty, and the
-            # structural term (J_x^T diag(1 - u^2) w = J_u^T w).
-            gu = tf.matmul(gy, w_out_t) + h_u * du + c_s * dx
-            return ta.write(t, gu), g_out + tf.matmul(u_now, gy, transpose_a=True)
+            def ta(n_steps=n_steps):
+                return tf.TensorArray(dt, size=n_steps, element_shape=tf.TensorShape([None, None]))
 
-        init = (tf.TensorArray(dt, size=tf.shape(u)[1]), tf.zeros_like(w_out))
-        ta, g_out = self._tangent_loop(weights, v, inputs, u, emit, init)
-        gu = tf.transpose(ta.stack(), (1, 0, 2))
-        g_in, g_rec, g_b = tape.gradient(
-            u, [w_in, w_rec, b], output_gradients=gu, unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
+            def emit(t, acc, dx, du, u_t):
+                gy_ta, r_ta, g_out = acc
+                # H_y J_y v, transposed: (N_out, M_c)
+                gy = tf.matmul(hw_out, du, transpose_a=True, transpose_b=True) + tf.matmul(
+                    hdw_out, u_t, transpose_a=True, transpose_b=True
+                )
+                # The rest of the output gradient on u(t): the rate penalty and the structural
+                # term (J_x^T diag(1 - u^2) w = J_u^T w); J_y^T gy is added in the backward loop.
+                r = h_u * du + c_s * dx
+                return gy_ta.write(t, gy), r_ta.write(t, r), g_out + tf.matmul(gy, u_t)
+
+            gy_ta, r_ta, g_out = self._tangent_chunk(
+                u_flows[c], weights, v, ib, emit, (ta(), ta(), tf.zeros_like(w_out_t))
+            )
+            r_flow = r_ta.flow
+            gs.append(
+                self.objective._backward_chunk(
+                    w_rec, u_flows[c], ib, gy_ta.flow, w_out_t,
+                    lambda t, u_t, r_flow=r_flow: [read_step(r_flow, t, [None, n], dt)],
+                )
+            )
+            g_outs.append(g_out)
+        g_rec, g_in, g_b = self.objective._split_input_grad(tf.add_n(gs), weights)
         h_in, h_out = self._l2_diagonal(weights, lambda_l2)
-        return [g_in + h_in * v[0], g_rec, g_b, g_out + h_out * v[3]]
+        return [g_in + h_in * v[0], g_rec, g_b, tf.transpose(tf.add_n(g_outs)) + h_out * v[3]]
 
-    def _quadratic_forms(self, weights, v, inputs, noise, lambda_l2, lambda_fr, error_weight):
+    def _quadratic_forms(self, u_flows, weights, v, inputs, lambda_l2, lambda_fr, error_weight):
         """``(v^T G v, v^T S v)`` from one JVP (no VJP): cheaper than a product."""
         dt = self.dtype
-        lambda_l2, lambda_fr = tf.cast(lambda_l2, dt), tf.cast(lambda_fr, dt)
-        error_weight = tf.cast(error_weight, dt)
-        u = self.objective._simulate(weights, inputs, noise)
-        h_y, h_u, c_s = self._coefficients(u, weights[3].shape[1], lambda_fr, tf.ones([], dt), error_weight)
+        w_out, dw_out = weights[3], v[3]
+        h_y, h_u, c_s = self._coefficients(inputs, weights, lambda_fr, tf.ones([], dt), error_weight)
 
-        def emit(t, acc, dx, du, dy, u_now):
+        def emit(t, acc, dx, du, u_t):
             s_y, s_u, s_x = acc
-            return (
-                s_y + tf.reduce_sum(tf.square(dy)),
-                s_u + tf.reduce_sum(tf.square(du)),
-                s_x + tf.reduce_sum((1.0 - tf.square(u_now)) * tf.square(dx)),
+            dy = tf.matmul(w_out, du, transpose_a=True, transpose_b=True) + tf.matmul(
+                dw_out, u_t, transpose_a=True, transpose_b=True
             )
+            # (1 - u^2) dx^2 = du dx
+            return s_y + tf.nn.l2_loss(dy), s_u + tf.nn.l2_loss(du), s_x + tf.reduce_sum(du * dx)
 
         zero = tf.zeros([], dt)
-        s_y, s_u, s_x = self._tangent_loop(weights, v, inputs, u, emit, (zero, zero, zero))
+        sums = [
+            self._tangent_chunk(u_flows[c], weights, v, ib, emit, (zero, zero, zero))
+            for c, (ib, _) in enumerate(self.objective._chunked(inputs))
+        ]
+        s_y, s_u, s_x = (tf.add_n([s[i] for s in sums]) for i in range(3))
         h_in, h_out = self._l2_diagonal(weights, lambda_l2)
         vgv = (
-            h_y * s_y
-            + h_u * s_u
+            2.0 * (h_y * s_y + h_u * s_u)
             + h_in * tf.reduce_sum(tf.square(v[0]))
             + h_out * tf.reduce_sum(tf.square(v[3]))
         )

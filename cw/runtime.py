@@ -13,15 +13,28 @@ def configure_threads(threads: int) -> None:
 
     Must run before TensorFlow executes its first operation (the scripts call it first thing).
     Snakemake passes a rule's ``threads:`` here so that parallel jobs do not oversubscribe cores.
+
+    TensorFlow gets ``threads`` intra-op threads (one large operation split across cores: noise
+    generation, transposes) and ``threads`` inter-op threads (independent operations side by
+    side).  The time loops of :mod:`cw.objective` cut the batch into as many chunks as there are
+    inter-op threads and run them side by side: the per-step matrix products (500 x 100 by
+    100 x 100) are too small to gain from intra-op threads (two intra-op threads made a loop of
+    them slower than one), but two independent chunks keep two cores busy.
     """
     threads = max(1, int(threads))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    try:  # the variables above come too late for a BLAS that numpy has already loaded
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover (threadpoolctl comes with scikit-learn)
+        pass
     import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:  # TensorFlow already initialised in this process: keep its settings
         logging.getLogger(__name__).warning("TensorFlow already initialised; thread settings unchanged")
 
