@@ -45,6 +45,7 @@ from cw.scores import (
     scores_dataset,
     spatial_variance_fraction,
 )
+from cw.synthetic import cosine_lattice
 
 ARENAS = {
     "square": {"shape": "square", "side": 1.0},
@@ -61,15 +62,7 @@ def _grid(arena, bin_size=0.05):
 
 
 def _wave(X, Y, spacing, theta, n, phase=(0.03, -0.05)):
-    if n == 3:
-        k, step = 4 * np.pi / (np.sqrt(3) * spacing), 60.0
-    else:
-        k, step = 2 * np.pi / spacing, 90.0
-    z = np.zeros_like(X)
-    for i in range(n):
-        a = np.deg2rad(theta + step * i)
-        z += np.cos(k * (np.cos(a) * (X - phase[0]) + np.sin(a) * (Y - phase[1])))
-    return z
+    return cosine_lattice(X, Y, spacing, theta, n, phase)
 
 
 def _wall_field(arena, X, Y, k, sigma=0.05):

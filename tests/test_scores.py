@@ -33,6 +33,7 @@ import xarray as xr
 
 from cw.ratemaps import compute_ratemaps
 from cw.scores import GridScoreParams, autocorrelogram, grid_scores, scores_dataset
+from cw.synthetic import cosine_lattice
 
 SPACINGS = (0.25, 0.35, 0.5)  # fraction of the map width
 ORIENTATIONS = (0.0, 17.0, 41.0)  # degrees
@@ -48,15 +49,7 @@ def lattice(n, spacing, theta_deg, n_waves, phase=(0.11, -0.07)):
     """Sum of n_waves cosines: 3 at 60 deg = hexagonal grid (vertex spacing `spacing`),
     2 at 90 deg = square lattice, 1 = plane wave (wavelength `spacing`)."""
     X, Y = _coords(n)
-    if n_waves == 3:
-        k, step = 4 * np.pi / (np.sqrt(3) * spacing), 60.0
-    else:
-        k, step = 2 * np.pi / spacing, 90.0
-    z = np.zeros_like(X)
-    for i in range(n_waves):
-        a = np.deg2rad(theta_deg + step * i)
-        z += np.cos(k * (np.cos(a) * (X - phase[0]) + np.sin(a) * (Y - phase[1])))
-    return z
+    return cosine_lattice(X, Y, spacing, theta_deg, n_waves, phase)
 
 
 def _inside_convex(points, corners):
