@@ -42,7 +42,6 @@ __all__ = [
     "TrajectoryParams",
     "Trials",
     "arena_from_dataset",
-    "encoding",
     "generate_trials",
     "params_from_dataset",
     "trials_dataset",
@@ -512,16 +511,3 @@ def arena_from_dataset(ds: xr.Dataset) -> Arena:
     """Rebuild the :class:`~cw.arenas.Arena` stored in a dataset's global attributes."""
     corners = np.asarray(ds.attrs["arena_corners"], dtype=np.float64).reshape(-1, 2)
     return Arena(str(ds.attrs["arena_name"]), corners)
-
-
-def encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """netCDF encoding for :meth:`xarray.Dataset.to_netcdf`: zlib level 4 for every data variable.
-
-    Floating-point variables are written as float32; the ``boundary`` flag keeps its int8 type
-    (its CF ``flag_values`` are integers).
-    """
-    enc: dict[str, dict[str, Any]] = {}
-    for name, var in ds.data_vars.items():
-        dtype = var.dtype if np.issubdtype(var.dtype, np.integer) else np.dtype("float32")
-        enc[str(name)] = {"zlib": True, "complevel": 4, "dtype": dtype}
-    return enc

@@ -10,11 +10,11 @@ import pytest
 import xarray as xr
 
 from cw.arenas import make_arena
+from cw.io import write_netcdf
 from cw.trajectories import (
     TrajectoryParams,
     Trials,
     arena_from_dataset,
-    encoding,
     generate_trials,
     params_from_dataset,
     trials_dataset,
@@ -272,7 +272,7 @@ def test_dataset_netcdf_round_trip(tmp_path):
         assert "trajectories_" + f.name in ds.attrs
 
     path = tmp_path / "trials.nc"
-    ds.to_netcdf(path, encoding=encoding(ds))
+    write_netcdf(ds, path)  # the pipeline's writer: compressed, float32, flags kept int8
     with xr.open_dataset(path) as back:
         back = back.load()
     assert back["x"].encoding["zlib"] and back["x"].encoding["complevel"] == 4
