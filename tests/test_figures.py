@@ -2,7 +2,6 @@
 written, examples are chosen by their scores, and a missing cell type is said in its panel."""
 
 import numpy as np
-import pytest
 import xarray as xr
 
 from cw import figures as fg
