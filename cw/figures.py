@@ -46,28 +46,17 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     n = rate.shape[0]
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.45 * nrows + 0.4), squeeze=False)
-    xs, ys = rm["x"].values, rm["y"].values
-    half = 0.5 * (xs[1] - xs[0]) if xs.size > 1 else 0.5
-    extent = (xs[0] - half, xs[-1] + half, ys[0] - half, ys[-1] + half)
-    corners = np.asarray(rm.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in rm.attrs else None
-    cmap = plt.get_cmap(RATEMAP_CMAP).with_extremes(bad="white")
+    extent, corners = _extent(rm), _corners(rm)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i >= n:
             continue
-        m = rate[i]
-        finite = np.isfinite(m)
-        lo, hi = (np.nanmin(m), np.nanmax(m)) if finite.any() else (0.0, 1.0)
-        ax.imshow(np.ma.masked_invalid(m), origin="lower", extent=extent, cmap=cmap,
-                  vmin=lo, vmax=hi if hi > lo else lo + 1e-9, interpolation="nearest")
-        if corners is not None:
-            _outline(ax, corners)
+        draw_map(ax, rate[i], extent, corners)
         label = f"{i}"
         if scores is not None:
             s60, s90 = float(scores["score60"][i]), float(scores["score90"][i])
             label += f"  {s60:.2f} | {s90:.2f}"
         ax.set_title(label, fontsize=6, pad=2)
-        ax.set_aspect("equal")
     head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0" if scores is not None else "")
     fig.suptitle(head, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
