@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import xarray as xr
+
+from cw.validation import is_int, section_from_dict
 
 __all__ = [
     "BoundaryParams",
@@ -50,9 +52,6 @@ __all__ = [
     "long_path_dataset",
 ]
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -83,19 +82,14 @@ class BoundaryParams:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if not _is_int(v):
+            if not is_int(v):
                 raise ValueError(f"boundary.{f.name}: must be an integer, got {v!r}")
             if v < 1:
                 raise ValueError(f"boundary.{f.name}: must be >= 1, got {v}")
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "BoundaryParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"boundary.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "boundary")
 
 
 def squared_error(output: np.ndarray, target: np.ndarray) -> np.ndarray:

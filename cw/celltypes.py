@@ -38,10 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import xarray as xr
+
+from cw.validation import is_real, section_from_dict
 
 __all__ = [
     "CELL_TYPES",
@@ -57,9 +59,6 @@ CELL_TYPES: tuple[str, ...] = (
     "grid_like", "band_like", "border", "spatially_irregular", "non_spatial",
 )
 
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class CellTypeParams:
         for key in ("min_spatial_variance_fraction", "min_band_score", "min_border_score",
                     "min_grid_score", "min_grid_contrast"):
             v = getattr(self, key)
-            if not _is_real(v) or not np.isfinite(v):
+            if not is_real(v) or not np.isfinite(v):
                 raise ValueError(f"celltypes.{key}: must be a finite number, got {v!r}")
         if not 0.0 <= self.min_spatial_variance_fraction <= 1.0:
             raise ValueError("celltypes.min_spatial_variance_fraction: must be in [0, 1], "
@@ -104,12 +103,7 @@ class CellTypeParams:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "CellTypeParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"celltypes.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "celltypes")
 
 
 def _passes(scores, significant, name, minimum) -> np.ndarray:
@@ -242,9 +236,20 @@ def analyse_units(
     rate maps DataArray ``rate`` (unit, y, x)).
     """
     from cw.ratemaps import RatemapParams
-    from cw.scores import SCORE_NAMES, ScoreParams, score_maps, score_params_attrs, scores_to_dataset
-    from cw.shuffles import ShiftedRatemaps, ShuffleParams, shift_offsets, shuffle_null, \
-        significance_dataset
+    from cw.scores import (
+        SCORE_NAMES,
+        ScoreParams,
+        score_maps,
+        score_params_attrs,
+        scores_to_dataset,
+    )
+    from cw.shuffles import (
+        ShiftedRatemaps,
+        ShuffleParams,
+        shift_offsets,
+        shuffle_null,
+        significance_dataset,
+    )
 
     if rng is None:
         raise ValueError("analyse_units: pass a seeded numpy Generator as rng")

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
+
+from cw.validation import is_int, section_from_dict
 
 __all__ = [
     "DevelopmentParams",
@@ -40,9 +42,6 @@ __all__ = [
     "development_dataset",
 ]
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -71,26 +70,21 @@ class DevelopmentParams:
     def __post_init__(self) -> None:
         if self.tsne_checkpoints is not None:
             if isinstance(self.tsne_checkpoints, (str, bytes)) or not all(
-                    _is_int(i) for i in self.tsne_checkpoints):
+                    is_int(i) for i in self.tsne_checkpoints):
                 raise ValueError("development.tsne_checkpoints: must be a list of integers or null")
             if len(self.tsne_checkpoints) < 1:
                 raise ValueError("development.tsne_checkpoints: must not be empty")
             object.__setattr__(self, "tsne_checkpoints", tuple(int(i) for i in self.tsne_checkpoints))
         if isinstance(self.perplexity, bool) or not self.perplexity > 0:
             raise ValueError(f"development.perplexity: must be > 0, got {self.perplexity!r}")
-        if not _is_int(self.max_samples) or self.max_samples < 2:
+        if not is_int(self.max_samples) or self.max_samples < 2:
             raise ValueError(f"development.max_samples: must be an integer >= 2, got {self.max_samples!r}")
-        if self.n_shuffles is not None and (not _is_int(self.n_shuffles) or self.n_shuffles < 1):
+        if self.n_shuffles is not None and (not is_int(self.n_shuffles) or self.n_shuffles < 1):
             raise ValueError(f"development.n_shuffles: must be an integer >= 1 or null, got {self.n_shuffles!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "DevelopmentParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"development.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "development")
 
 
 def tsne_checkpoint_indices(n_checkpoints: int, chosen: Sequence[int] | None = None) -> list[int]:

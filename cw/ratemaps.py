@@ -16,7 +16,6 @@ The ``arena`` argument is duck-typed: any object with ``.bounds`` ->
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -25,6 +24,8 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 import xarray as xr
+
+from cw.validation import section_from_dict
 
 __all__ = ["RatemapParams", "bin_edges", "compute_ratemaps", "smooth_ratemap"]
 
@@ -66,12 +67,7 @@ class RatemapParams:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "RatemapParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"ratemaps.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "ratemaps")
 
 
 # --------------------------------------------------------------------------

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 import xarray as xr
 
 from cw.ratemaps import bin_edges, smooth_ratemap
+from cw.validation import is_int, section_from_dict
 
 __all__ = [
     "ShuffleParams",
@@ -48,9 +49,6 @@ __all__ = [
     "significance_dataset",
 ]
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class ShuffleParams:
 
     def __post_init__(self) -> None:
         for key in ("n_shuffles", "min_shift", "batch_size"):
-            if not _is_int(getattr(self, key)):
+            if not is_int(getattr(self, key)):
                 raise ValueError(f"shuffles.{key}: must be an integer, got {getattr(self, key)!r}")
         if self.n_shuffles < 1:
             raise ValueError(f"shuffles.n_shuffles: must be >= 1, got {self.n_shuffles}")
@@ -91,12 +89,7 @@ class ShuffleParams:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ShuffleParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"shuffles.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "shuffles")
 
 
 def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,

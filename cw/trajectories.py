@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from cw.arenas import Arena
+from cw.validation import is_int, is_real
 
 __all__ = [
     "DEFAULT_SPEED_MAX_FACTOR",
@@ -60,16 +61,6 @@ _PARAM_ATTR_PREFIX = "trajectories_"
 
 _TWO_PI = 2.0 * math.pi
 _TWO_PI_F32 = np.float32(_TWO_PI)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
-def _is_real(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
-        x, (bool, np.bool_)
-    )
 
 
 @dataclass(frozen=True)
@@ -126,13 +117,13 @@ class TrajectoryParams:
             return ValueError(f"trajectories.{field}: {why}, got {getattr(self, field)!r}")
 
         for field in ("n_steps", "wall_max_resamples"):
-            if not _is_int(getattr(self, field)):
+            if not is_int(getattr(self, field)):
                 raise bad(field, "must be an integer")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.name == "speed_max" and v is None:
                 continue
-            if not _is_real(v) or not math.isfinite(v):
+            if not is_real(v) or not math.isfinite(v):
                 raise bad(f.name, "must be a finite number")
         if self.n_steps < 1:
             raise bad("n_steps", "must be >= 1")
@@ -321,7 +312,7 @@ def generate_trials(
     ValueError
         If ``n_trials`` < 1 or the speed cap is not below ``arena.inradius``.
     """
-    if not _is_int(n_trials) or n_trials < 1:
+    if not is_int(n_trials) or n_trials < 1:
         raise ValueError(f"n_trials: must be an integer >= 1, got {n_trials!r}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng: must be a numpy.random.Generator")

@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 import xarray as xr
+
+from cw.validation import is_int, section_from_dict
 
 __all__ = [
     "TuningParams",
@@ -46,9 +48,6 @@ __all__ = [
     "tuning_dataset",
 ]
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class TuningParams:
 
     def __post_init__(self) -> None:
         for key in ("n_direction_bins", "n_speed_bins", "lag_steps", "min_samples"):
-            if not _is_int(getattr(self, key)):
+            if not is_int(getattr(self, key)):
                 raise ValueError(f"tuning.{key}: must be an integer, got {getattr(self, key)!r}")
         if self.n_direction_bins < 4:
             raise ValueError(f"tuning.n_direction_bins: must be >= 4, got {self.n_direction_bins}")
@@ -91,12 +90,7 @@ class TuningParams:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "TuningParams":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - names)
-        if extra:
-            raise ValueError(f"tuning.{extra[0]}: unknown key")
-        return cls(**d)
+        return section_from_dict(cls, d, "tuning")
 
 
 def binned_mean(idx: np.ndarray, activity: np.ndarray, n_bins: int, min_samples: int = 1):
