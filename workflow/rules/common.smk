@@ -23,7 +23,7 @@ wildcard_constraints:
 
 def cw_sources(*modules):
     """Library files a rule depends on: editing them reruns the rule (checksum-compared)."""
-    return [str(CW_DIR / f"{m}.py") for m in ("__init__", "io", "pipeline", "runtime") + modules]
+    return [str(CW_DIR / f"{m}.py") for m in ("__init__", "io", "pipeline", "runtime", "validation") + modules]
 
 
 def run_param(*keys):
