@@ -38,6 +38,7 @@ def run(
     seed: int = 1,
     threads: int = 2,
     eval_every_s: float = 10.0,
+    hf_variants: tuple[dict, ...] = ({},),
 ) -> list[dict]:
     from cw.runtime import configure_threads
 
@@ -65,10 +66,14 @@ def run(
     w0 = init_weights(mp, rng_for(seed, "init"))
     objective = Objective(mp)
 
-    configs = [("hessian_free", {})] + [("adam", {"learning_rate": lr}) for lr in adam_lrs]
+    configs = [("hessian_free", dict(v)) for v in hf_variants]
+    configs += [("adam", {"learning_rate": lr}) for lr in adam_lrs]
     rows: list[dict] = []
     for name, settings in configs:
-        label = name if name == "hessian_free" else f"adam lr={settings['learning_rate']:g}"
+        if name == "hessian_free":
+            label = "HF " + " ".join(f"{k}={v:g}" for k, v in settings.items()) if settings else name
+        else:
+            label = f"adam lr={settings['learning_rate']:g}"
         opt = make_optimizer(name, settings, objective)
         w = weights_to_tensors(w0)
         rng = rng_for(seed, "batches")
@@ -114,6 +119,22 @@ def plot(rows: list[dict], out_png: str | Path) -> None:
     fg.save(fig, [str(out_png)], dpi=120)
 
 
+def _parse_variant(text: str) -> dict:
+    """``"curvature_fraction=0.25,max_cg_iters=30"`` -> ``{"curvature_fraction": 0.25, ...}``."""
+    if text == "default":
+        return {}
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--hf: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = int(value)
+        except ValueError:
+            out[key.strip()] = float(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arena", default="square", choices=["square", "triangle", "hexagon"])
@@ -122,12 +143,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=500, help="steps per trial T")
     ap.add_argument("--units", type=int, default=100, help="recurrent units N")
     ap.add_argument("--pool", type=int, default=5000, help="training pool size (trials)")
-    ap.add_argument("--adam-lr", type=float, nargs="+", default=[1e-3, 3e-3], help="Adam learning rates")
+    ap.add_argument("--adam-lr", type=float, nargs="*", default=[1e-3, 3e-3], help="Adam learning rates (none: no Adam)")
+    ap.add_argument("--hf", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="a Hessian-free variant (optimizer.hessian_free settings), repeatable; "
+                         "'default' for the config defaults; none given: one default variant")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="results/benchmarks/hf_vs_adam", help="output path without suffix")
     a = ap.parse_args(argv)
-    rows = run(a.arena, a.minutes, a.batch, a.steps, a.units, a.pool, tuple(a.adam_lr), a.seed, a.threads)
+    variants = tuple(_parse_variant(v) for v in (a.hf or ["default"]))
+    rows = run(a.arena, a.minutes, a.batch, a.steps, a.units, a.pool, tuple(a.adam_lr), a.seed, a.threads,
+               hf_variants=variants)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     keys = ["optimizer", "update", "seconds", "test_error", "batch_loss"]

@@ -131,6 +131,39 @@ def tsne_embedding(distance: np.ndarray, perplexity: float, seed: int) -> np.nda
     return tsne.fit_transform(distance)
 
 
+def map_correlation_to_final(rate: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each unit's rate map at every checkpoint with its final map.
+
+    A measure of how far the spatial code has settled: once training has stabilised the maps,
+    the last checkpoints all correlate close to 1 with the final one.
+
+    Parameters
+    ----------
+    rate : (K, N, ny, nx) rate maps of N units at K checkpoints; NaN outside the arena or in
+        unvisited bins.
+
+    Returns
+    -------
+    (K, N) correlations over the bins finite at both checkpoints; NaN where a map is flat.
+    """
+    rate = np.asarray(rate, np.float64)
+    K, N = rate.shape[:2]
+    flat = rate.reshape(K, N, -1)
+    final = flat[-1]
+    out = np.full((K, N), np.nan)
+    for k in range(K):
+        for n in range(N):
+            a, b = flat[k, n], final[n]
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() < 3:
+                continue
+            a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+            den = np.sqrt((a * a).sum() * (b * b).sum())
+            if den > 0:
+                out[k, n] = float((a * b).sum() / den)
+    return out
+
+
 def development_dataset(
     checkpoint_activity: Sequence[np.ndarray],
     updates: Sequence[int],
@@ -164,7 +197,8 @@ def development_dataset(
     ``tsne_checkpoint``, ``component``: ``rate`` (checkpoint, unit, y, x), every per-unit score
     and ``threshold_/significant_<score>`` and ``cell_type`` on (checkpoint, unit),
     ``type_count`` (checkpoint, cell_type_label), ``tsne`` (tsne_checkpoint, unit, component),
-    ``tsne_distance`` (unit), coordinate ``update``.
+    ``tsne_distance`` (unit), ``map_correlation_to_final`` (checkpoint, unit), coordinate
+    ``update``.
     """
     from cw.celltypes import CellTypeParams, analyse_units
     from cw.shuffles import ShuffleParams
@@ -188,6 +222,10 @@ def development_dataset(
     out = xr.concat(per, dim="checkpoint", data_vars="all", coords="minimal",
                     combine_attrs="override")
     out["rate"] = xr.concat(rates, dim="checkpoint")
+    out["map_correlation_to_final"] = (("checkpoint", "unit"), map_correlation_to_final(
+        out["rate"].transpose("checkpoint", "unit", "y", "x").values), {
+        "long_name": "Pearson correlation of the unit's rate map with its map at the last "
+                     "checkpoint", "units": "1"})
     out = out.assign_coords(update=("checkpoint", np.asarray(updates, np.int64), {
         "long_name": "optimiser updates completed at the checkpoint", "units": "1"}))
     if errors is not None:

@@ -326,7 +326,9 @@ def development_panel(dev: xr.Dataset, title: str = ""):
     ct_all = np.asarray(dev["cell_type"].values).astype(str)  # (K, N)
     final = ct_all[-1]
     nk = tsne.shape[0]
-    fig, axes = plt.subplots(1, nk + 1, figsize=(2.8 * (nk + 1), 3.0), squeeze=False)
+    stab = "map_correlation_to_final" in dev
+    ncol = nk + 1 + int(stab)
+    fig, axes = plt.subplots(1, ncol, figsize=(2.8 * ncol, 3.0), squeeze=False)
     lo, hi = np.nanmin(tsne, axis=(0, 1)), np.nanmax(tsne, axis=(0, 1))
     pad = 0.05 * (hi - lo + 1e-9)
     stage = ["early", "intermediate", "late"] if nk == 3 else [f"stage {k}" for k in range(nk)]
@@ -345,7 +347,7 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.set_yticks([])
         ax.set_title(f"{stage[k]}: update {upd[idx[k]]}", fontsize=8)
     axes[0, 0].legend(fontsize=5.5, loc="best", frameon=False, title="type at the end", title_fontsize=6)
-    ax = axes[0, -1]
+    ax = axes[0, nk]
     labels = list(np.asarray(dev["cell_type_label"].values).astype(str))
     counts = np.asarray(dev["type_count"].values, int)
     x = np.maximum(upd, 0)
@@ -358,6 +360,19 @@ def development_panel(dev: xr.Dataset, title: str = ""):
     ax.set_ylabel("units")
     ax.set_title("units of each type over training", fontsize=8)
     ax.legend(fontsize=7, frameon=False)
+    if stab:
+        ax = axes[0, nk + 1]
+        r = np.asarray(dev["map_correlation_to_final"].values, float)  # (K, N)
+        q25, q50, q75 = (np.nanpercentile(r, q, axis=1) for q in (25, 50, 75))
+        ax.fill_between(x, q25, q75, color="0.8", lw=0, label="25-75%")
+        ax.plot(x, q50, "o-", ms=3, color="k", label="median unit")
+        if x.max() > 10 and (x > 0).sum() > 2:
+            ax.set_xscale("symlog", linthresh=1)
+        ax.set_ylim(-0.2, 1.02)
+        ax.set_xlabel("update")
+        ax.set_ylabel("map correlation with final map")
+        ax.set_title("how far the maps have settled", fontsize=8)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
     fig.suptitle(title + " (t-SNE distance: 1 - firing-rate correlation; colour: type at the last "
                  "checkpoint)", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93))

@@ -40,7 +40,8 @@ class TrainingParams:
     n_updates : number of parameter updates (OURS; the paper: "a few hundred" HF updates).
     batch_size : trials per minibatch, M (PAPER: 500).
     n_checkpoints : number of saved weight sets, log-spaced over training and always including the
-        initial (update 0) and final weights (OURS: 8; Fig. 4 needs early/intermediate/late).
+        initial (update 0) and final weights (OURS: 12; Fig. 4 needs early/intermediate/late, and
+        the late ones show whether the maps have settled).
     log_every : write a line to the log every this many updates (OURS: 10).
     state_every_minutes : wall-clock minutes between saves of the full training state, from
         which a killed training resumes exactly (OURS: 5; 0 saves after every update).
@@ -51,7 +52,7 @@ class TrainingParams:
     optimizer: str = "hessian_free"
     n_updates: int = 300
     batch_size: int = 500
-    n_checkpoints: int = 8
+    n_checkpoints: int = 12
     log_every: int = 10
     state_every_minutes: float = 5.0
     adam: dict = field(default_factory=dict)

@@ -10,6 +10,7 @@ from cw.celltypes import CELL_TYPES
 from cw.development import (
     DevelopmentParams,
     correlation_distance,
+    map_correlation_to_final,
     tsne_checkpoint_indices,
     tsne_embedding,
 )
@@ -33,6 +34,28 @@ def test_correlation_distance():
     assert d[0, 1] == pytest.approx(0.0, abs=1e-12) and d[0, 2] == pytest.approx(2.0)
     np.testing.assert_allclose(d[4, :4], 1.0)  # constant series: r = 0 with everything
     np.testing.assert_allclose(d[0, 3], 1 - np.corrcoef(a, series[3])[0, 1])
+
+
+def test_map_correlation_to_final():
+    rng = np.random.default_rng(2)
+    final = rng.normal(size=(3, 6, 6))
+    final[:, 0, 0] = np.nan  # a bin outside the arena
+    noise = rng.normal(size=(3, 6, 6))
+    rate = np.stack([
+        noise,                       # unrelated maps
+        -final + 0.0,                # inverted maps
+        2.0 * final + 5.0,           # same maps up to gain and offset
+        final,
+    ])
+    rate[0, 2] = 1.0                 # a flat map has no correlation
+    r = map_correlation_to_final(rate)
+    assert r.shape == (4, 3)
+    np.testing.assert_allclose(r[3], 1.0)
+    np.testing.assert_allclose(r[2], 1.0)
+    np.testing.assert_allclose(r[1], -1.0)
+    assert np.isnan(r[0, 2])
+    ok = np.isfinite(final[0]) & np.isfinite(noise[0])
+    np.testing.assert_allclose(r[0, 0], np.corrcoef(noise[0][ok], final[0][ok])[0, 1])
 
 
 def test_tsne_is_seeded_and_separates_clusters():
@@ -86,6 +109,7 @@ def test_analyse_development_on_tiny_network(tmp_path):
     assert ds["score60"].dims == ("checkpoint", "unit") and ds["threshold_score60"].dims == ("checkpoint", "unit")
     assert ds["rms_position_error"].shape == (3,) and np.all(ds["rms_position_error"].values > 0)
     assert ds["tsne_distance"].dims == ("unit",)
+    np.testing.assert_allclose(ds["map_correlation_to_final"].values[-1], 1.0)
     assert ds.attrs["shuffles_n_shuffles"] == 8 and "development_tsne_method" in ds.attrs
     assert '"perplexity": 5.0' in ds.attrs["params_development"]
 

@@ -30,7 +30,7 @@ def test_params_defaults_and_validation():
     p = HessianFreeParams()
     assert (p.cg_max_iters, p.cg_epsilon, p.cg_warm_start_decay, p.backtrack_save_ratio) == (50, 5e-4, 0.95, 1.3)
     assert (p.damping_boost, p.damping_drop, p.rho_low, p.rho_high) == (1.5, 2 / 3, 0.25, 0.75)
-    assert (p.line_search_shrink, p.line_search_c, p.clip_grad_norm, p.curvature_fraction) == (0.8, 1e-2, 10.0, 1.0)
+    assert (p.line_search_shrink, p.line_search_c, p.clip_grad_norm, p.curvature_fraction) == (0.8, 1e-2, 10.0, 0.25)
     for key, bad in [
         ("initial_damping", 0.0),
         ("damping_drop", 1.0),
@@ -236,7 +236,9 @@ REQUIRED = [
 
 
 def test_hf_lowers_loss_and_damping_follows_rho(small):
-    params = HessianFreeParams(initial_damping=0.01)
+    # Curvature on the whole (small) batch: the quadratic model is then the batch's own, and
+    # the Levenberg-Marquardt mechanics are checked without sub-batch sampling error.
+    params = HessianFreeParams(initial_damping=0.01, curvature_fraction=1.0)
     hf = HessianFree(small["objective"], params)
     batch = small["batch"](0)  # the same trials and noise throughout: losses comparable
     w, logs = small["weights"], []
@@ -299,7 +301,8 @@ def test_curvature_batch_is_a_subset(small):
     curv = hf._curvature_batch(batch)
     assert curv.inputs.shape[0] == round(0.3 * M) and curv.noise.shape[0] == round(0.3 * M)
     np.testing.assert_array_equal(curv.noise.numpy(), batch.noise.numpy()[: round(0.3 * M)])
-    assert HessianFree(small["objective"])._curvature_batch(batch) is batch
+    whole = HessianFree(small["objective"], HessianFreeParams(curvature_fraction=1.0))
+    assert whole._curvature_batch(batch) is batch
     _, log = hf.step(small["weights"], batch)
     assert np.isfinite(log["rho"]) and log["loss_after"] <= log["loss"]
 

@@ -1,0 +1,51 @@
+"""README results section (cw.readme): figures scaled down, section replaced between markers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cw import readme
+
+
+def _png(path, w, h):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(path)
+
+
+def test_results_section(tmp_path):
+    from PIL import Image
+
+    res = tmp_path / "results"
+    for src, _, _ in readme.FIGURES:
+        _png(res / "figures" / src, 2000, 1000)
+    (res / "claims.md").write_text("# Claims\n\n| claim | verdict |\n|---|---|\n| C1a | holds |\n")
+    (res / "benchmarks" / "train").mkdir(parents=True)
+    (res / "benchmarks" / "train" / "a.tsv").write_text("s\th:m:s\n3600\t1:00:00\n")
+    (res / "benchmarks" / "train" / "b.tsv").write_text("s\th:m:s\n1800\t0:30:00\n")
+    md = tmp_path / "README.md"
+    md.write_text(f"intro\n\n{readme.BEGIN}\nold text\n{readme.END}\n\n## after\n")
+    readme.main(["--results", str(res), "--docs", str(tmp_path / "docs"), "--readme", str(md),
+                 "--wall", "1 h", "--width", "500"])
+    text = md.read_text()
+    assert text.startswith("intro\n") and text.endswith("\n\n## after\n") and "old text" not in text
+    assert "| C1a | holds |" in text and "\n# Claims" not in text
+    assert "wall time 1 h" in text and "1.5 h summed over all jobs" in text
+    for _, name, _ in readme.FIGURES:
+        assert f"(docs/{name})" in text
+        with Image.open(tmp_path / "docs" / name) as im:
+            assert im.size == (500, 250)
+    readme.main(["--results", str(res), "--docs", str(tmp_path / "docs"), "--readme", str(md), "--wall", "2 h"])
+    assert md.read_text().count(readme.BEGIN) == 1 and "wall time 2 h" in md.read_text()
+
+
+def test_missing_inputs(tmp_path):
+    md = tmp_path / "README.md"
+    md.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="figure not found"):
+        readme.main(["--results", str(tmp_path), "--readme", str(md), "--wall", "1 h"])
+    with pytest.raises(ValueError, match="markers"):
+        readme.update_readme(md, "x")
+    assert md.read_text() == "no markers\n"
