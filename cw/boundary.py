@@ -19,6 +19,14 @@ Definitions
 * Number of recent interactions at step t: flagged steps in ``(t - recent_window, t]`` of the
   same trial; only samples with ``t >= recent_window - 1`` (a full window inside the trial) are
   used. Counts >= ``max_count`` are pooled into the last bin.
+* Episodes (Fig. 6a, error aligned to interactions): an episode starts at a flagged step t0
+  with no flagged step in the ``quiet_steps`` before it (so the error had time to grow), at
+  least ``max(quiet_steps, align_pre)`` steps after the trial start and ``align_post`` steps
+  before its end. Its size n is the number of flagged steps in ``[t0, t0 + burst_window)``
+  (n >= ``max_burst`` pooled). Its error before is the mean error over ``[t0 - drop_window,
+  t0)``, its error after the mean over ``[t0 + burst_window, t0 + burst_window + drop_window)``;
+  the drop is before - after. The aligned curves are the mean error at each lag
+  ``-align_pre .. align_post`` from t0, per episode size.
 * Long path: one trial of ``long_path_factor * n_steps`` steps (n_steps = the training trial
   length) from the same trajectory generator, run noise-free through the trained network
   (Euler integration of eq. 1 in numpy, in chunks carrying the state, so memory does not grow
@@ -44,6 +52,9 @@ __all__ = [
     "squared_error",
     "time_since_boundary",
     "recent_interactions",
+    "interaction_episodes",
+    "aligned_error",
+    "episode_drops",
     "binned_stats",
     "boundary_curves",
     "boundary_dataset",
@@ -70,6 +81,16 @@ class BoundaryParams:
         Window of the long-path error summary, steps (PAPER: 10,000).
     chunk_steps : int, default 100000
         Steps simulated at once on the long path (memory only).
+    align_pre, align_post : int, default 50, 150
+        Steps before and after an episode's first interaction in the aligned curves.
+    quiet_steps : int, default 50
+        Steps without any interaction required before an episode.
+    burst_window : int, default 25
+        Steps from the first interaction in which the episode's interactions are counted.
+    drop_window : int, default 10
+        Steps averaged for the error before and after an episode.
+    max_burst : int, default 3
+        Episode sizes at or above this are pooled.
     """
 
     max_lag: int = 300
@@ -78,6 +99,12 @@ class BoundaryParams:
     long_path_factor: int = 10000
     window_steps: int = 10000
     chunk_steps: int = 100000
+    align_pre: int = 50
+    align_post: int = 150
+    quiet_steps: int = 50
+    burst_window: int = 25
+    drop_window: int = 10
+    max_burst: int = 3
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -86,6 +113,12 @@ class BoundaryParams:
                 raise ValueError(f"boundary.{f.name}: must be an integer, got {v!r}")
             if v < 1:
                 raise ValueError(f"boundary.{f.name}: must be >= 1, got {v}")
+        if self.drop_window > self.quiet_steps:
+            raise ValueError(f"boundary.drop_window: must be <= quiet_steps ({self.quiet_steps}), "
+                             f"got {self.drop_window}")
+        if self.burst_window + self.drop_window > self.align_post:
+            raise ValueError(f"boundary.align_post: must be >= burst_window + drop_window "
+                             f"({self.burst_window + self.drop_window}), got {self.align_post}")
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "BoundaryParams":
@@ -121,6 +154,43 @@ def recent_interactions(boundary: np.ndarray, window: int) -> np.ndarray:
         prev = np.concatenate([np.zeros((M, 1), np.int64), c[:, : T - window]], axis=1)
         out[:, window - 1:] = c[:, window - 1:] - prev
     return out
+
+
+def interaction_episodes(boundary: np.ndarray, params: "BoundaryParams") -> np.ndarray:
+    """Episodes of boundary interactions (see the module docstring), as an (E, 3) int64 array
+    of (trial, t0, n): trial index, step of the first interaction, interactions in the burst."""
+    b = np.atleast_2d(np.asarray(boundary).astype(bool))
+    M, T = b.shape
+    c = np.concatenate([np.zeros((M, 1), np.int64), np.cumsum(b, axis=1)], axis=1)  # c[:, t] = sum b[:, :t]
+    lead = max(params.quiet_steps, params.align_pre)
+    rows = []
+    for m, t0 in zip(*np.nonzero(b)):
+        if t0 < lead or t0 + params.align_post >= T:
+            continue
+        if c[m, t0] - c[m, t0 - params.quiet_steps] > 0:  # an interaction in the quiet period
+            continue
+        n = int(c[m, t0 + params.burst_window] - c[m, t0])
+        rows.append((m, t0, n))
+    return np.asarray(rows, np.int64).reshape(-1, 3)
+
+
+def aligned_error(err: np.ndarray, episodes: np.ndarray, params: "BoundaryParams") -> np.ndarray:
+    """(E, align_pre + align_post + 1) error of each episode at lags -align_pre .. align_post."""
+    err = np.atleast_2d(np.asarray(err, np.float64))
+    lags = np.arange(-params.align_pre, params.align_post + 1)
+    if episodes.shape[0] == 0:
+        return np.zeros((0, lags.size))
+    return err[episodes[:, :1], episodes[:, 1:2] + lags[None, :]]
+
+
+def episode_drops(err: np.ndarray, episodes: np.ndarray, params: "BoundaryParams"):
+    """Per episode: mean error over the ``drop_window`` steps before its first interaction and
+    over the ``drop_window`` steps after its burst window; two (E,) arrays (m^2)."""
+    a = aligned_error(err, episodes, params)
+    pre, bw, dw = params.align_pre, params.burst_window, params.drop_window
+    before = a[:, pre - dw:pre].mean(axis=1) if a.size else np.zeros(0)
+    after = a[:, pre + bw:pre + bw + dw].mean(axis=1) if a.size else np.zeros(0)
+    return before, after
 
 
 def binned_stats(values: np.ndarray, index: np.ndarray, n_bins: int):
@@ -197,6 +267,40 @@ def boundary_dataset(activity: xr.Dataset, params: BoundaryParams = BoundaryPara
                                            "units": "m2"})
         ds[f"error_{key}_count"] = (dim, n, {"long_name": f"samples per bin ({what})",
                                              "units": "1"})
+    # Fig. 6a: error aligned to episodes of interactions, per episode size
+    ep = interaction_episodes(b, params)
+    a = aligned_error(err, ep, params)
+    size = np.minimum(ep[:, 2], params.max_burst)
+    bursts = np.arange(1, params.max_burst + 1)
+    lags = np.arange(-params.align_pre, params.align_post + 1)
+    am = np.full((bursts.size, lags.size), np.nan)
+    asd = np.full((bursts.size, lags.size), np.nan)
+    for i, k in enumerate(bursts):
+        if np.any(size == k):
+            am[i], asd[i] = a[size == k].mean(axis=0), a[size == k].std(axis=0)
+    before, after = episode_drops(err, ep, params)
+    ds = ds.assign_coords(
+        align_lag=("align_lag", lags, {"long_name": "steps from the first interaction of an episode",
+                                       "units": "step"}),
+        burst=("burst", bursts, {"long_name": f"interactions in the episode's first "
+                                              f"{params.burst_window} steps (last: >= {params.max_burst})",
+                                 "units": "1"}),
+    )
+    ds["error_aligned_mean"] = (("burst", "align_lag"), am, {
+        "long_name": "mean squared error aligned to the first interaction of an episode",
+        "units": "m2"})
+    ds["error_aligned_sd"] = (("burst", "align_lag"), asd, {
+        "long_name": "SD of the squared error aligned to an episode", "units": "m2"})
+    ds["episode_count"] = ("burst", np.array([int(np.sum(size == k)) for k in bursts]), {
+        "long_name": "episodes of each size", "units": "1"})
+    ds["episode_size"] = ("episode", ep[:, 2], {
+        "long_name": f"interactions in the episode's first {params.burst_window} steps", "units": "1"})
+    ds["episode_error_before"] = ("episode", before, {
+        "long_name": f"mean squared error over the {params.drop_window} steps before the episode",
+        "units": "m2"})
+    ds["episode_error_after"] = ("episode", after, {
+        "long_name": f"mean squared error over the {params.drop_window} steps after the episode's "
+                     f"first {params.burst_window} steps", "units": "m2"})
     ds.attrs.update({f"boundary_{k}": v for k, v in dataclasses.asdict(params).items()})
     ds.attrs["mse_test_m2"] = float(np.mean(err))
     ds.attrs["boundary_interactions_per_step"] = float(np.mean(np.asarray(b) > 0))

@@ -23,7 +23,10 @@ C4 border units appear (>= ``min_units`` of the type) at an earlier checkpoint t
 C5 (runs without the metabolic cost) most units are border units (C5a) and there are no
    grid-like units (C5b; cell type, which also needs a lattice in the autocorrelogram).
 C6 the squared error grows with the time since the last boundary interaction (C6a, Pearson r of
-   the mean error against the lag) and is lower the more recent interactions there were (C6b).
+   the mean error against the lag), drops after an episode of interactions (C6b, relative drop
+   1 - mean error after / mean error before, :func:`cw.boundary.interaction_episodes`) and drops
+   more after episodes of several interactions than after single ones (C6c, one-sided
+   Mann-Whitney test of the drops, p < ``alpha``).
 C7 border units are less speed-tuned than the others: median |speed r| of the border units below
    that of the other units, one-sided Mann-Whitney p < ``alpha``.
 
@@ -68,11 +71,11 @@ class ClaimParams:
     max_grid_units: int = 0
     #: C6a: minimum Pearson r of mean error against time since the last interaction.
     min_growth_r: float = 0.5
-    #: C6b: maximum Pearson r of mean error against the number of recent interactions.
-    max_recent_r: float = -0.5
-    #: C6: bins with fewer samples than this are left out of the correlations.
+    #: C6b: minimum relative drop of the error after an episode of interactions.
+    min_drop: float = 0.1
+    #: C6: bins (C6a) or episode groups (C6b, C6c) with fewer samples than this are left out.
     min_bin_samples: int = 20
-    #: C7: significance level of the one-sided Mann-Whitney test.
+    #: C6c, C7: significance level of the one-sided Mann-Whitney tests.
     alpha: float = 0.05
 
     @classmethod
@@ -220,22 +223,42 @@ def c6_boundary(run, arena, boundary, p: ClaimParams) -> list[Claim]:
     ok = (np.asarray(boundary["error_since_boundary_count"].values) >= p.min_bin_samples) & np.isfinite(m)
     r_lag = _pearson(lag[ok], m[ok])
     slope = float(np.polyfit(lag[ok], m[ok], 1)[0]) if ok.sum() >= 3 else float("nan")
-    nr = np.asarray(boundary["n_recent"].values, float)
-    mr = np.asarray(boundary["error_recent_mean"].values, float)
-    okr = (np.asarray(boundary["error_recent_count"].values) >= p.min_bin_samples) & np.isfinite(mr)
-    r_rec = _pearson(nr[okr], mr[okr])
-    return [
+    rows = [
         Claim("C6a", run, arena, "error grows without boundary interactions",
               "Pearson r, mean squared error vs steps since the last interaction",
               f">= {p.min_growth_r:g}", r_lag,
               _verdict(None if not np.isfinite(r_lag) else r_lag >= p.min_growth_r),
               f"{int(ok.sum())} lags with >= {p.min_bin_samples} samples; slope {slope:.3g} m2/step"),
-        Claim("C6b", run, arena, "error drops after boundary interactions, more with more of them",
-              "Pearson r, mean squared error vs recent interactions", f"<= {p.max_recent_r:g}", r_rec,
-              _verdict(None if not np.isfinite(r_rec) else r_rec <= p.max_recent_r),
-              f"{int(okr.sum())} counts with >= {p.min_bin_samples} samples; error at 0 / max: "
-              + (f"{mr[okr][0]:.3g} / {mr[okr][-1]:.3g} m2" if okr.any() else "n/a")),
     ]
+    if "episode_size" not in boundary:
+        return rows + [Claim(c, run, arena, s, "episodes of interactions", "", float("nan"),
+                             _verdict(None), "boundary.nc has no episode analysis (rerun boundary)")
+                       for c, s in (("C6b", "error drops after boundary interactions"),
+                                    ("C6c", "more interactions, more drop"))]
+    size = np.asarray(boundary["episode_size"].values, int)
+    before = np.asarray(boundary["episode_error_before"].values, float)
+    after = np.asarray(boundary["episode_error_after"].values, float)
+    n_ep = size.size
+    rel = 1.0 - after.mean() / before.mean() if n_ep and before.mean() > 0 else float("nan")
+    ok_b = n_ep >= p.min_bin_samples and np.isfinite(rel)
+    rows.append(Claim(
+        "C6b", run, arena, "error drops after boundary interactions",
+        "relative drop of the mean squared error, 1 - after / before an episode",
+        f">= {p.min_drop:g}", rel, _verdict(rel >= p.min_drop if ok_b else None),
+        f"{n_ep} episodes; mean error before {before.mean() if n_ep else float('nan'):.3g} m2, "
+        f"after {after.mean() if n_ep else float('nan'):.3g} m2"))
+    drop = before - after
+    one, more = drop[size == 1], drop[size >= 2]
+    testable = one.size >= p.min_bin_samples and more.size >= p.min_bin_samples
+    diff = float(np.mean(more) - np.mean(one)) if testable else float("nan")
+    pval = mann_whitney_less(one, more) if testable else float("nan")
+    rows.append(Claim(
+        "C6c", run, arena, "more interactions, more drop",
+        "mean drop after >= 2 interactions - after 1 (m2)", f"> 0 and Mann-Whitney p < {p.alpha:g}",
+        diff, _verdict(diff > 0 and pval < p.alpha if testable else None),
+        f"{more.size} episodes of >= 2 (mean drop {np.mean(more) if more.size else float('nan'):.3g} m2) vs "
+        f"{one.size} of 1 ({np.mean(one) if one.size else float('nan'):.3g} m2); one-sided p = {pval:.3g}"))
+    return rows
 
 
 def mann_whitney_less(a: np.ndarray, b: np.ndarray) -> float:

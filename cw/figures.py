@@ -407,9 +407,10 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
 
 
 def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
-    """Fig. 6a: squared error against the time since the last boundary interaction (and since
-    the trial start, before any), and against the number of recent interactions; Fig. 6b: error
-    of the long path per window (mean +- SD) against the best constant output."""
+    """Fig. 6a: squared error aligned to episodes of boundary interactions (one curve per episode
+    size), and against the time since the last interaction (and since the trial start, before
+    any); Fig. 6b: error of the long path per window (mean +- SD) against the best constant
+    output."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3))
     ax = axes[0]
     lag = np.asarray(bd["lag"].values, float)
@@ -426,14 +427,25 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
     ax.set_title("6a: error vs time since the last interaction", fontsize=8)
     ax.legend(fontsize=6, frameon=False)
     ax = axes[1]
-    nr = np.asarray(bd["n_recent"].values)
-    m = np.asarray(bd["error_recent_mean"].values, float)
-    sd = np.asarray(bd["error_recent_sd"].values, float)
-    ok = np.asarray(bd["error_recent_count"].values) >= min_count
-    ax.errorbar(nr[ok], m[ok], yerr=sd[ok], fmt="o-", color="k", ms=3, lw=1, capsize=2)
-    ax.set_xlabel(f"boundary interactions in the last {bd.attrs.get('boundary_recent_window', '?')} steps")
-    ax.set_ylabel("squared error (m$^2$)")
-    ax.set_title("6a: error vs recent interactions", fontsize=8)
+    if "error_aligned_mean" in bd and int(bd["episode_count"].sum()) > 0:
+        al = np.asarray(bd["align_lag"].values, float)
+        bursts = np.asarray(bd["burst"].values, int)
+        counts = np.asarray(bd["episode_count"].values, int)
+        colours = plt.cm.viridis(np.linspace(0.0, 0.8, bursts.size))
+        for i, k in enumerate(bursts):
+            if counts[i] >= min_count:
+                lab = f"{k}{'+' if i == bursts.size - 1 else ''} interaction{'s' if k > 1 else ''} (n = {counts[i]})"
+                ax.plot(al, bd["error_aligned_mean"].values[i], color=colours[i], lw=1, label=lab)
+        ax.axvline(0, color="0.5", lw=0.6, ls=":")
+        bw = bd.attrs.get("boundary_burst_window")
+        if bw is not None:
+            ax.axvspan(0, float(bw), color="0.9", lw=0, zorder=0)
+        ax.set_xlabel("steps from the first interaction of an episode")
+        ax.set_ylabel("squared error (m$^2$)")
+        ax.legend(fontsize=6, frameon=False)
+    else:
+        _empty(ax, "no episodes of boundary interactions")
+    ax.set_title("6a: error aligned to boundary interactions", fontsize=8)
     ax = axes[2]
     if "window" in bd.dims and bd.sizes["window"] > 0:
         ws = np.asarray(bd["window_start"].values, float)

@@ -70,7 +70,7 @@ def figure_boundary(boundary: str, outs: list[str], figures: Mapping, title: str
     """Fig. 6a/6b: error around boundary interactions; long-path error vs the best constant."""
     from cw import figures as fg
 
-    bd = io.open_dataset(boundary, required=("error_since_boundary_mean", "error_recent_mean"))
+    bd = io.open_dataset(boundary, required=("error_since_boundary_mean", "error_aligned_mean"))
     fg.save(fg.boundary_panel(bd, title=title, min_count=int(min_count)), outs, _dpi(figures))
 
 

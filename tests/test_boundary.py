@@ -12,6 +12,8 @@ from cw.boundary import (
     binned_stats,
     boundary_curves,
     boundary_dataset,
+    episode_drops,
+    interaction_episodes,
     recent_interactions,
     simulate_long,
     squared_error,
@@ -70,6 +72,67 @@ def test_recovers_planted_drop_with_recent_interactions():
     np.testing.assert_allclose(mean, planted, atol=5e-4)  # samples without a full window excluded
     np.testing.assert_allclose(sd, 0.002, rtol=0.1)
     assert n.sum() == np.sum(cnt >= 0)
+
+
+def test_interaction_episodes_by_hand():
+    p = BoundaryParams(align_pre=2, align_post=5, quiet_steps=3, burst_window=3, drop_window=2)
+    b = np.zeros((2, 20), bool)
+    b[0, [1, 6, 7, 12, 14, 16]] = True  # 1: too early; 6 (+7) and 12 (+14): bursts of 2; 14, 16: not quiet
+    b[1, [4, 17]] = True  # 4: episode of 1; 17: too close to the end (17 + 5 >= 20)
+    ep = interaction_episodes(b, p)
+    np.testing.assert_array_equal(ep, [[0, 6, 2], [0, 12, 2], [1, 4, 1]])
+    err = np.tile(np.arange(20.0), (2, 1))
+    before, after = episode_drops(err, ep, p)
+    np.testing.assert_allclose(before, [4.5, 10.5, 2.5])  # mean of steps t0-2, t0-1
+    np.testing.assert_allclose(after, [9.5, 15.5, 7.5])  # mean of steps t0+3, t0+4
+    with pytest.raises(ValueError, match="boundary.drop_window"):
+        BoundaryParams(quiet_steps=5, drop_window=6)
+    with pytest.raises(ValueError, match="boundary.align_post"):
+        BoundaryParams(align_post=20, burst_window=15, drop_window=10)
+
+
+def _planted_resets(rng, M, T, p_flag, keep):
+    """Error that grows 1e-4 m^2 per step and is multiplied by ``keep`` at every interaction."""
+    b = _flags(rng, M, T, p_flag)
+    err = np.zeros((M, T))
+    e = np.zeros(M)
+    for t in range(T):
+        e = np.where(b[:, t], e * keep, e + 1e-4)
+        err[:, t] = e
+    return b, err
+
+
+def test_recovers_planted_drop_after_episodes():
+    from cw.claims import ClaimParams, c6_boundary
+
+    rng = np.random.default_rng(4)
+    M, T = 400, 500
+    b, err = _planted_resets(rng, M, T, 0.01, 0.5)
+    # bursts: a second interaction 1-5 steps after some of them
+    p = BoundaryParams()
+    ep = interaction_episodes(b, p)
+    assert ep.shape[0] > 200 and np.any(ep[:, 2] >= 2) and np.all(ep[:, 2] >= 1)
+    before, after = episode_drops(err, ep, p)
+    # single interactions with no other one before the end of the after-window:
+    # E - 4.5e-4 before (E: the error just before), E / 2 + 29.5e-4 after
+    one = np.array([not b[m, t0 + 1:t0 + 35].any() for m, t0, _ in ep])
+    np.testing.assert_allclose(after[one], 0.5 * (before[one] + 4.5e-4) + 2.95e-3, rtol=1e-9)
+    ds = xr.Dataset({"x": (("trial", "time"), np.zeros((M, T))), "y": (("trial", "time"), np.zeros((M, T))),
+                     "output_x": (("trial", "time"), np.sqrt(err)), "output_y": (("trial", "time"), np.sqrt(err)),
+                     "boundary": (("trial", "time"), b.astype(np.int8))})
+    out = boundary_dataset(ds, p)
+    np.testing.assert_allclose(out["episode_error_before"].values, before, rtol=1e-9)
+    a1 = out["error_aligned_mean"].sel(burst=1).values
+    lag = out["align_lag"].values
+    assert a1[lag == 0][0] < 0.6 * a1[lag == -1][0]  # the drop at the interaction
+    assert int(out["episode_count"].sum()) == ep.shape[0]
+    rows = {c.claim: c for c in c6_boundary("r", "square", out, ClaimParams())}
+    assert rows["C6b"].verdict == "holds" and rows["C6c"].verdict == "holds"
+    # control: the same flags, an error that ignores them
+    ds["output_x"] = ds["output_y"] = (("trial", "time"), np.sqrt(1e-4 * np.broadcast_to(np.arange(T), (M, T))))
+    rows = {c.claim: c for c in c6_boundary("r", "square", boundary_dataset(ds, p), ClaimParams())}
+    assert rows["C6b"].verdict == "fails" and rows["C6b"].value < 0
+    assert rows["C6c"].verdict == "fails"
 
 
 def test_boundary_dataset_from_activity():

@@ -39,17 +39,23 @@ def development_ds(border_counts, grid_counts, updates=(0, 10, 100, 300)):
                       coords={"cell_type_label": labels, "update": ("checkpoint", np.array(updates))})
 
 
-def boundary_ds(mse=0.0004, lag_slope=1e-4, recent_slope=-1e-3, long=0.001, const=0.08, count=100):
+def boundary_ds(mse=0.0004, lag_slope=1e-4, drop1=0.5, drop2=0.8, long=0.001, const=0.08, count=100):
+    """Episodes: ``count`` single interactions and ``count`` of 2-3; the error after an episode is
+    (1 - drop) x the error before, with a little spread."""
     lag = np.arange(50)
-    nr = np.arange(6)
+    rng = np.random.default_rng(0)
+    size = np.r_[np.ones(count, int), rng.integers(2, 4, count)]
+    before = 0.01 + 0.002 * rng.random(2 * count)
+    after = before * (1 - np.where(size == 1, drop1, drop2)) + 1e-4 * rng.random(2 * count)
     return xr.Dataset(
         {"error_since_boundary_mean": ("lag", 0.001 + lag_slope * lag),
          "error_since_boundary_count": ("lag", np.full(lag.size, count)),
-         "error_recent_mean": ("n_recent", 0.01 + recent_slope * nr),
-         "error_recent_count": ("n_recent", np.full(nr.size, count)),
+         "episode_size": ("episode", size),
+         "episode_error_before": ("episode", before),
+         "episode_error_after": ("episode", after),
          "long_error_mean": ("window", np.full(5, long)),
          "const_error_mean": ("window", np.full(5, const))},
-        coords={"lag": lag, "n_recent": nr},
+        coords={"lag": lag},
         attrs={"mse_test_m2": mse, "long_path_const_mse_m2": const, "long_path_steps": 50000})
 
 
@@ -67,7 +73,7 @@ def verdicts(rows):
 
 def test_every_claim_holds_on_a_run_that_shows_them():
     v = verdicts(cl.run_claims("square", "square", False, **good_run()))
-    assert v == {k: "holds" for k in ("C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C7")}
+    assert v == {k: "holds" for k in ("C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7")}
 
 
 def test_claims_fail_on_a_run_that_contradicts_them():
@@ -76,10 +82,10 @@ def test_claims_fail_on_a_run_that_contradicts_them():
     d["scores"] = scores_ds(types, score90=np.full(100, 0.2), sig90=np.ones(100, bool))  # significant but < 0.3
     d["tuning"] = tuning_ds(np.r_[np.full(20, 0.9), np.full(80, 0.1)])  # border units most speed-tuned
     d["development"] = development_ds([0, 0, 0, 5], [0, 3, 5, 5])  # grid-like first
-    d["boundary"] = boundary_ds(mse=0.04, lag_slope=-1e-4, recent_slope=1e-3, long=0.1, const=0.08)
+    d["boundary"] = boundary_ds(mse=0.04, lag_slope=-1e-4, drop1=0.05, drop2=0.0, long=0.1, const=0.08)
     v = verdicts(cl.run_claims("square", "square", False, **d))
     assert v == {"C1a": "fails", "C1b": "fails", "C2": "fails", "C3a": "holds", "C3b": "fails",
-                 "C4": "fails", "C6a": "fails", "C6b": "fails", "C7": "fails"}
+                 "C4": "fails", "C6a": "fails", "C6b": "fails", "C6c": "fails", "C7": "fails"}
 
 
 def test_values_thresholds_and_arena_rules():
@@ -88,6 +94,11 @@ def test_values_thresholds_and_arena_rules():
     assert rows["C1b"].value == pytest.approx(0.001 / 0.08)
     assert rows["C2"].value == 10 and "score90" in rows["C2"].measure
     assert rows["C4"].value == 100 - 10
+    b = good_run()["boundary"]
+    bef, aft = b["episode_error_before"].values, b["episode_error_after"].values
+    assert rows["C6b"].value == pytest.approx(1 - aft.mean() / bef.mean())
+    big = b["episode_size"].values >= 2
+    assert rows["C6c"].value == pytest.approx((bef - aft)[big].mean() - (bef - aft)[~big].mean())
     # a triangle run is judged by score60: the same scores (only score90 high) give no grid units
     d = good_run()
     tri = {c.claim: c for c in cl.run_claims("triangle", "triangle", False, **d)}
@@ -115,7 +126,7 @@ def test_too_few_samples_make_c6_untestable():
     d = good_run()
     d["boundary"] = boundary_ds(count=3)
     v = verdicts(cl.run_claims("square", "square", False, **d))
-    assert v["C6a"] == "untestable" and v["C6b"] == "untestable"
+    assert v["C6a"] == "untestable" and v["C6b"] == "untestable" and v["C6c"] == "untestable"
 
 
 def test_seed_summary_counts_seeds():
@@ -144,8 +155,8 @@ def test_make_claims_from_files(tmp_path):
                 out["seeds"], html=out["html"])
     with open(out["csv"]) as f:
         rows = list(csv.DictReader(f))
-    assert [r["claim"] for r in rows] == ["C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C7"]
+    assert [r["claim"] for r in rows] == ["C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7"]
     assert all(r["verdict"] == "holds" for r in rows) and set(rows[0]) == set(cl.COLUMNS)
     md = open(out["md"]).read()
-    assert "9 claim rows: 9 hold, 0 fail" in md and "| C7 | square |" in md
+    assert "10 claim rows: 10 hold, 0 fail" in md and "| C7 | square |" in md
     assert "<table>" in open(out["html"]).read()

@@ -69,8 +69,11 @@ def boundary():
                                                                 ("count", np.full(6, 50)))},
         "long_error_mean": ("window", np.full(5, 1e-3)), "long_error_sd": ("window", np.full(5, 1e-4)),
         "const_error_mean": ("window", np.full(5, 8e-2)), "const_error_sd": ("window", np.full(5, 1e-2)),
-        "window_start": ("window", np.arange(5) * 1000)},
-        coords={"lag": lag, "n_recent": nr}, attrs={"long_path_steps": 5000, "boundary_recent_window": 100})
+        "window_start": ("window", np.arange(5) * 1000),
+        "error_aligned_mean": (("burst", "align_lag"), np.r_[1e-3 * np.ones(10), 5e-4 * np.ones(21)] * np.c_[[1, 0.8, 0.6]]),
+        "episode_count": ("burst", np.array([40, 10, 0]))},
+        coords={"lag": lag, "n_recent": nr, "align_lag": np.arange(-10, 21), "burst": [1, 2, 3]},
+        attrs={"long_path_steps": 5000, "boundary_recent_window": 100, "boundary_burst_window": 5})
 
 
 def _texts(fig):
