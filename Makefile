@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
 
-.PHONY: setup reproduce quick test test-fast report clean-results
+.PHONY: setup reproduce quick test test-fast report readme clean-results
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ test-fast: setup
 
 report: setup
 	$(BIN)/snakemake --report results/report.html
+
+## after `make reproduce`: figures into docs/ and the results section of README.md
+## (WALL: the wall time of the run, as text, e.g. make readme WALL="1 h 20 min")
+readme: setup
+	@test -n "$(WALL)" || { echo 'error: give the wall time of the run, e.g. make readme WALL="1 h 20 min"'; exit 1; }
+	$(BIN)/python -m cw.readme --results results --docs docs --wall "$(WALL)"
 
 clean-results:
 	rm -rf results/*/ .snakemake

@@ -130,7 +130,9 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 def c1_path_integration(run, arena, boundary, scores, p: ClaimParams) -> list[Claim]:
     out = []
     width = arena_width(scores)
-    rms = math.sqrt(float(boundary.attrs["mse_test_m2"]))
+    # mse_test_m2 is the per-sample term of eq. 3, the mean over the two output coordinates:
+    # the RMS distance between output and true position is sqrt(2 x mse)
+    rms = math.sqrt(2.0 * float(boundary.attrs["mse_test_m2"]))
     pct = 100.0 * rms / width
     out.append(Claim("C1a", run, arena, "the network path-integrates (held-out test trials)",
                      "RMS position error, % of arena width", f"< {p.max_error_pct_width:g}",
@@ -139,7 +141,9 @@ def c1_path_integration(run, arena, boundary, scores, p: ClaimParams) -> list[Cl
         worst = float(np.nanmax(boundary["long_error_mean"].values))
         const = float(boundary.attrs.get("long_path_const_mse_m2", np.nanmean(boundary["const_error_mean"].values)))
         ratio = worst / const if const > 0 else float("inf")
-        note = f"{boundary.attrs.get('long_path_steps', '?')} steps, worst window {worst:.3g} m2, constant {const:.3g} m2"
+        mean = float(np.nanmean(boundary["long_error_mean"].values))
+        note = (f"{boundary.attrs.get('long_path_steps', '?')} steps, worst window {worst:.3g} m2, "
+                f"mean over windows {mean:.3g} m2, constant {const:.3g} m2")
         out.append(Claim("C1b", run, arena, "long-run error stays below the best constant output",
                          "worst window MSE / best-constant MSE", f"< {p.max_long_error_ratio:g}",
                          ratio, _verdict(ratio < p.max_long_error_ratio), note))

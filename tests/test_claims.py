@@ -90,7 +90,8 @@ def test_claims_fail_on_a_run_that_contradicts_them():
 
 def test_values_thresholds_and_arena_rules():
     rows = {c.claim: c for c in cl.run_claims("square", "square", False, **good_run())}
-    assert rows["C1a"].value == pytest.approx(100 * 0.02 / 1.0)  # RMS 2 cm in a 1 m arena
+    # mse 4e-4 m^2 per coordinate: RMS distance sqrt(2 x 4e-4) = 2.83 cm in a 1 m arena
+    assert rows["C1a"].value == pytest.approx(100 * np.sqrt(8e-4) / 1.0)
     assert rows["C1b"].value == pytest.approx(0.001 / 0.08)
     assert rows["C2"].value == 10 and "score90" in rows["C2"].measure
     assert rows["C4"].value == 100 - 10
