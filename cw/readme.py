@@ -69,12 +69,14 @@ def cpu_hours(results: Path) -> float:
 
 
 def shrink(src: Path, dst: Path, width: int) -> None:
-    """Copy a PNG, scaled down to at most ``width`` pixels wide (aspect kept)."""
+    """Copy a PNG, scaled down to at most ``width`` pixels wide (aspect kept) and reduced to a
+    256-colour palette (the figures' colour maps survive it; the files shrink ~3x)."""
     from PIL import Image
 
     with Image.open(src) as im:
         if im.width > width:
             im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+        im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(dst.name + ".tmp")
         im.save(tmp, format="PNG", optimize=True)
