@@ -183,10 +183,11 @@ def aligned_error(err: np.ndarray, episodes: np.ndarray, params: "BoundaryParams
     return err[episodes[:, :1], episodes[:, 1:2] + lags[None, :]]
 
 
-def episode_drops(err: np.ndarray, episodes: np.ndarray, params: "BoundaryParams"):
-    """Per episode: mean error over the ``drop_window`` steps before its first interaction and
-    over the ``drop_window`` steps after its burst window; two (E,) arrays (m^2)."""
-    a = aligned_error(err, episodes, params)
+def episode_drops(aligned: np.ndarray, params: "BoundaryParams"):
+    """Per episode, from its :func:`aligned_error` row: mean error over the ``drop_window`` steps
+    before its first interaction and over the ``drop_window`` steps after its burst window; two
+    (E,) arrays (m^2)."""
+    a = aligned
     pre, bw, dw = params.align_pre, params.burst_window, params.drop_window
     before = a[:, pre - dw:pre].mean(axis=1) if a.size else np.zeros(0)
     after = a[:, pre + bw:pre + bw + dw].mean(axis=1) if a.size else np.zeros(0)
@@ -278,7 +279,7 @@ def boundary_dataset(activity: xr.Dataset, params: BoundaryParams = BoundaryPara
     for i, k in enumerate(bursts):
         if np.any(size == k):
             am[i], asd[i] = a[size == k].mean(axis=0), a[size == k].std(axis=0)
-    before, after = episode_drops(err, ep, params)
+    before, after = episode_drops(a, params)
     ds = ds.assign_coords(
         align_lag=("align_lag", lags, {"long_name": "steps from the first interaction of an episode",
                                        "units": "step"}),

@@ -9,7 +9,7 @@ down to ``--width`` pixels (small enough to commit), and replaces the part of ``
 between the markers :data:`BEGIN` and :data:`END` with the figures, the claims table
 (``<results>/claims.md``), the date of the claims table, the machine (CPU model, cores) and the
 wall time given with ``--wall`` (Snakemake does not record the wall time of a whole workflow
-run; the total CPU time of all jobs is summed from their ``benchmark:`` files and printed too).
+run; the wall times of all its jobs are summed from their ``benchmark:`` files and printed too).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
-def cpu_hours(results: Path) -> float:
+def job_hours(results: Path) -> float:
     """Sum of the ``s`` column (job wall seconds) of every benchmark file under ``results``, in hours."""
     total = 0.0
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
@@ -95,7 +95,7 @@ def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
         BEGIN,
         "",
         f"Latest full run of `config.yaml`: claims table of {stamp:%Y-%m-%d %H:%M} UTC, on {machine()}; "
-        f"wall time {wall} (`snakemake --cores {os.cpu_count()}`), {cpu_hours(results):.1f} h summed "
+        f"wall time {wall} (`snakemake --cores {os.cpu_count()}`), {job_hours(results):.1f} h summed "
         "over all jobs.",
     ]
     if note:

@@ -11,6 +11,7 @@ from cw.boundary import (
     BoundaryParams,
     binned_stats,
     boundary_curves,
+    aligned_error,
     boundary_dataset,
     episode_drops,
     interaction_episodes,
@@ -82,7 +83,7 @@ def test_interaction_episodes_by_hand():
     ep = interaction_episodes(b, p)
     np.testing.assert_array_equal(ep, [[0, 6, 2], [0, 12, 2], [1, 4, 1]])
     err = np.tile(np.arange(20.0), (2, 1))
-    before, after = episode_drops(err, ep, p)
+    before, after = episode_drops(aligned_error(err, ep, p), p)
     np.testing.assert_allclose(before, [4.5, 10.5, 2.5])  # mean of steps t0-2, t0-1
     np.testing.assert_allclose(after, [9.5, 15.5, 7.5])  # mean of steps t0+3, t0+4
     with pytest.raises(ValueError, match="boundary.drop_window"):
@@ -112,7 +113,7 @@ def test_recovers_planted_drop_after_episodes():
     p = BoundaryParams()
     ep = interaction_episodes(b, p)
     assert ep.shape[0] > 200 and np.any(ep[:, 2] >= 2) and np.all(ep[:, 2] >= 1)
-    before, after = episode_drops(err, ep, p)
+    before, after = episode_drops(aligned_error(err, ep, p), p)
     # single interactions with no other one before the end of the after-window:
     # E - 4.5e-4 before (E: the error just before), E / 2 + 29.5e-4 after
     one = np.array([not b[m, t0 + 1:t0 + 35].any() for m, t0, _ in ep])
