@@ -47,6 +47,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cw.stats import pearson
+
 __all__ = ["ClaimParams", "Claim", "run_claims", "claims_table", "summarise_seeds",
            "write_claims_csv", "claims_markdown"]
 
@@ -118,12 +120,6 @@ def arena_width(ds) -> float:
     """Width (max - min x of the corners, m) of the arena recorded in ``ds.attrs['arena_corners']``."""
     c = np.asarray(ds.attrs["arena_corners"], float).reshape(-1, 2)
     return float(c[:, 0].max() - c[:, 0].min())
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    if x.size < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
 
 
 # -- one function per claim ----------------------------------------------------------------------
@@ -225,7 +221,7 @@ def c6_boundary(run, arena, boundary, p: ClaimParams) -> list[Claim]:
     lag = np.asarray(boundary["lag"].values, float)
     m = np.asarray(boundary["error_since_boundary_mean"].values, float)
     ok = (np.asarray(boundary["error_since_boundary_count"].values) >= p.min_bin_samples) & np.isfinite(m)
-    r_lag = _pearson(lag[ok], m[ok])
+    r_lag = pearson(lag[ok], m[ok])
     slope = float(np.polyfit(lag[ok], m[ok], 1)[0]) if ok.sum() >= 3 else float("nan")
     rows = [
         Claim("C6a", run, arena, "error grows without boundary interactions",

@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from cw.stats import pearson
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -144,7 +145,8 @@ def map_correlation_to_final(rate: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    (K, N) correlations over the bins finite at both checkpoints; NaN where a map is flat.
+    (K, N) correlations over the bins finite at both checkpoints (:func:`cw.stats.pearson`);
+    NaN where a map is flat or fewer than 3 bins are shared.
     """
     rate = np.asarray(rate, np.float64)
     K, N = rate.shape[:2]
@@ -155,12 +157,7 @@ def map_correlation_to_final(rate: np.ndarray) -> np.ndarray:
         for n in range(N):
             a, b = flat[k, n], final[n]
             ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() < 3:
-                continue
-            a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
-            den = np.sqrt((a * a).sum() * (b * b).sum())
-            if den > 0:
-                out[k, n] = float((a * b).sum() / den)
+            out[k, n] = pearson(a[ok], b[ok])
     return out
 
 

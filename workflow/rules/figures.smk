@@ -280,7 +280,7 @@ rule claims:
         tuning=expand(f"{OUT}/{{run}}/tuning.nc", run=sorted(RUNS)),
         development=expand(f"{OUT}/{{run}}/development.nc", run=sorted(RUNS)),
         boundary=expand(f"{OUT}/{{run}}/boundary.nc", run=sorted(RUNS)),
-        code=cw_sources("claims", "reporting"),
+        code=cw_sources("claims", "reporting", "stats"),
     output:
         markdown=f"{OUT}/claims.md",
         csv=f"{OUT}/claims.csv",

@@ -140,7 +140,7 @@ rule development:
         trajectories=run_path("trajectories.nc"),
         code=cw_sources(
             "analysis", "development", "activity", "model", "objective",
-            "arenas", "ratemaps", "scores", "shuffles", "celltypes",
+            "arenas", "ratemaps", "scores", "shuffles", "celltypes", "stats",
         ),
     output:
         run_path("development.nc"),
