@@ -1,13 +1,29 @@
-# Two commands:  make reproduce  |  make test
 # Everything runs from a local virtual environment (.venv) built on first use from Python 3.11.
+# `make help` lists the targets with what each costs on a 2-core machine.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
+# analyse / train-networks / report: which config (PRESET=quick uses workflow/presets/quick.yaml)
+PRESET ?=
+CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,)
+OUTDIR := $(if $(PRESET),results/$(PRESET),results)
 
-.PHONY: setup reproduce quick test test-fast report readme clean-results
+.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme clean-results
+
+help:
+	@echo "make quick            all runs, figures, claims at reduced scale (~10 min, 2 cores) -> results/quick/"
+	@echo "make analyse          figures and claims from the networks shipped in networks/, no training"
+	@echo "                      (PRESET=quick: from networks/quick/; minutes)"
+	@echo "make train-networks   train or continue the shipped networks (1,900 updates: ~6 h per network"
+	@echo "                      on one core); stop with Ctrl-C at any time, rerun to continue"
+	@echo "make networks-status  one line per shipped network: updates done, last error"
+	@echo "make reproduce        everything from scratch, training included (~12 h on 2 cores)"
+	@echo "make test             the test suite (~15 min, 2 cores); make test-fast: unit tests only"
+	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
+	@echo "make clean-results    move results/ aside to results.old-<date> (nothing is deleted)"
 
 setup: $(STAMP)
 
@@ -18,13 +34,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## reproduce the paper: every run of config.yaml, every figure
+## reproduce the paper from scratch: every run of config.yaml trained, every figure
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 ## quick look: all runs and figures at reduced scale, into results/quick/
 quick: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/quick.yaml
+
+## every figure and the claims table from the shipped networks (no training job)
+analyse: setup
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=shipped
+
+## train the shipped networks, or continue them from their committed training state
+train-networks: setup
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=continue -- networks
+
+networks-status: setup
+	@$(BIN)/python -m cw.networks networks
 
 ## the whole test suite (unit tests and the end-to-end workflow test)
 test: setup
@@ -35,13 +62,18 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 report: setup
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake $(CONFIG) $(if $(filter shipped,$(MODE)),--config networks_mode=shipped,) --report $(OUTDIR)/report.html
 
-## after `make reproduce`: figures into docs/ and the results section of README.md
+## after a full run: figures into docs/ and the results section of README.md
 ## (WALL: the wall time of the run, as text, e.g. make readme WALL="1 h 20 min")
 readme: setup
 	@test -n "$(WALL)" || { echo 'error: give the wall time of the run, e.g. make readme WALL="1 h 20 min"'; exit 1; }
 	$(BIN)/python -m cw.readme --results results --docs docs --wall "$(WALL)"
 
+## results are hours of computing: moved aside, never deleted
 clean-results:
-	rm -rf results/*/ .snakemake
+	@if [ -d results ] && [ -n "$$(ls -A results 2>/dev/null | grep -v '^.gitkeep$$')" ]; then \
+		dest=results.old-$$(date +%Y%m%d-%H%M%S); mkdir -p $$dest; \
+		find results -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec mv {} $$dest/ \; ; \
+		echo "results moved to $$dest (delete it yourself when sure)"; \
+	else echo "results/ is empty"; fi

@@ -141,11 +141,6 @@ def _check_run(run: Mapping) -> None:
         params = build_params(run)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"runs.{name}: {exc}") from None
-    traj, training = run["trajectories"], run["training"]
-    if training["batch_size"] > traj["n_train"]:
-        raise ConfigError(
-            f"runs.{name}.training.batch_size: {training['batch_size']} exceeds trajectories.n_train = {traj['n_train']}"
-        )
     arena = make_arena(run["arena"]["name"], {k: v for k, v in run["arena"].items() if k != "name"})
     if params["trajectories"].speed_cap >= arena.inradius:
         raise ConfigError(
@@ -223,9 +218,9 @@ def build_params(run: Mapping) -> dict:
     from cw.shuffles import ShuffleParams
     from cw.tuning import TuningParams
 
-    traj = {k: v for k, v in run["trajectories"].items() if k not in ("n_train", "n_test")}
+    traj = {k: v for k, v in run["trajectories"].items() if k != "n_test"}
     return {
-        "trajectories": TrajectoryParams(**traj),
+        "trajectories": TrajectoryParams.from_config(traj),
         "model": ModelParams.from_dict(run["model"]),
         "loss": LossParams.from_dict(run["loss"]),
         "training": TrainingParams.from_dict(run["training"]),

@@ -101,6 +101,11 @@ def unflatten(vector: np.ndarray, like: Sequence, dtype: tf.DType = tf.float32) 
 
 
 # -- curvature products ---------------------------------------------------------------------------
+def _at(etas, c):
+    """Chunk ``c`` of the time-major rate noise, or None (no noise on the rates)."""
+    return None if etas is None else etas[c]
+
+
 class _Compiled:
     """A public entry point: Python argument handling (caches) around one compiled function.
 
@@ -147,10 +152,11 @@ class GaussNewton:
         weights = obj._tensors(weights)
         inputs = obj._tensor(inputs)
         u_flows = obj.trajectory(weights, inputs, noise)
-        return (u_flows, weights, obj._tensors(v), inputs, *[obj._tensor(s) for s in scalars])
+        etas = obj._alpha_noise(noise) if (obj.rate_noise and noise is not None) else None
+        return (u_flows, etas, weights, obj._tensors(v), inputs, *[obj._tensor(s) for s in scalars])
 
     # ---------------------------------------------------------------------------------------
-    def _tangent_chunk(self, u_flow, weights, v, ib, emit, init):
+    def _tangent_chunk(self, u_flow, eta, weights, v, ib, emit, init):
         """Run the tangent (R-op) recurrence of the Euler step over t, for one batch chunk.
 
         With ``g(t) = 1 - u(t)^2``, the tangents of the state x, the rates u and the read-out y
@@ -161,7 +167,8 @@ class GaussNewton:
             dy(t) = du(t) W_out + u(t) dW_out
 
         ``u_flow`` holds the primal rates u(t) of the chunk and ``ib`` its inputs (T, M_c,
-        N_in + 1) with a column of ones.  At every step ``acc = emit(t, acc, dx, du, u_t)`` with
+        N_in + 1) with a column of ones.  With noise on the rates, ``eta`` (T, M_c, N) is that
+        noise: u(t) = tanh(x(t)) + eta(t), so g(t) = 1 - (u(t) - eta(t))^2 (else ``eta`` is None).  At every step ``acc = emit(t, acc, dx, du, u_t)`` with
         ``acc`` starting at ``init`` (TensorArrays or running sums), so that callers keep only
         what they need; the final ``acc`` is returned.
         """
@@ -175,21 +182,24 @@ class GaussNewton:
         dw_aug = tf.concat([self._alpha * dw_rec, dw_ib], 0)  # [u(t-1), I(t), 1] @ dw_aug
         keep = self._keep
 
+        def clean(t, u_t):
+            return u_t if eta is None else u_t - eta[t]
+
         u0 = read_step(u_flow, 0, [None, n], dt)
         dx = tf.matmul(ib[0], dw_ib)
-        du = tf.raw_ops.TanhGrad(y=u0, dy=dx)
+        du = tf.raw_ops.TanhGrad(y=clean(0, u0), dy=dx)
         acc = emit(0, init, dx, du, u0)
 
         def body(t, dx, du, u_prev, acc):
             u_t = read_step(u_flow, t, [None, n], dt)
             dx = tf.add_n([keep * dx, tf.matmul(du, w_a), tf.matmul(tf.concat([u_prev, ib[t]], 1), dw_aug)])
-            du = tf.raw_ops.TanhGrad(y=u_t, dy=dx)
+            du = tf.raw_ops.TanhGrad(y=clean(t, u_t), dy=dx)
             return t + 1, dx, du, u_t, emit(t, acc, dx, du, u_t)
 
         out = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(1), dx, du, u0, acc))
         return out[-1]
 
-    def _jvp(self, u_flows, weights, v, inputs):
+    def _jvp(self, u_flows, etas, weights, v, inputs):
         """Jacobian-vector products of the Euler state, rates and read-out.
 
         Returns
@@ -212,7 +222,7 @@ class GaussNewton:
                 )
                 return tuple(ta.write(t, z) for ta, z in zip(acc, (dx, du, dy)))
 
-            acc = self._tangent_chunk(u_flows[c], weights, v, ib, emit, init)
+            acc = self._tangent_chunk(u_flows[c], _at(etas, c), weights, v, ib, emit, init)
             dx, du = (tf.transpose(stack_steps(ta.flow, [None, n], dt), (1, 0, 2)) for ta in acc[:2])
             dy = tf.transpose(stack_steps(acc[2].flow, [n_out, None], dt), (2, 0, 1))
             parts.append((dx, du, dy))
@@ -238,7 +248,7 @@ class GaussNewton:
         c_s = structural / tf.cast(m, dt)
         return h_y, h_u, c_s
 
-    def _product(self, u_flows, weights, v, inputs, lambda_l2, lambda_fr, structural, error_weight):
+    def _product(self, u_flows, etas, weights, v, inputs, lambda_l2, lambda_fr, structural, error_weight):
         """Curvature-vector product ``(G + structural * S) v``.
 
         Parameters
@@ -279,13 +289,13 @@ class GaussNewton:
                 return gy_ta.write(t, gy), r_ta.write(t, r), g_out + tf.matmul(gy, u_t)
 
             gy_ta, r_ta, g_out = self._tangent_chunk(
-                u_flows[c], weights, v, ib, emit, (ta(), ta(), tf.zeros_like(w_out_t))
+                u_flows[c], _at(etas, c), weights, v, ib, emit, (ta(), ta(), tf.zeros_like(w_out_t))
             )
             r_flow = r_ta.flow
             gs.append(
                 self.objective._backward_chunk(
                     w_rec, u_flows[c], ib, gy_ta.flow, w_out_t,
-                    lambda t, u_t, r_flow=r_flow: [read_step(r_flow, t, [None, n], dt)],
+                    lambda t, u_t, r_flow=r_flow: [read_step(r_flow, t, [None, n], dt)], _at(etas, c),
                 )
             )
             g_outs.append(g_out)
@@ -293,7 +303,7 @@ class GaussNewton:
         h_in, h_out = self._l2_diagonal(weights, lambda_l2)
         return [g_in + h_in * v[0], g_rec, g_b, tf.transpose(tf.add_n(g_outs)) + h_out * v[3]]
 
-    def _quadratic_forms(self, u_flows, weights, v, inputs, lambda_l2, lambda_fr, error_weight):
+    def _quadratic_forms(self, u_flows, etas, weights, v, inputs, lambda_l2, lambda_fr, error_weight):
         """``(v^T G v, v^T S v)`` from one JVP (no VJP): cheaper than a product."""
         dt = self.dtype
         w_out, dw_out = weights[3], v[3]
@@ -309,7 +319,7 @@ class GaussNewton:
 
         zero = tf.zeros([], dt)
         sums = [
-            self._tangent_chunk(u_flows[c], weights, v, ib, emit, (zero, zero, zero))
+            self._tangent_chunk(u_flows[c], _at(etas, c), weights, v, ib, emit, (zero, zero, zero))
             for c, (ib, _) in enumerate(self.objective._chunked(inputs))
         ]
         s_y, s_u, s_x = (tf.add_n([s[i] for s in sums]) for i in range(3))

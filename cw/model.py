@@ -25,6 +25,7 @@ import numpy as np
 WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
 
 RECURRENT_INITS = ("orthogonal", "gaussian")
+NOISE_LOCATIONS = ("rate", "activation")
 HEADING_ENCODINGS = ("angle", "cos_sin")
 
 
@@ -39,8 +40,14 @@ class ModelParams:
     alpha : float
         Euler step as a fraction of the time constant, dt / tau (PAPER: 0.1).
     noise_std : float
-        Standard deviation of the intrinsic noise xi_i(t) in eq. 1, in units of the activation x,
-        drawn independently per unit and step during training (PAPER: present; value OURS: 0.1).
+        Standard deviation of the intrinsic noise, drawn independently per unit and step during
+        training, in units of its location's variable (PAPER: present, "the value of the noise
+        variance is not crucial"; CODE-2020: 0.1 on the rates).
+    noise_location : {"rate", "activation"}
+        ``rate``: the noise is added to the firing rates every step, ``u = tanh(x) + eta``, so the
+        read-out, the recurrence and the metabolic cost all see it (CODE: ``bhneverlearn`` of the
+        authors' code).  ``activation``: xi is added inside the Euler bracket of eq. 1, i.e.
+        ``alpha * xi`` per step on x (OURS, the previous default).
     init_recurrent : {"orthogonal", "gaussian"}
         Initialisation of W_rec (PAPER: orthogonal for square and triangle, Gaussian for hexagon).
     init_recurrent_gain : float
@@ -58,6 +65,7 @@ class ModelParams:
     n_units: int = 100
     alpha: float = 0.1
     noise_std: float = 0.1
+    noise_location: str = "rate"
     init_recurrent: str = "orthogonal"
     init_recurrent_gain: float = 1.0
     heading_encoding: str = "angle"
@@ -71,6 +79,10 @@ class ModelParams:
             raise ValueError(f"model.alpha: must be in (0, 1], got {self.alpha}")
         if self.noise_std < 0:
             raise ValueError(f"model.noise_std: must be >= 0, got {self.noise_std}")
+        if self.noise_location not in NOISE_LOCATIONS:
+            raise ValueError(
+                f"model.noise_location: unknown '{self.noise_location}' (expected {', '.join(NOISE_LOCATIONS)})"
+            )
         if self.init_recurrent not in RECURRENT_INITS:
             raise ValueError(
                 f"model.init_recurrent: unknown '{self.init_recurrent}' (expected {', '.join(RECURRENT_INITS)})"
@@ -101,15 +113,16 @@ class LossParams:
     Parameters
     ----------
     lambda_l2 : float
-        Weight of the L2 penalty on W_in and W_out, eq. 4 (dimensionless; OURS: 0.25, the starting
-        value of Cueva's own code, see paper.md section 3).
+        Weight of the L2 penalty on W_in and W_out, eq. 4, the starting value when the weights
+        adapt (dimensionless; CODE: 0.5; CODE-2020: 0.25).
     lambda_fr : float
-        Weight of the metabolic cost (mean squared firing rate), eq. 5 (dimensionless; OURS: 0.05,
-        the starting value of Cueva's own code). 0 removes the metabolic cost (Fig. 5 ablation).
+        Weight of the metabolic cost (mean squared firing rate), eq. 5, the starting value when
+        the weights adapt (dimensionless; CODE: 0.1; CODE-2020: 0.05). 0 removes the metabolic
+        cost (Fig. 5 ablation).
     """
 
-    lambda_l2: float = 0.25
-    lambda_fr: float = 0.05
+    lambda_l2: float = 0.5
+    lambda_fr: float = 0.1
 
     def __post_init__(self) -> None:
         for key in ("lambda_l2", "lambda_fr"):
@@ -181,6 +194,7 @@ def simulate_numpy(
     inputs: np.ndarray,
     alpha: float,
     noise: np.ndarray | None = None,
+    noise_location: str = "activation",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plain numpy Euler integration of eq. 1-2: the reference implementation.
 
@@ -189,23 +203,31 @@ def simulate_numpy(
     weights : mapping with ``W_in``, ``W_rec``, ``b``, ``W_out``
     inputs : (M, T, N_in) array
     alpha : float, dt / tau
-    noise : (M, T, N) array or None, the noise xi added inside the Euler bracket
+    noise : (M, T, N) array or None, the noise: xi added inside the Euler bracket
+        (``noise_location="activation"``) or eta added to the rates, ``u = tanh(x) + eta``
+        (``"rate"``), which then enter the recurrence and the read-out
 
     Returns
     -------
-    u : (M, T, N) firing rates after each step
+    u : (M, T, N) firing rates after each step (with rate noise, the noisy rates)
     y : (M, T, N_out) read-out after each step
     """
     m, t_steps, _ = inputs.shape
     n = weights["W_rec"].shape[0]
+    if noise_location not in NOISE_LOCATIONS:
+        raise ValueError(f"noise_location: unknown '{noise_location}'")
     x = np.zeros((m, n), dtype=np.result_type(inputs, weights["W_rec"]))
+    u = np.zeros_like(x)
     us = np.empty((m, t_steps, n), dtype=x.dtype)
     for t in range(t_steps):
         drive = inputs[:, t] @ weights["W_in"] + weights["b"]
-        if noise is not None:
+        if noise is not None and noise_location == "activation":
             drive = drive + noise[:, t]
-        x = x + alpha * (-x + np.tanh(x) @ weights["W_rec"] + drive)
-        us[:, t] = np.tanh(x)
+        x = x + alpha * (-x + u @ weights["W_rec"] + drive)
+        u = np.tanh(x)
+        if noise is not None and noise_location == "rate":
+            u = u + noise[:, t]
+        us[:, t] = u
     return us, us @ weights["W_out"]
 
 

@@ -147,6 +147,10 @@ class Objective:
         self.chunks = default_chunks() if chunks is None else max(1, int(chunks))
         self._alpha = tf.constant(model.alpha, dtype)
         self._keep = tf.constant(1.0 - model.alpha, dtype)
+        #: True when the noise is added to the rates u = tanh(x) + eta (CODE), False when it is
+        #: added to the activation inside the Euler bracket (alpha * xi, the paper's eq. 1).
+        self.rate_noise = model.noise_location == "rate"
+        self._noise_scale = tf.constant(1.0 if self.rate_noise else model.alpha, dtype)
         kw = dict(reduce_retracing=True, autograph=False)
         self._noise_fn = tf.function(self._noise, **kw)
         self._noise_tm_fn = tf.function(self._noise_time_major, **kw)
@@ -175,10 +179,11 @@ class Objective:
         return tf.random.stateless_normal(shape, seed=seed, dtype=self.dtype) * std
 
     def _noise_time_major(self, noise):
-        """``alpha * xi`` per batch chunk, each (T, M_chunk, N)."""
+        """Per batch chunk, each (T, M_chunk, N): ``alpha * xi`` (noise on the activation) or
+        ``eta`` itself (noise on the rates)."""
         bounds = self._bounds(noise)
         return tuple(
-            tf.transpose(noise[a:b], (1, 0, 2)) * self._alpha for a, b in zip(bounds[:-1], bounds[1:])
+            tf.transpose(noise[a:b], (1, 0, 2)) * self._noise_scale for a, b in zip(bounds[:-1], bounds[1:])
         )
 
     def _alpha_noise(self, noise):
@@ -221,7 +226,9 @@ class Objective:
     def _forward_chunk(self, weights, ib, axi, tgt=None, keep_u=True, keep_err=False):
         """Euler integration over t of one chunk, with the loss sums if ``tgt`` is given.
 
-        ``ib`` (T, M_c, N_in + 1) inputs with ones; ``axi`` (T, M_c, N) alpha * noise or None;
+        ``ib`` (T, M_c, N_in + 1) inputs with ones; ``axi`` (T, M_c, N) the time-major noise of
+        :meth:`_noise_time_major` or None (with noise on the rates, the rates kept and used
+        everywhere are the noisy ones, ``u(t) = tanh(x(t)) + eta(t)``);
         ``tgt`` (T, N_out, M_c) targets or None.  Returns a dict with ``u`` (TensorList of the
         rates u(t), (M_c, N), if ``keep_u``), ``s_e`` and ``s_u`` (sums of e^2 / 2 and u^2 / 2),
         and if ``keep_err``: ``e`` (TensorList of e(t)^T = (y(t) - target(t))^T, (N_out, M_c)) and
@@ -238,10 +245,11 @@ class Objective:
         def ta():
             return tf.TensorArray(dt, size=n_steps, element_shape=tf.TensorShape([None, None]))
 
+        rate_noise = self.rate_noise and axi is not None
         x = tf.matmul(ib[0], w_ib)
-        if axi is not None:
+        if axi is not None and not rate_noise:
             x = x + axi[0]
-        u = tf.tanh(x)
+        u = tf.tanh(x) + axi[0] if rate_noise else tf.tanh(x)
         state = {}
         if keep_u:
             state["u"] = ta()
@@ -269,17 +277,17 @@ class Objective:
 
         def body(t, x, u, state):
             terms = [keep * x, tf.matmul(tf.concat([u, ib[t]], 1), w_aug)]
-            if axi is not None:
+            if axi is not None and not rate_noise:
                 terms.append(axi[t])
             x = tf.add_n(terms)
-            u = tf.tanh(x)
+            u = tf.tanh(x) + axi[t] if rate_noise else tf.tanh(x)
             return t + 1, x, u, emit(t, u, state)
 
         _, _, _, state = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(1), x, u, state))
         out = {k: (v.flow if isinstance(v, tf.TensorArray) else v) for k, v in state.items()}
         return out
 
-    def _backward_chunk(self, w_rec, u_flow, ib, small_flow, small_w, full_terms):
+    def _backward_chunk(self, w_rec, u_flow, ib, small_flow, small_w, full_terms, eta=None):
         """Back-propagation through time of output gradients on the rates u(t), one chunk.
 
         The output gradient on u(t) is ``s(t)^T small_w + sum(full_terms(t, u(t)))`` with
@@ -302,7 +310,8 @@ class Objective:
             s_t = read_step(small_flow, t, [n_small, None], dt)
             q = tf.matmul(tf.concat([dx_next, tf.transpose(s_t)], 1), w_back)
             du = tf.add_n([q] + full_terms(t, u_t))
-            return tf.raw_ops.TanhGrad(y=u_t, dy=du) + keep * dx_next
+            r_t = u_t if eta is None else u_t - eta[t]
+            return tf.raw_ops.TanhGrad(y=r_t, dy=du) + keep * dx_next
 
         def body(t, dx_next, u_t, g):
             dx = delta(t, u_t, dx_next)
@@ -317,6 +326,10 @@ class Objective:
         dx0 = delta(0, u0, dx1)  # t = 0: u(-1) = 0
         g = g + tf.matmul(tf.concat([tf.zeros_like(u0), ib[0]], 1), dx0, transpose_a=True)
         return self._alpha * g
+
+    def rate_eta(self, axi, c):
+        """The time-major rate noise of chunk ``c`` (for the slope of tanh), or None."""
+        return axi[c] if (self.rate_noise and axi is not None) else None
 
     def _split_input_grad(self, g, weights):
         """(N + N_in + 1, N) gradient -> W_rec, W_in, b parts."""
@@ -362,8 +375,12 @@ class Objective:
         small_w = h_y * tf.transpose(w_out)
         outs, gs = [], []
         for c, (ib, tgt) in enumerate(self._chunked(inputs, targets)):
-            o = self._forward_chunk(weights, ib, axi[c], tgt, keep_u=True, keep_err=True)
-            gs.append(self._backward_chunk(w_rec, o["u"], ib, o["e"], small_w, lambda t, u_t: [h_u * u_t]))
+            o = self._forward_chunk(weights, ib, None if axi is None else axi[c], tgt, keep_u=True, keep_err=True)
+            gs.append(
+                self._backward_chunk(
+                    w_rec, o["u"], ib, o["e"], small_w, lambda t, u_t: [h_u * u_t], self.rate_eta(axi, c)
+                )
+            )
             outs.append(o)
         s_e = tf.add_n([o["s_e"] for o in outs])
         s_u = tf.add_n([o["s_u"] for o in outs])

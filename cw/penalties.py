@@ -1,17 +1,20 @@
-"""Cueva's adaptive penalty weights (paper.md section 3).
+"""Adaptive penalty weights of the loss (eq. 3-5): named rules of the authors' trainers.
 
-Cueva's own Hessian-free code adapted the penalty weights of the loss (eq. 3-5) after every
-update so that each penalty stays within a band relative to the error E:
+After every update the weights lambda_L2 and lambda_FR may be moved by a factor so that each
+penalty stays within a band relative to the error E of that update:
 
-    lambda_L2 * R_L2  in [E / 1000, E / 6]
-    lambda_FR * R_FR  in [E / 40,   E / 4]
+* ``code`` (CODE: the port of the authors' Hessian-free trainer of this paper, see the project
+  notes on the authors' code): lambda_L2 x ``decrease`` (2/3) when lambda_L2 R_L2 > E/3, x
+  ``increase`` (3/2) when it is < E/500; lambda_FR x 2/3 when lambda_FR R_FR > E/3, and never
+  raised.  Starting weights 0.5 and 0.1 (CODE, ``loss`` section).
+* ``code_2020`` (CODE-2020: the first author's later trainer): lambda_L2 R_L2 kept within
+  [E/1000, E/6] and lambda_FR R_FR within [E/40, E/4], both raised and lowered; starting weights
+  0.25 and 0.05 in that code.
+* ``fixed``: no adaptation; the weights of the ``loss`` section hold for the whole training (for
+  ablations and the study of conditions).
 
-A weight whose penalty lies above its band is multiplied by 2/3, one below its band by 3/2 (one
-factor per update, so the weights move gradually).  Starting values 0.25 and 0.05 are the
-defaults of :class:`cw.objective.LossParams`.
-
-:func:`adapt_penalty_weights` is a pure function; the training loop decides when to call it (with
-the loss terms of the update's batch) and passes the new weights to the next update as tensors.
+One factor per update, so the weights move gradually.  :func:`adapt_penalty_weights` is a pure
+function; the training loop calls it with the loss terms of the update's batch.
 """
 
 from __future__ import annotations
@@ -21,39 +24,37 @@ from typing import Mapping
 
 import numpy as np
 
+#: Bands of each named rule, as fractions of the error E: (low, high) for lambda_L2 R_L2 and
+#: for lambda_FR R_FR; a low edge of None means the weight is never raised.
+RULES: dict[str, dict[str, tuple[float | None, float]]] = {
+    "code": {"l2": (1.0 / 500.0, 1.0 / 3.0), "fr": (None, 1.0 / 3.0)},
+    "code_2020": {"l2": (1.0 / 1000.0, 1.0 / 6.0), "fr": (1.0 / 40.0, 1.0 / 4.0)},
+}
+
+#: Every rule name accepted by ``training.adapt_penalties.rule``.
+RULE_NAMES: tuple[str, ...] = (*RULES, "fixed")
+
 
 @dataclass(frozen=True)
 class PenaltyAdaptParams:
     """Settings of the adaptive penalty rule (config section ``training.adapt_penalties``).
 
-    enabled : bool, default True
-        Apply the rule (PAPER-hint: Cueva's code did; OURS to adopt).  When False the weights are
-        returned unchanged.
-    l2_band_low, l2_band_high : float, defaults 1/1000, 1/6
-        Band of lambda_L2 * R_L2 as fractions of the error E (dimensionless; PAPER: E/1000, E/6).
-    fr_band_low, fr_band_high : float, defaults 1/40, 1/4
-        Band of lambda_FR * R_FR as fractions of E (PAPER: E/40, E/4).
+    rule : {"code", "code_2020", "fixed"}, default "code"
+        Named rule (see the module docstring; CODE, CODE-2020, or no adaptation).
     decrease : float, default 2/3
-        Factor applied to a weight whose penalty is above its band (PAPER: 2/3).
+        Factor applied to a weight whose penalty is above its band (CODE and CODE-2020: 2/3).
     increase : float, default 3/2
-        Factor applied to a weight whose penalty is below its band (PAPER: 3/2).
+        Factor applied to a weight whose penalty is below its band (CODE and CODE-2020: 3/2).
     """
 
-    enabled: bool = True
-    l2_band_low: float = 1.0 / 1000.0
-    l2_band_high: float = 1.0 / 6.0
-    fr_band_low: float = 1.0 / 40.0
-    fr_band_high: float = 1.0 / 4.0
+    rule: str = "code"
     decrease: float = 2.0 / 3.0
     increase: float = 3.0 / 2.0
 
     def __post_init__(self) -> None:
         prefix = "training.adapt_penalties"
-        for lo, hi in (("l2_band_low", "l2_band_high"), ("fr_band_low", "fr_band_high")):
-            if not 0 <= getattr(self, lo) <= getattr(self, hi):
-                raise ValueError(
-                    f"{prefix}.{lo}: must be in [0, {hi}] ({getattr(self, hi)}), got {getattr(self, lo)}"
-                )
+        if self.rule not in RULE_NAMES:
+            raise ValueError(f"{prefix}.rule: must be one of {', '.join(RULE_NAMES)}, got {self.rule!r}")
         if not 0 < self.decrease < 1:
             raise ValueError(f"{prefix}.decrease: must be in (0, 1), got {self.decrease}")
         if not self.increase > 1:
@@ -61,17 +62,22 @@ class PenaltyAdaptParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PenaltyAdaptParams":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"training.adapt_penalties.{unknown[0]}: unknown key")
         return cls(**dict(d))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _adapt_one(weight: float, penalty: float, error: float, low: float, high: float, p: PenaltyAdaptParams) -> float:
+def _adapt_one(weight: float, penalty: float, error: float, band, p: PenaltyAdaptParams) -> float:
+    low, high = band
     value = weight * penalty
     if value > high * error:
         return weight * p.decrease
-    if value < low * error:
+    if low is not None and value < low * error:
         return weight * p.increase
     return weight
 
@@ -87,12 +93,13 @@ def adapt_penalty_weights(
     """New ``(lambda_L2, lambda_FR)`` from the error E and the penalties R_L2, R_FR (eq. 3-5).
 
     Each weight is multiplied by ``params.decrease`` when its penalty ``lambda * R`` lies above
-    ``high * E``, by ``params.increase`` when below ``low * E``, and kept otherwise.  Unchanged when
-    the rule is disabled or any input is not finite.
+    its rule's ``high * E``, by ``params.increase`` when below ``low * E`` (if the rule has a low
+    edge), and kept otherwise.  Unchanged for the ``fixed`` rule or when any input is not finite.
     """
     vals = (error, r_l2, r_fr, lambda_l2, lambda_fr)
-    if not params.enabled or not all(np.isfinite(v) for v in vals):
+    if params.rule == "fixed" or not all(np.isfinite(v) for v in vals):
         return float(lambda_l2), float(lambda_fr)
-    new_l2 = _adapt_one(lambda_l2, r_l2, error, params.l2_band_low, params.l2_band_high, params)
-    new_fr = _adapt_one(lambda_fr, r_fr, error, params.fr_band_low, params.fr_band_high, params)
+    bands = RULES[params.rule]
+    new_l2 = _adapt_one(lambda_l2, r_l2, error, bands["l2"], params)
+    new_fr = _adapt_one(lambda_fr, r_fr, error, bands["fr"], params)
     return float(new_l2), float(new_fr)

@@ -21,21 +21,23 @@ log = logging.getLogger(__name__)
 
 # -- trajectories --------------------------------------------------------------------------------
 def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int) -> None:
-    """Training pool and test set of trials for one run -> ``trajectories.nc``."""
+    """Held-out test trials of one run -> ``trajectories.nc`` (training trials are generated
+    afresh for every update by the training step)."""
     from cw.arenas import make_arena
     from cw.training import rng_for
-    from cw.trajectories import TrajectoryParams, generate_trials, trials_dataset
+    from cw.trajectories import Trials, TrajectoryParams, generate_trials, trials_dataset
 
-    spec = {k: v for k, v in arena.items() if k != "name"}
-    ar = make_arena(arena["name"], spec)
-    params = TrajectoryParams(**{k: v for k, v in trajectories.items() if k not in ("n_train", "n_test")})
-    train = generate_trials(ar, int(trajectories["n_train"]), params, rng_for(seed, "train_trials"))
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
     test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
-    ds = trials_dataset(train, test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
+    t = params.n_steps
+    empty = Trials(np.zeros((0, t), np.float32), np.zeros((0, t), np.float32), np.zeros((0, t, 2), np.float32),
+                   np.zeros((0, t), bool))
+    ds = trials_dataset(empty, test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
     io.write_netcdf(ds, out)
     log.info(
-        "%s: %d training + %d test trials of %d steps; %.2f boundary interactions per trial",
-        out, train.speed.shape[0], test.speed.shape[0], params.n_steps, float(train.boundary.sum(1).mean()),
+        "%s: %d test trials of %d steps; %.2f boundary interactions per trial",
+        out, test.speed.shape[0], params.n_steps, float(test.boundary.sum(1).mean()),
     )
 
 
@@ -48,10 +50,11 @@ def _read_trials(path: str, subset: str):
 
 # -- training ------------------------------------------------------------------------------------
 def train_model(
-    trajectories: str,
     weights_out: str,
     checkpoints_out: str,
     history_out: str,
+    arena: Mapping,
+    trajectories: Mapping,
     model: Mapping,
     loss: Mapping,
     training: Mapping,
@@ -59,15 +62,22 @@ def train_model(
     label: str,
     progress: bool = True,
 ) -> None:
-    """Train one run's network on its training pool; write final weights, checkpoints, history."""
-    from cw.model import ModelParams, encode_inputs, init_weights
-    from cw.model import LossParams
-    from cw.training import TrainingParams, rng_for, train
+    """Train one run's network on fresh trials; write final weights, checkpoints and history.
+
+    The full training state is kept beside the weights (``training_state.npz``) and the settings
+    with their hash in ``settings.json`` (:mod:`cw.networks`), so that a stopped training resumes
+    exactly, also from a state committed to the repository.
+    """
+    from cw import networks
+    from cw.model import LossParams, ModelParams, init_weights
+    from cw.training import TrainingParams, fresh_batches, rng_for, train
 
     mp, lp, tp = ModelParams.from_dict(model), LossParams.from_dict(loss), TrainingParams.from_dict(training)
-    _, trials = _read_trials(trajectories, "train")
-    inputs = encode_inputs(trials.speed, trials.heading, mp)
-    targets = trials.position.astype(np.float32)
+    run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,
+           "training": training, "seed": seed}
+    folder = Path(weights_out).parent
+    h = networks.write_settings(folder, networks.training_settings(run))
+    batches = fresh_batches(arena, trajectories, mp, tp.batch_size, seed)
     weights0 = init_weights(mp, rng_for(seed, "init"))
 
     def log_row(row: dict) -> None:
@@ -76,19 +86,24 @@ def train_model(
 
     state = training_state_path(weights_out)
     result = train(
-        weights0, inputs, targets, mp, lp, tp, seed,
+        weights0, batches, mp, lp, tp, seed, settings_hash=h,
         label=label, progress=progress, on_update=log_row, state_path=state,
     )
-    attrs = io.run_attrs(model=model, loss=loss, training=training) | {"seed": seed, "run": label}
+    attrs = io.run_attrs(arena=arena, trajectories=trajectories, model=model, loss=loss, training=training) | {
+        "seed": seed, "run": label, "settings_hash": h,
+    }
     io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
     io.write_csv(result.history, history_out)
     io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
-    state.unlink(missing_ok=True)  # the outputs are complete: a later rerun must train afresh
+    # The final state stays: rerunning a finished training is then a no-op that rewrites the
+    # same files, and the shipped folder shows its history.
 
 
 def training_state_path(weights_out: str) -> Path:
     """Where a training job keeps its resumable state: beside its weights, not a declared output."""
-    return Path(weights_out).with_name("training_state.npz")
+    from cw.networks import STATE_FILE
+
+    return Path(weights_out).with_name(STATE_FILE)
 
 
 # -- activity ------------------------------------------------------------------------------------

@@ -69,6 +69,10 @@ def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> No
         configure_threads(smk.threads)
     try:
         func(*args, **kwargs)
+    except KeyboardInterrupt as exc:  # e.g. cw.training.TrainingInterrupted: the state is saved
+        logging.getLogger(func.__module__).warning("%s", exc or "interrupted")
+        print(f"cw: {exc or 'interrupted'}", file=sys.stderr)
+        raise SystemExit(130) from None
     except Exception as exc:
         logging.getLogger(func.__module__).exception("%s failed", func.__name__)
         print(f"cw error in {func.__name__}: {exc}", file=sys.stderr)

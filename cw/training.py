@@ -1,16 +1,21 @@
-"""Training loop: minibatches from the trial pool, one optimiser update each, checkpoints, history.
+"""Training loop: fresh trials for every update, one optimiser update each, checkpoints, history.
 
 Seeds: the run's integer seed drives independent streams (see :func:`rng_for`), so that the
-trajectories, the initial weights, the minibatch draws and the noise are each reproducible on
-their own.
+trajectories, the initial weights and the noise are each reproducible on their own.  The
+training trials of update k come from the stream ``train_trials`` and k alone
+(:func:`update_rng`), so an interrupted training resumes with exactly the batches it would have
+seen (PAPER and CODE: fresh trials for every minibatch, each used once).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,16 +37,22 @@ def rng_for(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS[stream]]))
 
 
+def update_rng(seed: int, update: int) -> np.random.Generator:
+    """Generator of the training trials of one update (1-based): a function of seed and update."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS["train_trials"], int(update)]))
+
+
 @dataclass(frozen=True)
 class TrainingParams:
     """Optimisation settings (config section ``training``).
 
     optimizer : "hessian_free" (PAPER) or "adam" (OURS, a first-order baseline).
-    n_updates : number of parameter updates (OURS; the paper: "a few hundred" HF updates).
+    n_updates : number of parameter updates, each on fresh trials (CODE: 1900).
     batch_size : trials per minibatch, M (PAPER: 500).
-    n_checkpoints : number of saved weight sets, log-spaced over training and always including the
-        initial (update 0) and final weights (OURS: 12; Fig. 4 needs early/intermediate/late, and
-        the late ones show whether the maps have settled).
+    n_checkpoints : number of log-spaced saved weight sets, always including the initial
+        (update 0) and final weights (OURS: 12; Fig. 4 needs early/intermediate/late).
+    checkpoint_every : weights are also saved every this many updates, 0 = never (OURS: 100, so
+        that the late checkpoints show when the maps stop changing).
     log_every : write a line to the log every this many updates (OURS: 10).
     state_every_minutes : wall-clock minutes between saves of the full training state, from
         which a killed training resumes exactly (OURS: 5; 0 saves after every update).
@@ -50,9 +61,10 @@ class TrainingParams:
     """
 
     optimizer: str = "hessian_free"
-    n_updates: int = 300
+    n_updates: int = 1900
     batch_size: int = 500
     n_checkpoints: int = 12
+    checkpoint_every: int = 100
     log_every: int = 10
     state_every_minutes: float = 5.0
     adam: dict = field(default_factory=dict)
@@ -69,6 +81,8 @@ class TrainingParams:
                 raise ValueError(f"training.{key}: must be >= 1, got {getattr(self, key)}")
         if self.n_checkpoints < 2:
             raise ValueError(f"training.n_checkpoints: must be >= 2, got {self.n_checkpoints}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"training.checkpoint_every: must be >= 0, got {self.checkpoint_every}")
         if self.state_every_minutes < 0:
             raise ValueError(f"training.state_every_minutes: must be >= 0, got {self.state_every_minutes}")
         # construct the nested settings so that their own checks run now
@@ -81,6 +95,10 @@ class TrainingParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "TrainingParams":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"training.{unknown[0]}: unknown key")
         return cls(**dict(d))
 
     def to_dict(self) -> dict:
@@ -91,13 +109,16 @@ class TrainingParams:
         return dict(getattr(self, self.optimizer))
 
 
-def checkpoint_updates(n_updates: int, n_checkpoints: int) -> list[int]:
-    """Updates after which weights are saved: 0, then log-spaced up to ``n_updates`` inclusive.
+def checkpoint_updates(n_updates: int, n_checkpoints: int, every: int = 0) -> list[int]:
+    """Updates after which weights are saved: 0, then log-spaced up to ``n_updates`` inclusive,
+    plus every multiple of ``every`` (0: none).
 
-    Fewer than ``n_checkpoints`` are returned when ``n_updates`` is too small to space them.
+    Fewer than ``n_checkpoints`` log-spaced ones are returned when ``n_updates`` is too small to
+    space them.
     """
     inner = np.geomspace(1, n_updates, n_checkpoints - 1)
-    return sorted({0, *np.unique(np.round(inner).astype(int)).tolist(), n_updates})
+    regular = range(every, n_updates, every) if every > 0 else ()
+    return sorted({0, *np.unique(np.round(inner).astype(int)).tolist(), *regular, n_updates})
 
 
 @dataclass
@@ -118,10 +139,6 @@ class TrainResult:
 
 class TrainingDiverged(FloatingPointError):
     """The loss became non-finite; the message names the run and the update."""
-
-
-#: Loss-term columns shown on the progress bar, per optimiser (besides loss and error).
-PROGRESS_KEYS = {"hessian_free": ("damping", "cg_iters", "rho", "step_size"), "adam": ("grad_norm",)}
 
 
 def _fingerprint(*parts) -> str:
@@ -163,35 +180,98 @@ def load_state(path: str | Path) -> dict | None:
     return state
 
 
+def fresh_batches(arena: Mapping, trajectories: Mapping, model: ModelParams, batch_size: int, seed: int) -> "BatchSource":
+    """``batches(k)``: the fresh training trials of update k as network inputs and targets.
+
+    Parameters
+    ----------
+    arena : arena spec with its ``name`` (config ``arenas`` entry)
+    trajectories : the run's ``trajectories`` section (``n_test`` ignored)
+    model : network settings (input encoding)
+    batch_size : trials per update, M
+    seed : the run's seed; update k draws from :func:`update_rng` (seed, k)
+
+    Returns
+    -------
+    callable k -> (inputs (M, T, N_in) float32, targets (M, T, 2) float32 in m)
+    """
+    from cw.arenas import make_arena
+    from cw.model import encode_inputs
+    from cw.trajectories import TrajectoryParams, generate_trials
+
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
+
+    def batches(update: int):
+        trials = generate_trials(ar, int(batch_size), params, update_rng(seed, update))
+        return encode_inputs(trials.speed, trials.heading, model), trials.position.astype(np.float32)
+
+    return batches
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a training; its full state was saved first (message says where)."""
+
+
+@contextlib.contextmanager
+def _deferred_signals():
+    """Within the block, SIGINT and SIGTERM only set a flag (read by the training loop), so that
+    an update is never cut in half and the state is saved before exiting.  Outside the main
+    thread (where handlers cannot be installed) the block does nothing."""
+    flag = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, _frame):
+        flag["signal"] = signum
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+BatchSource = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
+
+
 def train(
     weights: Mapping[str, np.ndarray],
-    pool_inputs: np.ndarray,
-    pool_targets: np.ndarray,
+    batches: BatchSource,
     model: ModelParams,
     loss: LossParams,
     training: TrainingParams,
     seed: int,
+    settings_hash: str = "",
     label: str = "train",
     progress: bool = True,
     on_update: Callable[[dict], None] | None = None,
     state_path: str | Path | None = None,
+    on_state: Callable[[Path], None] | None = None,
 ) -> TrainResult:
-    """Train the CTRNN on minibatches drawn from a pool of trials.
+    """Train the CTRNN on fresh trials for every update.
 
     Parameters
     ----------
     weights : initial weights
-    pool_inputs : (P, T, N_in) float32 network inputs of the training pool
-    pool_targets : (P, T, N_out) float32 target positions (m)
+    batches : ``batches(k)`` returns update k's trials (1-based): network inputs
+        (M, T, N_in) float32 and target positions (M, T, N_out) float32 (m); it must depend on k
+        alone (e.g. :func:`update_rng`), so that a resumed training sees the same trials
     model, loss, training : parameters
-    seed : the run's seed (minibatch draws and noise streams)
-    label : name shown on the progress bar
-    progress : show a progress bar with an ETA on stderr
+    seed : the run's seed (noise streams)
+    settings_hash : identifies every setting that made the network (see :mod:`cw.networks`); a
+        saved state is only resumed by a training with the same hash and initial weights
+    label : name shown on the progress line
+    progress : show a progress line with an ETA on stderr
     on_update : called with each history row (e.g. to log it)
     state_path : file for the full training state (weights, optimiser state, penalty weights,
-        minibatch generator, history, checkpoints), saved every ``state_every_minutes`` and at
-        the end; if it exists and matches these settings, training resumes from it and ends with
-        the same weights as an uninterrupted run
+        history, checkpoints), saved every ``state_every_minutes``, at the end, and when SIGINT
+        or SIGTERM arrives (then :class:`TrainingInterrupted` is raised); if it exists and
+        matches these settings, training resumes from it and ends with the same weights as an
+        uninterrupted run
+    on_state : called with ``state_path`` after each save
     """
     import tensorflow as tf
 
@@ -200,25 +280,21 @@ def train(
     from cw.optimizers import Batch, make_optimizer
     from cw.penalties import PenaltyAdaptParams, adapt_penalty_weights
 
-    n_pool, n_steps = pool_inputs.shape[:2]
     m = training.batch_size
-    if m > n_pool:
-        raise ValueError(f"training.batch_size: {m} exceeds the training pool of {n_pool} trials")
     objective = Objective(model)
     optimizer = make_optimizer(training.optimizer, training.optimizer_settings, objective)
     adapt = PenaltyAdaptParams.from_dict(training.adapt_penalties)
-    batch_rng = rng_for(seed, "batches")
     noise_seed = int(np.random.SeedSequence([int(seed), STREAMS["noise"]]).generate_state(1)[0] >> 1)
     lam_l2, lam_fr = float(loss.lambda_l2), float(loss.lambda_fr)
 
     w = weights_to_tensors(weights)
-    saves = set(checkpoint_updates(training.n_updates, training.n_checkpoints))
+    saves = set(checkpoint_updates(training.n_updates, training.n_checkpoints, training.checkpoint_every))
     ckpt_updates, ckpts, history = [0], [tensors_to_weights(w)], []
     start = 1
 
     fingerprint = _fingerprint(
-        model.to_dict(), loss.to_dict(), training.to_dict(), int(seed),
-        *[np.asarray(weights[k]) for k in WEIGHT_NAMES], pool_inputs[:, :8], pool_targets[:, -8:],
+        settings_hash or [model.to_dict(), loss.to_dict(), training.to_dict(), int(seed)],
+        *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
     )
     if state_path is not None:
         state = load_state(state_path)
@@ -229,7 +305,6 @@ def train(
             start = int(state["update"]) + 1
             w = weights_to_tensors({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
             optimizer.set_state({k[4:]: v for k, v in state.items() if k.startswith("opt_")})
-            batch_rng.bit_generator.state = state["batch_rng"]
             lam_l2, lam_fr = float(state["lambda_l2"]), float(state["lambda_fr"])
             history = state["history"]
             ckpt_updates = list(state["checkpoint_updates"])
@@ -238,7 +313,7 @@ def train(
 
     def snapshot(update: int) -> None:
         state = {
-            "fingerprint": fingerprint, "update": update, "batch_rng": batch_rng.bit_generator.state,
+            "fingerprint": fingerprint, "update": update, "n_updates": training.n_updates,
             "lambda_l2": lam_l2, "lambda_fr": lam_fr, "history": history, "checkpoint_updates": ckpt_updates,
         }
         state.update({f"w_{k}": v for k, v in tensors_to_weights(w).items()})
@@ -246,51 +321,105 @@ def train(
         for i, c in enumerate(ckpts):
             state.update({f"ckpt{i}_{k}": c[k] for k in WEIGHT_NAMES})
         save_state(state_path, state)
+        if on_state is not None:
+            on_state(Path(state_path))
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=training.n_updates, initial=start - 1, desc=label, unit="update", dynamic_ncols=True)
+        bar = progress_bar(training.n_updates, start - 1, label)
     t_start = last_save = time.perf_counter()
-    for update in range(start, training.n_updates + 1):
-        t0 = time.perf_counter()
-        idx = np.sort(batch_rng.choice(n_pool, size=m, replace=False))
-        batch = Batch(
-            inputs=tf.constant(pool_inputs[idx]),
-            targets=tf.constant(pool_targets[idx]),
-            noise=objective.noise((m, n_steps), (noise_seed, update)),
-            lambda_l2=tf.constant(lam_l2, objective.dtype),
-            lambda_fr=tf.constant(lam_fr, objective.dtype),
-        )
-        w_new, info = optimizer.step(w, batch)
-        row = {"update": update, **info, "lambda_l2": lam_l2, "lambda_fr": lam_fr}
-        row["seconds"] = time.perf_counter() - t0
-        if not all(np.isfinite(float(v)) for k, v in row.items() if k.startswith("loss")) or not all(
-            bool(tf.reduce_all(tf.math.is_finite(t))) for t in w_new
-        ):
-            raise TrainingDiverged(
-                f"{label}: non-finite loss or weights at update {update}"
-                + (f"; last good state kept in {state_path}" if state_path is not None and Path(state_path).is_file() else "")
+    with _deferred_signals() as stop:
+        for update in range(start, training.n_updates + 1):
+            t0 = time.perf_counter()
+            inputs, targets = batches(update)
+            if inputs.shape[0] != m:
+                raise ValueError(f"{label}: batch of update {update} has {inputs.shape[0]} trials, expected {m}")
+            t_batch = time.perf_counter() - t0
+            n_steps = inputs.shape[1]
+            batch = Batch(
+                inputs=tf.constant(inputs),
+                targets=tf.constant(targets),
+                noise=objective.noise((m, n_steps), (noise_seed, update)),
+                lambda_l2=tf.constant(lam_l2, objective.dtype),
+                lambda_fr=tf.constant(lam_fr, objective.dtype),
             )
-        w = w_new
-        lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
-        history.append(row)
-        if on_update is not None:
-            on_update(row)
-        if update in saves:
-            ckpt_updates.append(update)
-            ckpts.append(tensors_to_weights(w))
-        if state_path is not None and (
-            time.perf_counter() - last_save >= 60.0 * training.state_every_minutes or update == training.n_updates
-        ):
-            snapshot(update)
-            last_save = time.perf_counter()
-        if bar is not None:
-            extra = {k: f"{row[k]:.3g}" for k in PROGRESS_KEYS.get(training.optimizer, ()) if k in row}
-            bar.set_postfix(loss=f"{row['loss']:.4g}", error=f"{row['error']:.3g}", **extra, refresh=False)
-            bar.update(1)
+            w_new, info = optimizer.step(w, batch)
+            row = {"update": update, **info, "lambda_l2": lam_l2, "lambda_fr": lam_fr}
+            row["batch_seconds"] = t_batch
+            row["seconds"] = time.perf_counter() - t0
+            if not all(np.isfinite(float(v)) for k, v in row.items() if k.startswith("loss")) or not all(
+                bool(tf.reduce_all(tf.math.is_finite(t))) for t in w_new
+            ):
+                raise TrainingDiverged(
+                    f"{label}: non-finite loss or weights at update {update}"
+                    + (f"; last good state kept in {state_path}" if state_path is not None and Path(state_path).is_file() else "")
+                )
+            w = w_new
+            lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
+            history.append(row)
+            if on_update is not None:
+                on_update(row)
+            if update in saves:
+                ckpt_updates.append(update)
+                ckpts.append(tensors_to_weights(w))
+            interrupted = stop["signal"] is not None and update < training.n_updates
+            if state_path is not None and (
+                time.perf_counter() - last_save >= 60.0 * training.state_every_minutes
+                or update == training.n_updates
+                or interrupted
+            ):
+                snapshot(update)
+                last_save = time.perf_counter()
+            if bar is not None:
+                bar.show(update, row)
+            if interrupted:
+                if bar is not None:
+                    bar.close()
+                where = f"state saved in {state_path}; rerun the same command to resume" if state_path else "no state saved"
+                raise TrainingInterrupted(f"{label}: interrupted after update {update} of {training.n_updates}; {where}")
     if bar is not None:
         bar.close()
     log.info("%s: updates %d-%d in %.1f s", label, start, training.n_updates, time.perf_counter() - t_start)
     return TrainResult(tensors_to_weights(w), ckpt_updates, ckpts, history)
+
+
+class progress_bar:
+    """One progress line per training: tqdm on a terminal (prefixed by the run name, 80 columns),
+    else a plain line every ``PLAIN_EVERY_S`` seconds (several jobs sharing a log or terminal)."""
+
+    PLAIN_EVERY_S = 60.0
+
+    def __init__(self, total: int, initial: int, label: str):
+        import sys
+
+        self.total, self.label = total, label
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.initial = initial
+        self.last = -1e9
+        self.bar = None
+        if self.tty:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=label, unit="upd", ncols=80,
+                            bar_format="{desc} {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+
+    def show(self, update: int, row: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"err {row['error']:.3g}", refresh=False)
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.PLAIN_EVERY_S or update == self.total:
+            import sys
+
+            done = update - self.initial
+            rate = (now - self.t0) / max(done, 1)
+            eta = rate * (self.total - update)
+            print(f"{self.label}: update {update}/{self.total}, error {row['error']:.4g}, "
+                  f"{rate:.1f} s/update, {eta / 60:.0f} min left", file=sys.stderr, flush=True)
+            self.last = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,18 +1,32 @@
-"""Simulated animal trajectories in a convex polygon arena (paper.md section 2).
+"""Simulated animal trajectories in a convex polygon arena (paper section 2).
 
-Motion model (PAPER unless marked OURS in :class:`TrajectoryParams`), for every trial:
+Every trial starts at the arena centre ``(0, 0)`` (PAPER) with a uniform random heading (OURS).
+Two motion models (``TrajectoryParams.generator``):
 
-* start at the arena centre ``(0, 0)`` with a uniform random heading and zero angular velocity;
-* each step ``t``: angular velocity ``w <- turn_memory * w + N(0, turn_std)`` (a "modified Brownian
-  motion to increase the probability of straight runs"; OURS: the AR(1) form of Cueva's later
-  code), heading ``h <- h + w``;
-* speed from a two-state stop/move Markov chain (PAPER: zero speed 90 % of the time; OURS:
-  contiguous bouts, Rayleigh distributed speed while moving, clipped at ``speed_max``);
-* proposed position ``p' = p + s (cos h, sin h)``. If ``p'`` is outside the polygon, the step is a
-  **boundary interaction**: the heading is re-drawn ("re-sampling the angular input variable until
-  the input angle did not lead the animal outside the boundary") from a Gaussian around the
-  current heading whose s.d. grows after every failure, then uniformly; ``w`` is reset to 0. If
-  no draw works, the animal stays put and the step's speed is recorded as 0.
+``code`` (default; CODE, the authors' code of the paper as described in the project notes)
+    * each step independently moving with probability ``1 - zero_speed_fraction`` (PAPER: zero
+      speed 90 % of the time; CODE: ``sprand(numtrials, numT, 0.1)/5``), speed uniform in
+      ``(0, speed_max)`` when moving (CODE: 0.2 in a box of side 2), no bouts;
+    * heading random walk ``h(t) = h(t-1) + N(0, heading_std^2)`` (CODE: s.d. 1/3 rad per step, no
+      memory), evolving on every step, also while the animal stands still (OURS where the notes
+      are silent: the code draws the whole angle sequence independently of the speed);
+    * walls: a step that would leave the polygon re-draws ``h(t)`` from the same Gaussian around
+      ``h(t-1)`` (CODE); the s.d. grows by ``wall_resample_growth`` after every
+      ``wall_growth_every`` failed draws (CODE: "variance increased after a number of failed
+      draws"; the number and factor OURS), then uniform draws.
+
+``bouts`` (OURS, the previous default)
+    * angular velocity ``w <- turn_memory * w + N(0, turn_std)`` (AR(1), from the first author's
+      later code), heading ``h <- h + w``;
+    * speed from a two-state stop/move Markov chain (contiguous bouts, Rayleigh speed with mean
+      ``speed_mean`` while moving, clipped at ``speed_max``);
+    * walls: the heading is re-drawn from a Gaussian around the rejected heading, s.d.
+      ``wall_resample_std`` growing by ``wall_resample_growth`` after every failure, then
+      uniformly; ``w`` is reset to 0.
+
+A step whose heading had to be re-drawn is a **boundary interaction** ("re-sampling the angular
+input variable until the input angle did not lead the animal outside the boundary", PAPER). If no
+draw works, the animal stays put and the step's speed is recorded as 0.
 
 The inputs recorded at step ``t`` are the speed actually travelled and the heading actually used,
 rounded to float32 *before* the step is taken, so that
@@ -21,7 +35,8 @@ rounded to float32 *before* the step is taken, so that
 only accepted if both it and its float32 rounding are inside the polygon, so stored positions
 never leave the arena.
 
-Units: positions in metres, time in integration steps (one step = tau / 10), angles in radians.
+Units: positions in metres (the arena's units), time in integration steps (one step = tau / 10),
+angles in radians.
 """
 
 from __future__ import annotations
@@ -59,6 +74,9 @@ SUBSETS: tuple[str, ...] = ("train", "test")
 #: Prefix of the global attributes that hold the TrajectoryParams fields.
 _PARAM_ATTR_PREFIX = "trajectories_"
 
+#: Motion models of :func:`generate_trials`.
+GENERATORS: tuple[str, ...] = ("code", "bouts")
+
 _TWO_PI = 2.0 * math.pi
 _TWO_PI_F32 = np.float32(_TWO_PI)
 
@@ -69,28 +87,39 @@ class TrajectoryParams:
 
     Parameters
     ----------
+    generator : {"code", "bouts"}, default "code"
+        Motion model (see the module docstring): ``code`` (CODE, the authors' code) or ``bouts``
+        (OURS, the previous default).
     n_steps : int, default 500
-        PAPER: trial length T in integration steps.
+        PAPER: trial length T in integration steps (CODE: 450).
     zero_speed_fraction : float, default 0.9
         PAPER: fraction of steps with zero speed ("zero speed 90 % of the time"), in [0, 1).
+        ``code``: each step moves independently with probability ``1 - zero_speed_fraction``.
+    speed_max : float or None, default 0.2
+        ``code``: speed is uniform in (0, speed_max) when moving, m/step (CODE: 0.2 in a box of
+        side 2). ``bouts``: speeds are clipped at this value (OURS; None means
+        ``DEFAULT_SPEED_MAX_FACTOR * speed_mean``). Must be below the arena's
+        :attr:`~cw.arenas.Arena.inradius` (checked by :func:`generate_trials`).
+    heading_std : float, default 1/3
+        ``code``: s.d. of the heading change per step, rad/step (CODE: ``randn()/3``).
+    wall_growth_every : int, default 10
+        ``code``: failed wall re-draws between two growths of their s.d. (OURS).
     mean_run_steps : float, default 5.0
-        OURS: mean length (steps) of a bout of movement, >= 1. Stopping is a two-state Markov
-        chain whose stationary stop fraction is ``zero_speed_fraction``, so the mean stop bout is
-        ``f * L / (1 - f)`` steps (45 with the defaults), which must be >= 1.
+        ``bouts`` (OURS): mean length (steps) of a bout of movement, >= 1. Stopping is a
+        two-state Markov chain whose stationary stop fraction is ``zero_speed_fraction``, so the
+        mean stop bout is ``f * L / (1 - f)`` steps (45 with the defaults), which must be >= 1.
     speed_mean : float, default 0.03
-        OURS: mean speed while moving, m/step (Rayleigh distributed).
-    speed_max : float or None, default None
-        OURS: speeds are clipped at this value (m/step); None means
-        ``DEFAULT_SPEED_MAX_FACTOR * speed_mean`` (0.12 m/step with the defaults). Must be below
-        the arena's :attr:`~cw.arenas.Arena.inradius` (checked by :func:`generate_trials`).
+        ``bouts`` (OURS): mean speed while moving, m/step (Rayleigh distributed).
     turn_memory : float, default 0.8
-        OURS (Cueva's later code): AR(1) coefficient of the angular velocity, in [0, 1).
+        ``bouts`` (CODE-2020): AR(1) coefficient of the angular velocity, in [0, 1).
     turn_std : float, default 0.03
-        OURS (Cueva's later code): s.d. (rad/step) of the AR(1) innovation, >= 0.
+        ``bouts`` (CODE-2020): s.d. (rad/step) of the AR(1) innovation, >= 0.
     wall_resample_std : float, default pi / 4
-        OURS: s.d. (rad) of the first heading re-draw at a wall, around the current heading.
+        ``bouts`` (OURS): s.d. (rad) of the first heading re-draw at a wall, around the current
+        heading (``code`` uses ``heading_std``, CODE).
     wall_resample_growth : float, default 1.5
-        OURS: factor (>= 1) by which the s.d. grows after each failed re-draw.
+        OURS: factor (>= 1) by which the re-draw s.d. grows (``bouts``: after each failure;
+        ``code``: after every ``wall_growth_every`` failures).
     wall_max_resamples : int, default 50
         OURS: number of Gaussian re-draws before one uniform draw; if that also leaves the
         arena, the step has zero speed.
@@ -101,11 +130,14 @@ class TrajectoryParams:
         ``trajectories.<field>: ...`` for an invalid value.
     """
 
+    generator: str = "code"
     n_steps: int = 500
     zero_speed_fraction: float = 0.9
+    speed_max: float | None = 0.2
+    heading_std: float = 1.0 / 3.0
+    wall_growth_every: int = 10
     mean_run_steps: float = 5.0
     speed_mean: float = 0.03
-    speed_max: float | None = None
     turn_memory: float = 0.8
     turn_std: float = 0.03
     wall_resample_std: float = math.pi / 4
@@ -116,12 +148,14 @@ class TrajectoryParams:
         def bad(field: str, why: str) -> ValueError:
             return ValueError(f"trajectories.{field}: {why}, got {getattr(self, field)!r}")
 
-        for field in ("n_steps", "wall_max_resamples"):
+        if self.generator not in GENERATORS:
+            raise bad("generator", f"must be one of {', '.join(GENERATORS)}")
+        for field in ("n_steps", "wall_max_resamples", "wall_growth_every"):
             if not is_int(getattr(self, field)):
                 raise bad(field, "must be an integer")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "speed_max" and v is None:
+            if (f.name == "speed_max" and v is None) or f.name == "generator":
                 continue
             if not is_real(v) or not math.isfinite(v):
                 raise bad(f.name, "must be a finite number")
@@ -131,7 +165,7 @@ class TrajectoryParams:
             raise bad("zero_speed_fraction", "must be in [0, 1)")
         if self.mean_run_steps < 1.0:
             raise bad("mean_run_steps", "must be >= 1 step")
-        if self.zero_speed_fraction > 0 and self.mean_stop_steps < 1.0:
+        if self.generator == "bouts" and self.zero_speed_fraction > 0 and self.mean_stop_steps < 1.0:
             raise bad(
                 "mean_run_steps",
                 "gives a mean stop bout f*L/(1-f) < 1 step with this zero_speed_fraction",
@@ -150,6 +184,10 @@ class TrajectoryParams:
             raise bad("wall_resample_growth", "must be >= 1")
         if self.wall_max_resamples < 0:
             raise bad("wall_max_resamples", "must be >= 0")
+        if self.heading_std < 0:
+            raise bad("heading_std", "must be >= 0 rad/step")
+        if self.wall_growth_every < 1:
+            raise bad("wall_growth_every", "must be >= 1")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "TrajectoryParams":
@@ -245,14 +283,20 @@ def _redraw_headings(
     heading: np.ndarray,
     params: TrajectoryParams,
     rng: np.random.Generator,
+    sd0: float | None = None,
+    every: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Re-draw headings for trials whose proposed step leaves the arena.
+
+    Draws are ``heading + sd * N(0, 1)``, ``sd`` starting at ``sd0`` (default
+    ``params.wall_resample_std``) and growing by ``params.wall_resample_growth`` after every
+    ``every`` failed draws; after ``params.wall_max_resamples`` draws, one uniform draw.
 
     Parameters
     ----------
     pos : (n, 2) current positions (m, inside the arena).
     speed : (n,) speeds (m/step, float32-representable).
-    heading : (n,) current (rejected) headings, rad.
+    heading : (n,) centres of the draws (the rejected heading, or the previous step's), rad.
 
     Returns
     -------
@@ -260,28 +304,22 @@ def _redraw_headings(
     new_pos : (n, 2) positions after the step (unchanged where nothing was accepted), m.
     ok : (n,) bool, whether an accepted heading was found.
     """
-    n = heading.shape[0]
-    new_heading = heading.copy()
-    new_pos = pos.copy()
-    ok = np.zeros(n, dtype=bool)
-    todo = np.arange(n)
-    sd = params.wall_resample_std
-    for attempt in range(params.wall_max_resamples + 1):
-        if todo.size == 0:
-            break
-        if attempt < params.wall_max_resamples:
-            h = heading[todo] + sd * rng.standard_normal(todo.size)
-            sd *= params.wall_resample_growth
-        else:
-            h = rng.uniform(0.0, _TWO_PI, size=todo.size)
-        h = _round_heading(h)
-        p = _step(pos[todo], speed[todo], h)
-        good = _inside(arena, p)
-        acc = todo[good]
-        new_heading[acc] = h[good]
-        new_pos[acc] = p[good]
-        ok[acc] = True
-        todo = todo[~good]
+    n, k_gauss = heading.shape[0], params.wall_max_resamples
+    # All draws at once (the first acceptable one of an i.i.d.-per-sd sequence is what a
+    # sequential loop would accept): Gaussian columns with growing s.d., then one uniform column.
+    sd = params.wall_resample_std if sd0 is None else float(sd0)
+    sds = sd * params.wall_resample_growth ** (np.arange(k_gauss) // int(every))
+    cand = np.empty((n, k_gauss + 1))
+    cand[:, :k_gauss] = heading[:, None] + sds[None, :] * rng.standard_normal((n, k_gauss))
+    cand[:, k_gauss] = rng.uniform(0.0, _TWO_PI, size=n)
+    cand = _round_heading(cand.ravel()).reshape(n, k_gauss + 1)
+    p = pos[:, None, :] + speed[:, None, None] * np.stack([np.cos(cand), np.sin(cand)], axis=-1)
+    good = _inside(arena, p.reshape(-1, 2)).reshape(n, k_gauss + 1)
+    ok = good.any(axis=1)
+    first = np.argmax(good, axis=1)
+    rows = np.arange(n)
+    new_heading = np.where(ok, cand[rows, first], heading)
+    new_pos = np.where(ok[:, None], p[rows, first], pos)
     return new_heading, new_pos, ok
 
 
@@ -322,6 +360,8 @@ def generate_trials(
             f"trajectories.speed_max: speed cap {cap:g} m/step must be below the inradius "
             f"{arena.inradius:g} m of arena '{arena.name}'"
         )
+    if params.generator == "code":
+        return _generate_code(arena, int(n_trials), params, rng)
     m, n_steps = int(n_trials), params.n_steps
     f = params.zero_speed_fraction
     p_stop = 1.0 / params.mean_run_steps if f > 0 else 0.0  # move -> stop
@@ -366,13 +406,60 @@ def generate_trials(
         heading_out[:, t] = heading
         pos_out[:, t] = pos
 
-    # cheap final check, one wall at a time to keep memory low
+    return _checked(arena, Trials(speed=speed_out, heading=heading_out, position=pos_out, boundary=boundary_out))
+
+
+def _checked(arena: Arena, trials: Trials) -> Trials:
+    """Cheap final check that no stored position left the arena (one wall at a time)."""
+    pos = trials.position
     for normal, offset in zip(arena.normals, arena.offsets):
-        proj = pos_out[..., 0].astype(np.float64) * normal[0]
-        proj += pos_out[..., 1].astype(np.float64) * normal[1]
+        proj = pos[..., 0].astype(np.float64) * normal[0]
+        proj += pos[..., 1].astype(np.float64) * normal[1]
         if np.any(proj > offset):
             raise RuntimeError(f"generate_trials: a position left arena '{arena.name}' (bug)")
-    return Trials(speed=speed_out, heading=heading_out, position=pos_out, boundary=boundary_out)
+    return trials
+
+
+def _generate_code(arena: Arena, m: int, params: TrajectoryParams, rng: np.random.Generator) -> Trials:
+    """The ``code`` motion model (see the module docstring), vectorised over trials."""
+    n_steps = params.n_steps
+    p_move = 1.0 - params.zero_speed_fraction
+    speed_out = np.empty((m, n_steps), dtype=np.float32)
+    heading_out = np.empty((m, n_steps), dtype=np.float32)
+    pos_out = np.empty((m, n_steps, 2), dtype=np.float32)
+    boundary_out = np.zeros((m, n_steps), dtype=bool)
+
+    # the random draws that do not depend on the walls, all at once
+    moving_all = rng.random((m, n_steps)) < p_move
+    speed_all = (rng.random((m, n_steps)) * params.speed_cap).astype(np.float32).astype(np.float64)
+    speed_all[~moving_all] = 0.0
+    turns = params.heading_std * rng.standard_normal((m, n_steps))
+
+    pos = np.zeros((m, 2))
+    heading = _round_heading(rng.uniform(0.0, _TWO_PI, size=m))
+    for t in range(n_steps):
+        prev = heading
+        heading = _round_heading(prev + turns[:, t])
+        speed = speed_all[:, t].copy()
+        idx = np.flatnonzero(speed > 0)
+        if idx.size:
+            prop = _step(pos[idx], speed[idx], heading[idx])
+            inside = _inside(arena, prop)
+            pos[idx[inside]] = prop[inside]
+            hit = idx[~inside]
+            if hit.size:
+                h_new, p_new, ok = _redraw_headings(
+                    arena, pos[hit], speed[hit], prev[hit], params, rng,
+                    sd0=params.heading_std, every=params.wall_growth_every,
+                )
+                heading[hit[ok]] = h_new[ok]
+                pos[hit] = p_new
+                speed[hit[~ok]] = 0.0
+                boundary_out[hit, t] = True
+        speed_out[:, t] = speed
+        heading_out[:, t] = heading
+        pos_out[:, t] = pos
+    return _checked(arena, Trials(speed=speed_out, heading=heading_out, position=pos_out, boundary=boundary_out))
 
 
 # ---------------------------------------------------------------------------- xarray / netCDF
@@ -494,7 +581,10 @@ def params_from_dataset(ds: xr.Dataset) -> TrajectoryParams:
             raise ValueError(f"{key}: missing global attribute")
         v = ds.attrs[key]
         v = v.item() if isinstance(v, np.generic) else v
-        kwargs[f.name] = int(v) if f.name in ("n_steps", "wall_max_resamples") else float(v)
+        if f.name == "generator":
+            kwargs[f.name] = str(v)
+        else:
+            kwargs[f.name] = int(v) if f.name in ("n_steps", "wall_max_resamples", "wall_growth_every") else float(v)
     return TrajectoryParams(**kwargs)
 
 

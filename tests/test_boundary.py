@@ -201,7 +201,7 @@ def test_analyse_boundary_file_to_file(tmp_path):
                       "boundary": (("trial", "time"), _flags(rng, M, T, 0.05).astype(np.int8))})
     io.write_netcdf(act, tmp_path / "activity.nc")
     arena = {"name": "square", "shape": "square", "side": 1.0}
-    traj = {"n_train": 10, "n_test": 5, "n_steps": 100}
+    traj = {"n_test": 5, "n_steps": 100}
     analyse_boundary(str(tmp_path / "activity.nc"), str(tmp_path / "weights.nc"),
                      str(tmp_path / "boundary.nc"), mp, arena, traj,
                      {"long_path_factor": 250, "window_steps": 5000, "max_lag": 50}, seed=3)

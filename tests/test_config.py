@@ -24,7 +24,7 @@ def test_default_config_holds_the_paper_runs(default):
     assert resolve_run(cfg, "square")["model"]["init_recurrent"] == "orthogonal"
     assert resolve_run(cfg, "square_no_metabolic")["loss"]["lambda_fr"] == 0.0
     assert resolve_run(cfg, "square")["loss"]["lambda_fr"] == cfg["loss"]["lambda_fr"] > 0
-    assert resolve_run(cfg, "triangle")["arena"] == {"name": "triangle", "shape": "triangle", "side": 1.5}
+    assert resolve_run(cfg, "triangle")["arena"] == {"name": "triangle", "shape": "triangle", "side": pytest.approx(3.0393427426063886)}
 
 
 def test_every_schema_default_matches_config_yaml(default):
@@ -69,14 +69,14 @@ BAD = [
     ("arenas.square", {"shape": "polygon", "corners": [[0, 0], [1, 1], [1, 0], [0, 1]]}, "arenas.square.corners"),
     ("arenas.square", {"shape": "polygon"}, "arenas.square.corners"),
     ("trajectories.zero_speed_fraction", 1.5, "trajectories.zero_speed_fraction"),
-    ("trajectories.n_train", -10, "trajectories.n_train"),
+    ("trajectories.n_test", -10, "trajectories.n_test"),
     ("trajectories.n_steps", "500", "trajectories.n_steps"),
     ("trajectories.speed_max", 0.9, "speed_max"),
     ("model.n_units", 0, "model.n_units"),
     ("model.heading_encoding", "degrees", "model.heading_encoding"),
     ("training.optimizer", "sgd", "training.optimizer"),
     ("training.adam.learning_rate", 0, "training.adam.learning_rate"),
-    ("training.batch_size", 20000, "training.batch_size"),
+    ("training.batch_size", 0, "training.batch_size"),
     ("ratemaps.bin_size", 0, "ratemaps.bin_size"),
     ("scores.variant", "median", "scores.variant"),
     ("unknown_section", 1, "config"),
@@ -94,10 +94,11 @@ def test_bad_input_names_the_key(default, path, value, key):
     assert key in msg and "\n" not in msg, msg
 
 
-def test_batch_larger_than_pool_is_refused(default):
+def test_training_pool_key_is_gone(default):
+    """Training trials are fresh for every update: a pool size is an unknown key."""
     cfg = copy.deepcopy(default)
     cfg["trajectories"]["n_train"] = 100
-    with pytest.raises(ConfigError, match="batch_size"):
+    with pytest.raises(ConfigError, match="trajectories: unknown key.*n_train"):
         load_config(cfg)
 
 
@@ -180,7 +181,7 @@ def test_runs_expand_over_seeds_and_a_sweep(default):
         "tri_structural_damping0", "tri_structural_damping0.3",
     ])
     run = resolve_run(out, "sq_lambda_fr0.1_seed2")
-    assert run["seed"] == 2 and run["loss"]["lambda_fr"] == 0.1 and run["loss"]["lambda_l2"] == 0.25
+    assert run["seed"] == 2 and run["loss"]["lambda_fr"] == 0.1 and run["loss"]["lambda_l2"] == cfg["loss"]["lambda_l2"]
     assert resolve_run(out, "tri_structural_damping0.3")["training"]["hessian_free"]["structural_damping"] == 0.3
     assert resolve_run(out, "tri_structural_damping0.3")["training"]["hessian_free"]["cg_max_iters"] == 50
 

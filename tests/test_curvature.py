@@ -20,9 +20,12 @@ M, T, N = 3, 7, 5
 LAMBDA_L2, LAMBDA_FR = 0.3, 0.2
 
 
-@pytest.fixture(scope="module")
-def setup():
-    model = ModelParams(n_units=N, noise_std=0.1, init_recurrent="gaussian", init_recurrent_gain=1.5)
+@pytest.fixture(scope="module", params=["activation", "rate"])
+def setup(request):
+    """The tiny network, with the noise inside the Euler bracket or on the rates."""
+    model = ModelParams(
+        n_units=N, noise_std=0.1, noise_location=request.param, init_recurrent="gaussian", init_recurrent_gain=1.5
+    )
     rng = np.random.default_rng(0)
     w = init_weights(model, rng, np.float64)
     w["W_out"] = rng.normal(0, 0.5, w["W_out"].shape)  # non-zero so that every block is exercised
@@ -32,34 +35,41 @@ def setup():
     objective = Objective(model, F64)
     noise = objective.noise((M, T), (1, 2))
     gn = GaussNewton(objective)
-    jac = _explicit_jacobians(weights, inputs, noise, model.alpha)
+    jac = _explicit_jacobians(weights, inputs, noise, model.alpha, model.noise_location)
     return dict(model=model, w=w, weights=weights, inputs=inputs, noise=noise, objective=objective, gn=gn, jac=jac)
 
 
-def _forward(weights, inputs, noise, alpha):
-    """Unrolled Euler integration (independent of the code under test): x, u, y as (M, T, .)."""
+def _forward(weights, inputs, noise, alpha, location):
+    """Unrolled Euler integration (independent of the code under test): x, u, y as (M, T, .).
+
+    ``location="activation"``: x <- x + alpha (-x + u W_rec + I W_in + b + xi), u = tanh(x);
+    ``"rate"``: x <- x + alpha (-x + u W_rec + I W_in + b), u = tanh(x) + eta.
+    """
     w_in, w_rec, b, w_out = weights
     x = tf.zeros((inputs.shape[0], w_rec.shape[0]), F64)
-    xs = []
+    u = tf.zeros_like(x)
+    xs, us = [], []
     for t in range(inputs.shape[1]):
-        x = x + alpha * (-x + tf.tanh(x) @ w_rec + inputs[:, t] @ w_in + b + noise[:, t])
+        xi = noise[:, t] if location == "activation" else 0.0
+        x = x + alpha * (-x + u @ w_rec + inputs[:, t] @ w_in + b + xi)
+        u = tf.tanh(x) + (noise[:, t] if location == "rate" else 0.0)
         xs.append(x)
-    x = tf.stack(xs, axis=1)
-    u = tf.tanh(x)
+        us.append(u)
+    x, u = tf.stack(xs, axis=1), tf.stack(us, axis=1)
     return x, u, tf.einsum("mtn,nj->mtj", u, w_out)
 
 
-def _explicit_jacobians(weights, inputs, noise, alpha):
+def _explicit_jacobians(weights, inputs, noise, alpha, location):
     """Full Jacobians of x, u, y (flattened) with respect to the flat parameter vector."""
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(weights)
-        x, u, y = _forward(weights, inputs, noise, alpha)
+        x, u, y = _forward(weights, inputs, noise, alpha, location)
     out = {}
     for name, z in (("x", x), ("u", u), ("y", y)):
         blocks = tape.jacobian(z, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         n_z = int(np.prod(z.shape))
         out[name] = np.concatenate([blk.numpy().reshape(n_z, -1) for blk in blocks], axis=1)
-    out["u_val"] = u.numpy().ravel()
+    out["r_val"] = np.tanh(x.numpy()).ravel()  # noise-free rates: the slope of tanh
     return out
 
 
@@ -76,7 +86,7 @@ def _explicit_matrices(s):
         ]
     )
     h_l2 = np.diag(diag)
-    s_mat = jac["x"].T @ ((1.0 - jac["u_val"] ** 2)[:, None] * jac["x"]) / M
+    s_mat = jac["x"].T @ ((1.0 - jac["r_val"] ** 2)[:, None] * jac["x"]) / M
     return g_err, g_fr, h_l2, s_mat
 
 
@@ -105,8 +115,9 @@ def test_flatten_roundtrip(setup):
 
 def test_reference_forward_matches_model(setup):
     s = setup
-    x, u, y = _forward(s["weights"], s["inputs"], s["noise"], s["model"].alpha)
-    u_np, y_np = simulate_numpy(s["w"], s["inputs"].numpy(), s["model"].alpha, s["noise"].numpy())
+    loc = s["model"].noise_location
+    x, u, y = _forward(s["weights"], s["inputs"], s["noise"], s["model"].alpha, loc)
+    u_np, y_np = simulate_numpy(s["w"], s["inputs"].numpy(), s["model"].alpha, s["noise"].numpy(), loc)
     np.testing.assert_allclose(u.numpy(), u_np, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(y.numpy(), y_np, rtol=1e-12, atol=1e-14)
 
@@ -125,12 +136,13 @@ def test_jvp_matches_explicit_jacobian_and_finite_differences(setup):
 
     def run(theta):
         wt = dict(zip(("W_in", "W_rec", "b", "W_out"), [t.numpy() for t in unflatten(theta, s["weights"], F64)]))
-        return simulate_numpy(wt, s["inputs"].numpy(), alpha, s["noise"].numpy())
+        return simulate_numpy(wt, s["inputs"].numpy(), alpha, s["noise"].numpy(), s["model"].noise_location)
 
     (u_p, y_p), (u_m, y_m) = run(w_flat + eps * v), run(w_flat - eps * v)
     assert _rel(du.numpy(), (u_p - u_m) / (2 * eps)) < 1e-8
     assert _rel(dy.numpy(), (y_p - y_m) / (2 * eps)) < 1e-8
-    x_fd = (np.arctanh(u_p) - np.arctanh(u_m)) / (2 * eps)
+    eta = s["noise"].numpy() if s["model"].noise_location == "rate" else 0.0
+    x_fd = (np.arctanh(u_p - eta) - np.arctanh(u_m - eta)) / (2 * eps)
     assert _rel(dx.numpy(), x_fd) < 1e-7
 
 

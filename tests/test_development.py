@@ -77,7 +77,7 @@ def test_analyse_development_on_tiny_network(tmp_path):
     from cw.pipeline import make_trajectories
 
     arena = {"name": "square", "shape": "square", "side": 1.0}
-    traj = {"n_train": 2, "n_test": 30, "n_steps": 100}
+    traj = {"n_test": 30, "n_steps": 100}
     make_trajectories(str(tmp_path / "trajectories.nc"), arena, traj, seed=2)
     model = {"n_units": 8}
     mp = ModelParams(**model)

@@ -238,7 +238,10 @@ REQUIRED = [
 def test_hf_lowers_loss_and_damping_follows_rho(small):
     # Curvature on the whole (small) batch: the quadratic model is then the batch's own, and
     # the Levenberg-Marquardt mechanics are checked without sub-batch sampling error.
-    params = HessianFreeParams(initial_damping=0.01, curvature_fraction=1.0)
+    params = HessianFreeParams(
+        initial_damping=0.01, curvature_fraction=1.0, structural_damping=0.03,
+        structural_damping_normalisation="per_trial",
+    )
     hf = HessianFree(small["objective"], params)
     batch = small["batch"](0)  # the same trials and noise throughout: losses comparable
     w, logs = small["weights"], []
@@ -315,22 +318,67 @@ def test_gradient_clipping_is_logged(small):
     assert log["loss_after"] <= log["loss"]
 
 
-# -- Cueva's adaptive penalty rule --------------------------------------------------------------
-def test_adaptive_penalties():
-    e = 1.0
-    # lambda_L2 R_L2 band [E/1000, E/6]; lambda_FR R_FR band [E/40, E/4]
-    assert adapt_penalty_weights(e, 1.0, 1.0, 0.1, 0.1) == (0.1, 0.1)  # both inside
-    l2, fr = adapt_penalty_weights(e, 1.0, 1.0, 0.5, 1.0)  # both above
-    assert l2 == pytest.approx(0.5 * 2 / 3) and fr == pytest.approx(2 / 3)
-    l2, fr = adapt_penalty_weights(e, 1.0, 1.0, 1e-4, 0.01)  # both below
-    assert l2 == pytest.approx(1.5e-4) and fr == pytest.approx(0.015)
-    # band edges are inside the band
-    assert adapt_penalty_weights(e, 1.0, 1.0, 1 / 6, 1 / 4) == (1 / 6, 1 / 4)
-    assert adapt_penalty_weights(e, 1.0, 1.0, 1 / 1000, 1 / 40) == (1 / 1000, 1 / 40)
-    assert adapt_penalty_weights(e, 1.0, 1.0, 0.5, 1.0, PenaltyAdaptParams(enabled=False)) == (0.5, 1.0)
+# -- adaptive penalty rules -------------------------------------------------------------------
+CODE_2020 = PenaltyAdaptParams(rule="code_2020")
+FIXED = PenaltyAdaptParams(rule="fixed")
+
+
+@pytest.mark.parametrize(
+    "rule, l2, fr, expected",
+    [
+        # code (the port of the authors' trainer): L2 band [E/500, E/3], FR only lowered above E/3
+        ("code", 0.1, 0.1, (0.1, 0.1)),  # both inside
+        ("code", 0.5, 0.5, (0.5 * 2 / 3, 0.5 * 2 / 3)),  # both above E/3
+        ("code", 1e-3, 1e-6, (1.5e-3, 1e-6)),  # L2 below E/500 is raised; FR is never raised
+        ("code", 1 / 3, 1 / 3, (1 / 3, 1 / 3)),  # upper edges are inside
+        ("code", 1 / 500, 0.0, (1 / 500, 0.0)),  # lower edge is inside
+        # code_2020 (the first author's later trainer): [E/1000, E/6] and [E/40, E/4]
+        ("code_2020", 0.1, 0.1, (0.1, 0.1)),
+        ("code_2020", 0.5, 1.0, (0.5 * 2 / 3, 2 / 3)),
+        ("code_2020", 1e-4, 0.01, (1.5e-4, 0.015)),
+        ("code_2020", 1 / 6, 1 / 4, (1 / 6, 1 / 4)),
+        ("code_2020", 1 / 1000, 1 / 40, (1 / 1000, 1 / 40)),
+        # fixed: never changes
+        ("fixed", 0.5, 1.0, (0.5, 1.0)),
+        ("fixed", 1e-6, 1e-6, (1e-6, 1e-6)),
+    ],
+)
+def test_adaptive_penalty_rule_table(rule, l2, fr, expected):
+    """With E = R_L2 = R_FR = 1 the penalty equals the weight: each row checks one band edge."""
+    got = adapt_penalty_weights(1.0, 1.0, 1.0, l2, fr, PenaltyAdaptParams(rule=rule))
+    assert got == pytest.approx(expected, rel=1e-15)
+
+
+def test_adaptive_penalties_misc():
     assert adapt_penalty_weights(float("nan"), 1.0, 1.0, 0.5, 1.0) == (0.5, 1.0)
-    custom = PenaltyAdaptParams(l2_band_high=0.6, decrease=0.5)
-    assert adapt_penalty_weights(e, 1.0, 1.0, 0.5, 0.1, custom) == (0.5, 0.1)
-    assert adapt_penalty_weights(e, 1.0, 1.0, 0.7, 0.1, custom) == (0.35, 0.1)
+    custom = PenaltyAdaptParams(rule="code_2020", decrease=0.5)
+    assert adapt_penalty_weights(1.0, 1.0, 1.0, 0.7, 0.1, custom) == (0.35, 0.1)
     with pytest.raises(ValueError, match="training.adapt_penalties.increase"):
         PenaltyAdaptParams(increase=0.9)
+    with pytest.raises(ValueError, match="training.adapt_penalties.rule"):
+        PenaltyAdaptParams(rule="bands")
+    with pytest.raises(ValueError, match="training.adapt_penalties.enabled: unknown key"):
+        PenaltyAdaptParams.from_dict({"enabled": True})
+
+
+def test_structural_damping_normalisations_agree(small):
+    """mu per element (CODE: 1500) equals mu / (T N) per trial (0.03 at T = 500, N = 100), and
+    the optimiser's damped products agree exactly when the two are set that way."""
+    from cw.optimizers.params import structural_coefficient
+
+    per_el = HessianFreeParams(structural_damping=1500.0, structural_damping_normalisation="per_element")
+    per_tr = HessianFreeParams(structural_damping=0.03, structural_damping_normalisation="per_trial")
+    assert structural_coefficient(per_el, 500, 100) == pytest.approx(0.03, rel=1e-15)
+    assert structural_coefficient(per_tr, 500, 100) == 0.03
+    # one update with each: identical steps
+    steps = []
+    for p in (
+        HessianFreeParams(structural_damping=0.5 * T * N, structural_damping_normalisation="per_element"),
+        HessianFreeParams(structural_damping=0.5, structural_damping_normalisation="per_trial"),
+    ):
+        w, log = HessianFree(small["objective"], p).step(small["weights"], small["batch"](3))
+        steps.append((np.concatenate([np.ravel(t.numpy()) for t in w]), log["structural_damping"]))
+    assert steps[0][1] == pytest.approx(steps[1][1], rel=1e-12) and steps[0][1] > 0
+    np.testing.assert_allclose(steps[0][0], steps[1][0], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="structural_damping_normalisation"):
+        HessianFreeParams(structural_damping_normalisation="per_batch")

@@ -43,14 +43,31 @@ def test_euler_step_by_hand():
     np.testing.assert_allclose(y[0], np.tanh(np.stack([x1, x2])) @ w["W_out"], rtol=1e-14)
 
 
+def test_rate_noise_step_by_hand():
+    """Noise on the rates: u = tanh(x) + eta, and the noisy u drives the recurrence and read-out."""
+    p = ModelParams(n_units=3, alpha=0.1, noise_location="rate")
+    rng = np.random.default_rng(11)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng, m=1, t=2)
+    eta = rng.normal(size=(1, 2, 3))
+    u, y = simulate_numpy(w, inp, p.alpha, eta, "rate")
+    x1 = 0.1 * (inp[0, 0] @ w["W_in"] + w["b"])
+    u1 = np.tanh(x1) + eta[0, 0]
+    x2 = x1 + 0.1 * (-x1 + u1 @ w["W_rec"] + inp[0, 1] @ w["W_in"] + w["b"])
+    u2 = np.tanh(x2) + eta[0, 1]
+    np.testing.assert_allclose(u[0], np.stack([u1, u2]), rtol=1e-14)
+    np.testing.assert_allclose(y[0], np.stack([u1, u2]) @ w["W_out"], rtol=1e-14)
+
+
+@pytest.mark.parametrize("location", ["rate", "activation"])
 @pytest.mark.parametrize("encoding", ["angle", "cos_sin"])
-def test_tensorflow_matches_numpy_reference(encoding):
-    p = ModelParams(n_units=7, heading_encoding=encoding)
+def test_tensorflow_matches_numpy_reference(encoding, location):
+    p = ModelParams(n_units=7, heading_encoding=encoding, noise_location=location)
     rng = np.random.default_rng(2)
     w = _random_weights(p, rng)
     inp = _batch(p, rng)
     noise = rng.normal(0, 0.1, inp.shape[:2] + (p.n_units,))
-    u_ref, _ = simulate_numpy(w, inp, p.alpha, noise)
+    u_ref, _ = simulate_numpy(w, inp, p.alpha, noise, location)
     obj = Objective(p, tf.float64)
     u_tf = obj.simulate(weights_to_tensors(w, tf.float64), tf.constant(inp), tf.constant(noise)).numpy()
     np.testing.assert_allclose(u_tf, u_ref, rtol=0, atol=1e-13)
@@ -96,8 +113,9 @@ def test_loss_matches_equations_3_to_5_by_hand():
         assert float(terms[k]) == pytest.approx(ref[k], rel=1e-12)
 
 
-def test_gradient_matches_finite_differences():
-    p = ModelParams(n_units=5)
+@pytest.mark.parametrize("location", ["rate", "activation"])
+def test_gradient_matches_finite_differences(location):
+    p = ModelParams(n_units=5, noise_location=location)
     rng = np.random.default_rng(5)
     w = _random_weights(p, rng)
     inp = tf.constant(_batch(p, rng, m=2, t=12))
@@ -149,7 +167,7 @@ def test_noise_is_reproducible_and_scaled():
 @pytest.mark.parametrize(
     "kwargs, key",
     [({"n_units": 0}, "model.n_units"), ({"alpha": 1.5}, "model.alpha"), ({"noise_std": -1}, "model.noise_std"),
-     ({"init_recurrent": "eye"}, "model.init_recurrent"), ({"heading_encoding": "deg"}, "model.heading_encoding")],
+     ({"init_recurrent": "eye"}, "model.init_recurrent"), ({"noise_location": "input"}, "model.noise_location"), ({"heading_encoding": "deg"}, "model.heading_encoding")],
 )
 def test_bad_model_params_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):

@@ -1,5 +1,6 @@
-"""A training killed with SIGKILL at any point resumes from its saved state and ends with the
-same weights as an uninterrupted run (both optimisers)."""
+"""A training killed with SIGKILL at any point, or stopped with SIGINT / SIGTERM, resumes from its
+saved state and ends with the same weights as an uninterrupted run (both optimisers); the fresh
+trials of every update are the same after a resume."""
 
 import os
 import signal
@@ -12,30 +13,41 @@ import numpy as np
 import pytest
 
 from cw.model import LossParams, ModelParams, init_weights
-from cw.training import TrainingParams, load_state, rng_for, train
+from cw.training import TrainingParams, fresh_batches, load_state, rng_for, train
 
 N_UPDATES = 8
+ARENA = {"name": "square", "shape": "square", "side": 1.0}
+TRAJ = {"n_steps": 25, "zero_speed_fraction": 0.5, "speed_max": 0.1}
 
 DRIVER = """
 import sys, time, numpy as np
+from pathlib import Path
 from cw.model import LossParams, ModelParams, init_weights
-from cw.training import TrainingParams, rng_for, train
-d = np.load(sys.argv[1])
+from cw.training import TrainingParams, fresh_batches, rng_for, train
 mp = ModelParams(n_units=10)
-tp = TrainingParams(optimizer=sys.argv[2], n_updates={n}, batch_size=20, n_checkpoints=4, state_every_minutes=0,
-                    hessian_free={{"cg_max_iters": 8}})
-res = train(init_weights(mp, rng_for(5, "init")), d["inputs"], d["targets"], mp, LossParams(), tp, 5,
-            progress=False, state_path=sys.argv[3], on_update=lambda row: time.sleep(0.3))
+tp = TrainingParams(optimizer=sys.argv[2], n_updates={n}, batch_size=20, n_checkpoints=4,
+                    state_every_minutes=float(sys.argv[5]), hessian_free={{"cg_max_iters": 8}})
+
+def on_update(row):
+    Path(sys.argv[1]).write_text(str(row["update"]))  # progress, for the test to time its signal
+    time.sleep(0.3)
+
+try:
+    res = train(init_weights(mp, rng_for(5, "init")), fresh_batches({arena}, {traj}, mp, 20, 5), mp, LossParams(),
+                tp, 5, progress=False, state_path=sys.argv[3], on_update=on_update)
+except KeyboardInterrupt as exc:
+    print(exc, file=sys.stderr)
+    raise SystemExit(130)
 np.savez(sys.argv[4], **res.weights)
-""".format(n=N_UPDATES)
+""".format(n=N_UPDATES, arena=ARENA, traj=TRAJ)
 
 
-def _data(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    path = tmp_path / "data.npz"
-    np.savez(path, inputs=(rng.normal(size=(40, 25, 2)) * 0.3).astype(np.float32),
-             targets=(rng.normal(size=(40, 25, 2)) * 0.1).astype(np.float32))
-    return path
+def _reference(optimizer):
+    mp = ModelParams(n_units=10)
+    tp = TrainingParams(optimizer=optimizer, n_updates=N_UPDATES, batch_size=20, n_checkpoints=4,
+                        hessian_free={"cg_max_iters": 8})
+    return train(init_weights(mp, rng_for(5, "init")), fresh_batches(ARENA, TRAJ, mp, 20, 5), mp, LossParams(), tp, 5,
+                 progress=False).weights
 
 
 def _saved_update(state: Path) -> int:
@@ -48,18 +60,11 @@ def _saved_update(state: Path) -> int:
 
 @pytest.mark.parametrize("optimizer", ["adam", "hessian_free"])
 def test_sigkill_and_resume_gives_identical_weights(tmp_path, optimizer):
-    data = _data(tmp_path)
-    d = np.load(data)
-    mp = ModelParams(n_units=10)
-    tp = TrainingParams(optimizer=optimizer, n_updates=N_UPDATES, batch_size=20, n_checkpoints=4,
-                        hessian_free={"cg_max_iters": 8})
-    reference = train(init_weights(mp, rng_for(5, "init")), d["inputs"], d["targets"], mp, LossParams(), tp, 5,
-                      progress=False).weights
-
+    reference = _reference(optimizer)
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     state, out = tmp_path / "state.npz", tmp_path / "out.npz"
-    cmd = [sys.executable, str(driver), str(data), optimizer, str(state), str(out)]
+    cmd = [sys.executable, str(driver), "-", optimizer, str(state), str(out), "0"]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     killed_at = []
     # each update sleeps 0.3 s in the driver (outside the training code), so that the kill lands
@@ -80,17 +85,50 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path, optimizer):
         np.testing.assert_array_equal(resumed[k], reference[k])
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_sigterm_save_the_state_and_the_rerun_continues(tmp_path, sig):
+    """The signal ends the update in progress, saves the full state (although the periodic save
+    is an hour away), says so in one line, and the rerun ends with the uninterrupted weights."""
+    reference = _reference("hessian_free")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    progress, state, out = tmp_path / "progress", tmp_path / "state.npz", tmp_path / "out.npz"
+    cmd = [sys.executable, str(driver), str(progress), "hessian_free", str(state), str(out), "60"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if progress.exists() and progress.read_text() and int(progress.read_text()) >= 2:
+            break
+        time.sleep(0.02)
+    assert not state.exists()  # the periodic save (60 min) has not happened
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and not out.exists()
+    saved = _saved_update(state)
+    assert 2 <= saved < N_UPDATES
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines[-1] == (
+        f"train: interrupted after update {saved} of {N_UPDATES}; state saved in {state}; "
+        "rerun the same command to resume"
+    )
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    resumed = dict(np.load(out))
+    for k in reference:
+        np.testing.assert_array_equal(resumed[k], reference[k])
+
+
 def test_state_of_other_settings_is_not_resumed(tmp_path):
-    data = np.load(_data(tmp_path))
     mp = ModelParams(n_units=10)
     state = tmp_path / "state.npz"
     common = dict(optimizer="adam", batch_size=20, n_checkpoints=3, state_every_minutes=0)
     w0 = init_weights(mp, rng_for(5, "init"))
-    train(w0, data["inputs"], data["targets"], mp, LossParams(), TrainingParams(n_updates=3, **common), 5,
+    data = fresh_batches(ARENA, TRAJ, mp, 20, 5)
+    train(w0, data, mp, LossParams(), TrainingParams(n_updates=3, **common), 5,
           progress=False, state_path=state)
-    other = train(w0, data["inputs"], data["targets"], mp, LossParams(lambda_l2=0.5), TrainingParams(n_updates=3, **common),
+    other = train(w0, data, mp, LossParams(lambda_l2=0.5), TrainingParams(n_updates=3, **common),
                   5, progress=False, state_path=state)
-    fresh = train(w0, data["inputs"], data["targets"], mp, LossParams(lambda_l2=0.5), TrainingParams(n_updates=3, **common),
+    fresh = train(w0, data, mp, LossParams(lambda_l2=0.5), TrainingParams(n_updates=3, **common),
                   5, progress=False)
     np.testing.assert_array_equal(other.weights["W_rec"], fresh.weights["W_rec"])
 

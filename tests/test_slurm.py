@@ -52,7 +52,7 @@ def test_tiny_workflow_runs_through_slurm(tmp_path):
     assert "SLURM" in res.stdout + res.stderr  # the executor, not local execution, ran the jobs
     for run in ("square", "triangle"):
         for f in ("model/weights.nc", "scores.nc", "development.nc", "boundary.nc"):
-            assert (tmp_path / "results" / run / f).is_file(), f
+            assert (tmp_path / "results/tiny" / run / f).is_file(), f
     # the jobs really went through the scheduler
     jobs = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%T"], capture_output=True, text=True).stdout
     assert jobs.count("COMPLETED") >= 16

@@ -34,10 +34,15 @@ SPECS = {
 N_TRIALS = 500  # one training minibatch (PAPER: M = 500)
 
 
-@pytest.fixture(scope="module", params=list(SPECS))
+#: The previous default motion model: bouts with Rayleigh speeds, AR(1) turning.
+BOUTS = {"generator": "bouts", "speed_max": None}
+
+
+@pytest.fixture(scope="module", params=[(a, g) for g in ("code", "bouts") for a in SPECS])
 def generated(request):
-    arena = make_arena(request.param, SPECS[request.param])
-    params = TrajectoryParams()
+    name, generator = request.param
+    arena = make_arena(name, SPECS[name])
+    params = TrajectoryParams(**(BOUTS if generator == "bouts" else {"speed_max": 0.1}))
     trials = generate_trials(arena, N_TRIALS, params, np.random.default_rng(12345))
     return arena, params, trials
 
@@ -83,6 +88,8 @@ def test_position_is_cumulative_sum_of_inputs(generated):
 
 def test_zero_speed_fraction_and_stop_chain(generated):
     _, params, tr = generated
+    if params.generator != "bouts":
+        pytest.skip("the stop/move chain belongs to the bouts generator")
     moving = tr.speed > 0
     assert np.mean(~moving) == pytest.approx(params.zero_speed_fraction, abs=0.02)
     # transition probabilities of the two-state chain: 1/L (move->stop), 1/S (stop->move)
@@ -113,7 +120,7 @@ def test_boundary_interactions_only_near_walls(generated):
 def test_boundary_interactions_exactly_where_straight_step_leaves(name):
     """With turn_std = 0 the heading is constant except at walls, so the unmodified step is known."""
     arena = make_arena(name, SPECS[name])
-    params = TrajectoryParams(turn_std=0.0, zero_speed_fraction=0.5, mean_run_steps=20.0)
+    params = TrajectoryParams(**BOUTS, turn_std=0.0, zero_speed_fraction=0.5, mean_run_steps=20.0)
     tr = generate_trials(arena, 100, params, np.random.default_rng(7))
     b = tr.boundary[:, 1:]
     h_prev, h = tr.heading[:, :-1], tr.heading[:, 1:]
@@ -133,6 +140,48 @@ def test_boundary_interactions_exactly_where_straight_step_leaves(name):
     assert np.all(arena.contains(tr.position[:, 1:][moved].astype(np.float64)))
 
 
+def test_code_generator_step_statistics():
+    """CODE model: moving steps i.i.d. with probability 1 - f, speed uniform in (0, v_max),
+    heading increments i.i.d. N(0, heading_std^2) on every step (moving or not), no walls."""
+    arena = make_arena("big", {"shape": "square", "side": 400.0})
+    params = TrajectoryParams(zero_speed_fraction=0.9, speed_max=0.2, heading_std=1 / 3, n_steps=400)
+    tr = generate_trials(arena, 500, params, np.random.default_rng(21))
+    assert tr.boundary.sum() == 0
+    moving = tr.speed > 0
+    n = moving.size
+    p = 0.1
+    assert abs(moving.mean() - p) < 4 * math.sqrt(p * (1 - p) / n)  # binomial, 4 s.d.
+    # independence across steps: P(moving | moving before) = P(moving)
+    both = np.mean(moving[:, 1:] & moving[:, :-1]) / np.mean(moving[:, :-1])
+    assert both == pytest.approx(p, abs=0.01)
+    v = tr.speed[moving].astype(np.float64)
+    assert v.max() < 0.2 and v.min() > 0
+    assert v.mean() == pytest.approx(0.1, rel=0.01)  # uniform (0, 0.2): mean 0.1
+    assert v.var() == pytest.approx(0.2**2 / 12, rel=0.03)  # variance v_max^2 / 12
+    dh = np.angle(np.exp(1j * np.diff(tr.heading.astype(np.float64), axis=1)))
+    assert dh.std() == pytest.approx(1 / 3, rel=0.01)
+    assert abs(dh.mean()) < 0.005
+    lag1 = np.mean(dh[:, 1:] * dh[:, :-1]) / np.mean(dh * dh)
+    assert abs(lag1) < 0.01  # no memory
+    # the heading also turns while the animal stands still
+    still = ~moving[:, 1:]
+    assert dh[still].std() == pytest.approx(1 / 3, rel=0.01)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_code_generator_walls_redraw_around_the_previous_heading(name):
+    """At a wall the new heading is a draw around the previous step's heading that stays inside."""
+    arena = make_arena(name, SPECS[name])
+    params = TrajectoryParams(speed_max=0.1, zero_speed_fraction=0.5)
+    tr = generate_trials(arena, 200, params, np.random.default_rng(8))
+    b = tr.boundary[:, 1:] & (tr.speed[:, 1:] > 0)
+    assert b.sum() > 100
+    dh = np.angle(np.exp(1j * (tr.heading[:, 1:].astype(np.float64) - tr.heading[:, :-1])))
+    # most re-draws stay within a few s.d. of the previous heading (the s.d. grows slowly)
+    assert np.median(np.abs(dh[b])) < 3 * params.heading_std
+    assert np.all(arena.contains(tr.position.astype(np.float64)))
+
+
 def test_no_boundary_interactions_in_a_huge_arena():
     arena = make_arena("big", {"shape": "square", "side": 200.0})
     tr = generate_trials(arena, 200, TrajectoryParams(), np.random.default_rng(3))
@@ -143,7 +192,7 @@ def test_no_boundary_interactions_in_a_huge_arena():
 def test_angular_velocity_is_ar1_without_walls():
     """Heading increments follow w_t = a w_{t-1} + N(0, sd^2): lag-1 corr a, s.d. sd/sqrt(1-a^2)."""
     arena = make_arena("big", {"shape": "square", "side": 200.0})
-    params = TrajectoryParams()
+    params = TrajectoryParams(**BOUTS)
     tr = generate_trials(arena, 200, params, np.random.default_rng(4))
     h = tr.heading.astype(np.float64)
     w = np.angle(np.exp(1j * np.diff(h, axis=1)))[:, 50:]  # drop the transient from w = 0
@@ -157,6 +206,9 @@ def test_angular_velocity_is_ar1_without_walls():
 
 def test_spatial_coverage(generated):
     """With 200 trials >= 90 % of 0.1 m bins (centre >= 1 bin inside every wall) are visited.
+
+    (Both generators: ``code`` with speeds up to 0.1 m/step here moves ~ 0.05 * 0.1 * 500 =
+    2.5 m per trial.)
 
     With the default parameters each trial moves ~ 0.1 * 500 * 0.03 = 1.5 m. Over 10 seeds, 100
     trials already visited 100 % of these bins in all four arenas (50 trials: >= 97 %), so 200
@@ -193,7 +245,7 @@ def test_failed_redraws_give_zero_speed_and_stay_put():
     """A step so long that hardly any heading fits: failures must leave the animal in place."""
     arena = make_arena("square", SPECS["square"])
     params = TrajectoryParams(
-        speed_mean=0.3, speed_max=0.49, zero_speed_fraction=0.0, wall_max_resamples=0,
+        generator="bouts", speed_mean=0.3, speed_max=0.49, zero_speed_fraction=0.0, wall_max_resamples=0,
         n_steps=100,
     )
     tr = generate_trials(arena, 100, params, np.random.default_rng(5))
@@ -213,7 +265,10 @@ def test_failed_redraws_give_zero_speed_and_stay_put():
         ({"zero_speed_fraction": 1.0}, "zero_speed_fraction"),
         ({"zero_speed_fraction": -0.1}, "zero_speed_fraction"),
         ({"mean_run_steps": 0.5}, "mean_run_steps"),
-        ({"zero_speed_fraction": 0.1, "mean_run_steps": 2.0}, "mean_run_steps"),  # stop bout < 1
+        ({"generator": "bouts", "zero_speed_fraction": 0.1, "mean_run_steps": 2.0}, "mean_run_steps"),
+        ({"generator": "walk"}, "generator"),
+        ({"heading_std": -0.1}, "heading_std"),
+        ({"wall_growth_every": 0}, "wall_growth_every"),
         ({"speed_mean": 0.0}, "speed_mean"),
         ({"speed_max": -1.0}, "speed_max"),
         ({"turn_memory": 1.0}, "turn_memory"),
@@ -231,7 +286,7 @@ def test_bad_params_raise_naming_key(kwargs, field):
 
 
 def test_from_config_and_speed_cap():
-    p = TrajectoryParams.from_config({"speed_mean": 0.02})
+    p = TrajectoryParams.from_config({"speed_mean": 0.02, "speed_max": None})
     assert p.speed_cap == pytest.approx(0.08)
     assert TrajectoryParams(speed_max=0.1).speed_cap == 0.1
     assert TrajectoryParams().mean_stop_steps == pytest.approx(45.0)
@@ -284,7 +339,7 @@ def test_dataset_netcdf_round_trip(tmp_path):
                 np.testing.assert_array_equal(a, b)
     p_back = params_from_dataset(back)
     assert p_back.speed_cap == params.speed_cap
-    assert dataclasses.replace(p_back, speed_max=None) == params
+    assert dataclasses.replace(p_back, speed_max=params.speed_max) == params
     a_back = arena_from_dataset(back)
     assert a_back.name == arena.name
     np.testing.assert_allclose(a_back.corners, arena.corners, atol=1e-15)

@@ -12,6 +12,7 @@ import xarray as xr
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT = "results/tiny"  # output_dir of workflow/presets/tiny.yaml
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PER_RUN = [
     "trajectories.nc", "model/weights.nc", "model/checkpoints.nc", "model/history.csv",
@@ -48,37 +49,37 @@ def workdir(tmp_path_factory):
 def test_every_output_exists(workdir):
     for run in ("square", "triangle"):
         for f in PER_RUN:
-            assert (workdir / "results" / run / f).is_file(), f"{run}/{f}"
+            assert (workdir / OUT / run / f).is_file(), f"{run}/{f}"
         for f in FIGURES:
-            assert (workdir / "results/figures" / run / f).stat().st_size > 1000
+            assert (workdir / OUT / "figures" / run / f).stat().st_size > 1000
         for rule in ("trajectories", "train", "activity", "ratemaps", "scores", "tuning", "development", "boundary"):
-            assert (workdir / f"results/logs/{rule}/{run}.log").is_file()
-            assert (workdir / f"results/benchmarks/{rule}/{run}.tsv").is_file()
-    assert (workdir / "results/figures/training.png").is_file()
+            assert (workdir / OUT / f"logs/{rule}/{run}.log").is_file()
+            assert (workdir / OUT / f"benchmarks/{rule}/{run}.tsv").is_file()
+    assert (workdir / OUT / "figures/training.png").is_file()
 
 
 @pytest.mark.slow
 def test_outputs_have_named_dims_units_and_parameters(workdir):
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-    with xr.open_dataset(workdir / "results/square/activity.nc") as act:
+    with xr.open_dataset(workdir / OUT / "square/activity.nc") as act:
         assert act["u"].dims == ("trial", "time", "unit")
         assert act.sizes == {"trial": cfg["trajectories"]["n_test"], "time": cfg["trajectories"]["n_steps"], "unit": cfg["model"]["n_units"]}
         for v in ("u", "x", "y", "output_x", "output_y", "speed", "heading", "boundary"):
             assert "units" in act[v].attrs and "long_name" in act[v].attrs
         assert "params_model" in act.attrs
         assert np.isfinite(act["u"]).all() and (np.abs(act["u"]) <= 1).all()
-    with xr.open_dataset(workdir / "results/square/ratemaps.nc") as rm:
+    with xr.open_dataset(workdir / OUT / "square/ratemaps.nc") as rm:
         assert rm["rate"].dims == ("unit", "y", "x")
         assert np.isnan(rm["rate"].values[:, ~rm["inside"].values]).all()
-    with xr.open_dataset(workdir / "results/triangle/ratemaps.nc") as rm:
+    with xr.open_dataset(workdir / OUT / "triangle/ratemaps.nc") as rm:
         assert (~rm["inside"].values).sum() > 0  # triangle bins outside the polygon
-    with xr.open_dataset(workdir / "results/square/scores.nc") as sc:
+    with xr.open_dataset(workdir / OUT / "square/scores.nc") as sc:
         assert set(sc.data_vars) >= {"score60", "score90", "border_score", "band_score", "cell_type"}
         assert sc.sizes["unit"] == cfg["model"]["n_units"]
         assert int(sc["type_count"].sum()) == cfg["model"]["n_units"]
-    with xr.open_dataset(workdir / "results/square/development.nc") as dev:
+    with xr.open_dataset(workdir / OUT / "square/development.nc") as dev:
         assert dev.sizes["checkpoint"] == cfg["training"]["n_checkpoints"]
-    with xr.open_dataset(workdir / "results/square/model/checkpoints.nc") as ck:
+    with xr.open_dataset(workdir / OUT / "square/model/checkpoints.nc") as ck:
         assert ck["update"].values[0] == 0 and ck["update"].values[-1] == cfg["training"]["n_updates"]
 
 
@@ -103,8 +104,8 @@ def test_changing_one_run_reruns_only_its_chain_and_the_figures(workdir):
         "figure_tuning": 1, "figure_nulls": 1, "claims": 1,
     }
     out = full.stdout + full.stderr
-    assert "output: results/triangle/model/weights.nc" in out
-    assert "output: results/square" not in out
+    assert f"output: {OUT}/triangle/model/weights.nc" in out
+    assert f"output: {OUT}/square" not in out
     # a trajectory parameter reruns the trajectories too, still only for that run
     (workdir / "change2.yaml").write_text(yaml.safe_dump({"runs": {"square": {"trajectories": {"turn_std": 0.05}}}}))
     jobs2 = _jobs(_snakemake(workdir, "-n", configs=("config.yaml", "change2.yaml")).stdout)
@@ -121,4 +122,31 @@ def test_bad_config_stops_snakemake_with_one_line_naming_the_key(tmp_path):
     assert res.returncode != 0
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "config error" in ln]
     assert lines == ["config error: runs.square.training.n_updates: 0 is less than the minimum of 1"]
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / OUT).exists()
+
+
+@pytest.mark.slow
+def test_shipped_networks_retrain_exactly_and_analyse_without_training(workdir):
+    """continue mode trains into networks/tiny/ (the shipped layout); the result equals the
+    network that train mode made in results/; shipped mode then schedules no training job and
+    refuses a network whose settings differ from the run's."""
+    res = _snakemake(workdir, "--config", "networks_mode=continue", "--", "networks")
+    assert res.returncode == 0, res.stderr[-3000:]
+    for run in ("square", "triangle"):
+        folder = workdir / "networks/tiny" / run
+        for f in ("settings.json", "training_state.npz", "weights.nc", "checkpoints.nc", "history.csv"):
+            assert (folder / f).is_file(), f
+        with xr.open_dataset(folder / "weights.nc") as a, xr.open_dataset(workdir / OUT / run / "model/weights.nc") as b:
+            for v in ("W_in", "W_rec", "b", "W_out"):
+                np.testing.assert_array_equal(a[v].values, b[v].values)
+    # analysis from the shipped networks: no train job, the rest of the chain reruns from them
+    dry = _snakemake(workdir, "-n", "--config", "networks_mode=shipped")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    jobs = _jobs(dry.stdout + dry.stderr)
+    assert "train" not in jobs and jobs.get("activity") == 2
+    # a shipped network made with other settings is refused with one line
+    (workdir / "other.yaml").write_text(yaml.safe_dump({"runs": {"triangle": {"loss": {"lambda_fr": 0.5}}}}))
+    bad = _snakemake(workdir, "-n", "--config", "networks_mode=shipped", configs=("config.yaml", "other.yaml"))
+    assert bad.returncode != 0
+    lines = [ln for ln in (bad.stdout + bad.stderr).splitlines() if "network error" in ln]
+    assert len(lines) == 1 and "networks/tiny/triangle" in lines[0] and "other settings" in lines[0]

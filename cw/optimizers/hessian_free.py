@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from cw.curvature import GaussNewton, flatten, shapes_of, unflatten
 from cw.optimizers import Batch
-from cw.optimizers.params import HessianFreeParams  # noqa: F401 (re-exported)
+from cw.optimizers.params import HessianFreeParams, structural_coefficient  # noqa: F401 (re-exported)
 
 #: Codes of the reason CG stopped, as logged under ``cg_stop``.
 CG_STOP_CODES = {"max_iters": 0, "martens": 1, "residual": 2, "curvature": 3}
@@ -255,7 +255,8 @@ class HessianFree:
         # Damped curvature on the curvature batch.
         curv = self._curvature_batch(batch)
         lam = self.damping
-        struct = tf.constant(lam * p.structural_damping, dt)
+        mu = structural_coefficient(p, int(curv.inputs.shape[1]), int(weights[1].shape[0]))
+        struct = tf.constant(lam * mu, dt)
         one = tf.constant(1.0, dt)
 
         def apply_a(v: np.ndarray) -> np.ndarray:
@@ -341,7 +342,7 @@ class HessianFree:
         log.update(
             damping=lam,
             damping_next=self.damping,
-            structural_damping=lam * p.structural_damping,
+            structural_damping=lam * mu,
             cg_iters=float(cg.iterations),
             cg_chosen=float(chosen),
             cg_products=float(cg.products),

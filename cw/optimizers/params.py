@@ -8,6 +8,10 @@ from typing import Mapping
 import numpy as np
 
 
+#: How the structural-damping matrix S is normalised (see HessianFreeParams).
+STRUCTURAL_NORMALISATIONS = ("per_element", "per_trial")
+
+
 @dataclass(frozen=True)
 class AdamParams:
     """Adam settings (all OURS; the paper used Hessian-free).
@@ -62,12 +66,19 @@ class HessianFreeParams:
         Factor applied to lambda when rho > ``rho_high`` (PAPER: 2/3).
     rho_low, rho_high : float, defaults 0.25, 0.75
         Reduction-ratio thresholds of the Levenberg-Marquardt rule (PAPER: 1/4 and 3/4).
-    structural_damping : float, default 0.03
+    structural_damping : float, default 1500
         Martens & Sutskever's mu: the matrix damped is ``G + lambda I + lambda mu S`` with S the
-        hidden-state matching-loss curvature of :mod:`cw.curvature` (per trial, summed over steps
-        and units).  Dimensionless; 0 disables it.  (PAPER: "mu ~ 3000 x the L2 weight" in Cueva's
-        code, whose normalisation is unknown; OURS: 0.03, the value of Martens & Sutskever 2011,
-        Sutskever's and Boulanger-Lewandowski's codes, which our normalisation of S reproduces.)
+        hidden-state (pre-activation) matching-loss curvature of :mod:`cw.curvature`.
+        Dimensionless; 0 disables it.  Its scale depends on how S is normalised, see
+        ``structural_damping_normalisation`` (CODE: mu = 1500 on pre-activations in the port of
+        the authors' trainer; CODE-2020: mu = 3000 in the first author's later code).
+    structural_damping_normalisation : {"per_element", "per_trial"}, default "per_element"
+        ``per_element``: S is a mean over trials, steps and units, like the loss (CODE: the
+        port's convention, with mu = 1500).  ``per_trial``: S is averaged over trials but summed
+        over steps and units, as the per-case objectives of Martens & Sutskever (2011), whose
+        mu = 0.03 it reproduces (OURS, the previous default).  The two agree when
+        ``mu_per_trial = mu_per_element / (T N)``: with T = 500 and N = 100, mu = 1500 per
+        element is mu = 0.03 per trial.
 
     Conjugate gradient
     ------------------
@@ -123,7 +134,8 @@ class HessianFreeParams:
     damping_drop: float = 2.0 / 3.0
     rho_low: float = 0.25
     rho_high: float = 0.75
-    structural_damping: float = 0.03
+    structural_damping: float = 1500.0
+    structural_damping_normalisation: str = "per_element"
     cg_max_iters: int = 50
     cg_min_iters: int = 1
     cg_epsilon: float = 5e-4
@@ -148,6 +160,11 @@ class HessianFreeParams:
         for key in ("structural_damping", "cg_gap_ratio", "cg_residual_tol", "clip_grad_norm"):
             if not getattr(self, key) >= 0:
                 bad(key, ">= 0")
+        if self.structural_damping_normalisation not in STRUCTURAL_NORMALISATIONS:
+            raise ValueError(
+                "training.hessian_free.structural_damping_normalisation: must be one of "
+                f"{', '.join(STRUCTURAL_NORMALISATIONS)}, got {self.structural_damping_normalisation!r}"
+            )
         if not self.damping_boost > 1:
             bad("damping_boost", "> 1")
         if not 0 < self.damping_drop < 1:
@@ -179,3 +196,15 @@ class HessianFreeParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def structural_coefficient(params: "HessianFreeParams", n_steps: int, n_units: int) -> float:
+    """mu as the coefficient of the per-trial S of :mod:`cw.curvature` (dimensionless).
+
+    ``per_trial``: mu itself; ``per_element``: mu / (T N), S being then a mean over the T steps
+    and N units of a trial as well as over trials.
+    """
+    mu = float(params.structural_damping)
+    if params.structural_damping_normalisation == "per_element":
+        return mu / (int(n_steps) * int(n_units))
+    return mu

@@ -16,6 +16,21 @@ OUT = config["output_dir"].rstrip("/")
 RUNS = {name: cw.config.resolve_run(config, name) for name in config["runs"]}
 CW_DIR = Path(cw.__file__).resolve().parent
 
+# Where each run's trained network lives (config networks_mode, see config.yaml):
+#   train     -> <output_dir>/<run>/model/       trained by the train rule (make reproduce)
+#   continue  -> <networks_dir>/<run>/           trained there, resuming a committed state
+#   shipped   -> <networks_dir>/<run>/           used as it is; no train rule (make analyse)
+NET_MODE = config["networks_mode"]
+NET_DIR = config["networks_dir"].rstrip("/")
+if NET_MODE == "shipped":
+    import cw.networks
+
+    for _run in RUNS.values():
+        try:
+            cw.networks.check_shipped(f"{NET_DIR}/{_run['name']}", _run)
+        except cw.networks.NetworkError as _err:
+            sys.exit(f"network error: {_err}")
+
 
 wildcard_constraints:
     run="|".join(sorted(RUNS)),
@@ -42,6 +57,13 @@ def run_path(name):
     return f"{OUT}/{{run}}/{name}"
 
 
+def model_path(name, run="{run}"):
+    """A trained network's file (weights.nc, checkpoints.nc, history.csv) of the networks mode."""
+    if NET_MODE == "train":
+        return f"{OUT}/{run}/model/{name}"
+    return f"{NET_DIR}/{run}/{name}"
+
+
 def log_path(rule):
     return f"{OUT}/logs/{rule}/{{run}}.log"
 
@@ -53,9 +75,6 @@ def benchmark_path(rule):
 def all_outputs():
     per_run = [
         "trajectories.nc",
-        "model/weights.nc",
-        "model/checkpoints.nc",
-        "model/history.csv",
         "activity.nc",
         "ratemaps.nc",
         "scores.nc",
@@ -65,6 +84,7 @@ def all_outputs():
     ]
     figures = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
     out = [f"{OUT}/{run}/{f}" for run in RUNS for f in per_run]
+    out += [model_path(f, run) for run in RUNS for f in ("weights.nc", "checkpoints.nc", "history.csv")]
     out += [f"{OUT}/figures/{run}/{f}" for run in RUNS for f in figures]
     out += [f"{OUT}/figures/training.png", f"{OUT}/figures/training.pdf"]
     out += figure_outputs()  # the paper's figures and the claims table (figures.smk)

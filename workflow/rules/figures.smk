@@ -45,7 +45,7 @@ rule figure_trajectories:
 
 rule figure_training:
     input:
-        histories=expand(f"{OUT}/{{run}}/model/history.csv", run=sorted(RUNS)),
+        histories=[model_path("history.csv", run) for run in sorted(RUNS)],
         code=cw_sources("figures"),
     output:
         png=report(f"{OUT}/figures/training.png", caption="../report/training.rst", category="Training"),

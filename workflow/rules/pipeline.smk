@@ -21,38 +21,50 @@ rule trajectories:
         "../scripts/trajectories.py"
 
 
-rule train:
+if NET_MODE != "shipped":
+
+    rule train:
+        input:
+            # In continue mode the networks folder is tracked and its files come from a clone:
+            # the code's modification times say nothing there, so only params trigger reruns.
+            code=[] if NET_MODE == "continue" else cw_sources(
+                "arenas", "trajectories", "model", "objective", "training", "curvature", "penalties", "networks",
+                "optimizers/__init__", "optimizers/params", "optimizers/adam", "optimizers/hessian_free",
+            ),
+        output:
+            weights=model_path("weights.nc"),
+            checkpoints=model_path("checkpoints.nc"),
+            history=model_path("history.csv"),
+        params:
+            arena=run_param("arena"),
+            trajectories=run_param("trajectories"),
+            model=run_param("model"),
+            loss=run_param("loss"),
+            training=run_param("training"),
+            seed=run_param("seed"),
+        threads: config["threads"]["train"]
+        log:
+            log_path("train"),
+        benchmark:
+            benchmark_path("train")
+        resources:
+            mem_mb=8000,
+            runtime=600,
+        script:
+            "../scripts/train.py"
+
+
+rule networks:
+    """The trained networks of every run (make train-networks)."""
+    localrule: True
     input:
-        trajectories=run_path("trajectories.nc"),
-        code=cw_sources(
-            "model", "objective", "training", "curvature", "penalties",
-            "optimizers/__init__", "optimizers/params", "optimizers/adam", "optimizers/hessian_free",
-        ),
-    output:
-        weights=run_path("model/weights.nc"),
-        checkpoints=run_path("model/checkpoints.nc"),
-        history=run_path("model/history.csv"),
-    params:
-        model=run_param("model"),
-        loss=run_param("loss"),
-        training=run_param("training"),
-        seed=run_param("seed"),
-    threads: config["threads"]["train"]
-    log:
-        log_path("train"),
-    benchmark:
-        benchmark_path("train")
-    resources:
-        mem_mb=8000,
-        runtime=600,
-    script:
-        "../scripts/train.py"
+        [model_path(f, run) for run in RUNS for f in ("weights.nc", "checkpoints.nc", "history.csv")],
 
 
 rule activity:
     input:
         trajectories=run_path("trajectories.nc"),
-        weights=run_path("model/weights.nc"),
+        weights=model_path("weights.nc"),
         code=cw_sources("model", "objective", "activity"),
     output:
         run_path("activity.nc"),
@@ -136,7 +148,7 @@ rule tuning:
 
 rule development:
     input:
-        checkpoints=run_path("model/checkpoints.nc"),
+        checkpoints=model_path("checkpoints.nc"),
         trajectories=run_path("trajectories.nc"),
         code=cw_sources(
             "analysis", "development", "activity", "model", "objective",
@@ -168,7 +180,7 @@ rule development:
 rule boundary:
     input:
         activity=run_path("activity.nc"),
-        weights=run_path("model/weights.nc"),
+        weights=model_path("weights.nc"),
         code=cw_sources("analysis", "boundary", "trajectories", "arenas", "model"),
     output:
         run_path("boundary.nc"),

@@ -1,4 +1,4 @@
-"""Snakemake step: train one run's CTRNN (eq. 1-5) and save weights, checkpoints and history."""
+"""Snakemake step: train one run's CTRNN (eq. 1-5) on fresh trials; save weights, checkpoints, history."""
 from cw.pipeline import train_model
 from cw.runtime import run_step
 
@@ -6,7 +6,6 @@ smk = snakemake  # noqa: F821 (provided by Snakemake)
 run_step(
     smk,
     train_model,
-    smk.input.trajectories,
     smk.output.weights,
     smk.output.checkpoints,
     smk.output.history,
