@@ -95,6 +95,7 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
     """
     schema = schema or load_schema()
     cfg = copy.deepcopy(dict(config))
+    cfg = select_run_set(cfg)
     # defaults for the top-level sections only: run overrides must stay partial
     for key, sub in schema["properties"].items():
         sub = _resolve(schema, sub)
@@ -129,6 +130,23 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
                 f"runs.{run}.arena: unknown arena {spec['arena']!r} (defined: {', '.join(cfg['arenas'])})"
             )
         _check_run(resolve_run(cfg, run))
+    return cfg
+
+
+def select_run_set(cfg: dict) -> dict:
+    """Replace ``runs: <name>`` by the run set ``run_sets.<name>`` (in place; returns ``cfg``).
+
+    config.yaml names its default runs (``runs: paper``) instead of spelling them out, so that a
+    user's config file listing ``runs:`` replaces them (Snakemake merges a ``--configfile`` into
+    config.yaml key by key: a mapping of runs would be merged with the default runs, a name is
+    simply replaced).
+    """
+    runs = cfg.get("runs")
+    if isinstance(runs, str):
+        sets = cfg.get("run_sets") or {}
+        if runs not in sets:
+            raise ConfigError(f"runs: unknown run set {runs!r} (run_sets defines: {', '.join(sets) or 'none'})")
+        cfg["runs"] = copy.deepcopy(sets[runs])
     return cfg
 
 

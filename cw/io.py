@@ -42,10 +42,19 @@ class InputFileError(RuntimeError):
     """A pipeline file is missing, truncated or not what it should be."""
 
 
+def file_mode() -> int:
+    """Permissions of a new file under the process's umask (0o644 under the usual 0o022):
+    results are shared with the group, as a plain ``open`` would create them."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.fchmod(fd, file_mode())  # mkstemp creates 0600 files
     os.close(fd)
     return path, Path(tmp)
 
@@ -87,7 +96,10 @@ def open_dataset(path: str | os.PathLike, required: Iterable[str] = ()) -> xr.Da
         with xr.open_dataset(path, engine="netcdf4") as ds:
             ds = ds.load()
     except Exception as exc:  # netCDF4/HDF5 raise a zoo of types for cut or foreign files
-        raise InputFileError(f"{path}: cannot read netCDF file ({type(exc).__name__}: {exc})") from None
+        raise InputFileError(
+            f"{path}: cannot read netCDF file ({type(exc).__name__}: {exc}); "
+            "it is damaged or cut: delete it and rerun snakemake to make it again"
+        ) from None
     missing = [v for v in required if v not in ds.variables]
     if missing:
         raise InputFileError(f"{path}: missing variable(s) {', '.join(missing)}")

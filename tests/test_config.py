@@ -6,14 +6,33 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cw.config import ConfigError, deep_merge, load_config, resolve_run
+from cw.config import ConfigError, deep_merge, load_config, resolve_run, select_run_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def default():
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
+    """config.yaml with its named run set spelled out under runs."""
+    return select_run_set(yaml.safe_load((ROOT / "config.yaml").read_text()))
+
+
+def test_config_yaml_names_its_run_set_and_a_users_runs_replace_it(tmp_path):
+    """Snakemake merges a --configfile into config.yaml key by key: a user's runs replace the
+    named default set (one run in, one run out), and a config without runs keeps it."""
+    from snakemake.utils import update_config
+
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert raw["runs"] == "paper"
+    assert set(load_config(copy.deepcopy(raw))["runs"]) == {"square", "triangle", "hexagon", "square_no_metabolic"}
+    merged = copy.deepcopy(raw)
+    update_config(merged, {"runs": {"mine": {"arena": "square", "seed": 4}}})
+    assert set(load_config(merged)["runs"]) == {"mine"}
+    quick = copy.deepcopy(raw)
+    update_config(quick, yaml.safe_load((ROOT / "workflow/presets/quick.yaml").read_text()))
+    assert len(load_config(quick)["runs"]) == 4
+    with pytest.raises(ConfigError, match="runs: unknown run set 'papper' \\(run_sets defines: paper\\)"):
+        load_config({**raw, "runs": "papper"})
 
 
 def test_default_config_holds_the_paper_runs(default):

@@ -69,3 +69,24 @@ def test_same_seed_same_trajectories_and_scores():
     d1, _ = analyse_units(*args, np.random.default_rng(9))
     d2, _ = analyse_units(*args, np.random.default_rng(9))
     xr.testing.assert_identical(d1, d2)
+
+
+def test_outputs_follow_the_umask_not_0600(tmp_path):
+    """Results are readable by the group (mkstemp alone would leave them 0600)."""
+    import os
+
+    import xarray as xr
+
+    from cw.io import write_csv, write_netcdf
+
+    old = os.umask(0o022)
+    try:
+        write_netcdf(xr.Dataset({"a": ("x", [1.0, 2.0])}), tmp_path / "a.nc")
+        write_csv([{"a": 1}], tmp_path / "h.csv")
+        os.umask(0o077)
+        write_csv([{"a": 1}], tmp_path / "private.csv")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.nc").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "h.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.csv").stat().st_mode & 0o777 == 0o600

@@ -64,7 +64,7 @@ def test_sigkill_and_resume_gives_identical_weights(tmp_path, optimizer):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     state, out = tmp_path / "state.npz", tmp_path / "out.npz"
-    cmd = [sys.executable, str(driver), "-", optimizer, str(state), str(out), "0"]
+    cmd = [sys.executable, str(driver), str(tmp_path / "progress"), optimizer, str(state), str(out), "0"]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     killed_at = []
     # each update sleeps 0.3 s in the driver (outside the training code), so that the kill lands

@@ -150,3 +150,24 @@ def test_shipped_networks_retrain_exactly_and_analyse_without_training(workdir):
     assert bad.returncode != 0
     lines = [ln for ln in (bad.stdout + bad.stderr).splitlines() if "network error" in ln]
     assert len(lines) == 1 and "networks/tiny/triangle" in lines[0] and "other settings" in lines[0]
+
+
+def test_a_one_run_config_schedules_exactly_one_training(tmp_path):
+    """`snakemake --configfile my.yaml` with one run trains that run alone (config.yaml's default
+    runs are a named set, which a user's runs replace) and the quick preset keeps all four."""
+    shutil.copy(ROOT / "Snakefile", tmp_path)
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copy(ROOT / "config.yaml", tmp_path)
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump({"runs": {"mine": {"arena": "triangle", "seed": 5}}}))
+
+    def dry(*configs):
+        cmd = SNAKEMAKE + ["-n", "--cores", "2", *[a for c in configs for a in ("--configfile", c)]]
+        res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return _jobs(res.stdout + res.stderr), res.stdout + res.stderr
+
+    jobs, out = dry("my.yaml")
+    assert jobs["train"] == 1 and jobs["trajectories"] == 1
+    assert "results/mine/" in out and "results/square/" not in out
+    jobs, _ = dry("workflow/presets/quick.yaml")
+    assert jobs["train"] == 4
