@@ -331,7 +331,7 @@ def simulate_long(
     -------
     (T, N_out) float32 network output (m).
     """
-    from cw.model import encode_inputs
+    from cw.model import encode_inputs, rate_of
 
     w_in = np.asarray(weights["W_in"], np.float32)
     w_rec = np.asarray(weights["W_rec"], np.float32)
@@ -352,7 +352,7 @@ def simulate_long(
         us = np.empty((stop - start, n), np.float32)
         for t in range(stop - start):
             x = keep * x + alpha * (u @ w_rec) + drive[t]
-            u = np.tanh(x)
+            u = rate_of(x, model.nonlinearity)
             us[t] = u
         y[start:stop] = us @ w_out
     return y

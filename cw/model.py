@@ -26,6 +26,7 @@ WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
 
 RECURRENT_INITS = ("orthogonal", "gaussian")
 NOISE_LOCATIONS = ("rate", "activation")
+NONLINEARITIES = ("tanh", "retanh")
 HEADING_ENCODINGS = ("angle", "cos_sin")
 
 
@@ -48,6 +49,9 @@ class ModelParams:
         read-out, the recurrence and the metabolic cost all see it (CODE: ``bhneverlearn`` of the
         authors' code).  ``activation``: xi is added inside the Euler bracket of eq. 1, i.e.
         ``alpha * xi`` per step on x (OURS, the previous default).
+    nonlinearity : {"tanh", "retanh"}
+        Firing rate of the activation: ``tanh(x)`` (PAPER) or the rectified ``max(0, tanh(x))``
+        (CODE-2020, the first author's later code; non-negative rates).
     init_recurrent : {"orthogonal", "gaussian"}
         Initialisation of W_rec (PAPER: orthogonal for square and triangle, Gaussian for hexagon).
     init_recurrent_gain : float
@@ -66,6 +70,7 @@ class ModelParams:
     alpha: float = 0.1
     noise_std: float = 0.1
     noise_location: str = "rate"
+    nonlinearity: str = "tanh"
     init_recurrent: str = "orthogonal"
     init_recurrent_gain: float = 1.0
     heading_encoding: str = "angle"
@@ -82,6 +87,10 @@ class ModelParams:
         if self.noise_location not in NOISE_LOCATIONS:
             raise ValueError(
                 f"model.noise_location: unknown '{self.noise_location}' (expected {', '.join(NOISE_LOCATIONS)})"
+            )
+        if self.nonlinearity not in NONLINEARITIES:
+            raise ValueError(
+                f"model.nonlinearity: unknown '{self.nonlinearity}' (expected {', '.join(NONLINEARITIES)})"
             )
         if self.init_recurrent not in RECURRENT_INITS:
             raise ValueError(
@@ -195,6 +204,7 @@ def simulate_numpy(
     alpha: float,
     noise: np.ndarray | None = None,
     noise_location: str = "activation",
+    nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plain numpy Euler integration of eq. 1-2: the reference implementation.
 
@@ -206,6 +216,7 @@ def simulate_numpy(
     noise : (M, T, N) array or None, the noise: xi added inside the Euler bracket
         (``noise_location="activation"``) or eta added to the rates, ``u = tanh(x) + eta``
         (``"rate"``), which then enter the recurrence and the read-out
+    nonlinearity : "tanh" or "retanh" (max(0, tanh))
 
     Returns
     -------
@@ -224,11 +235,19 @@ def simulate_numpy(
         if noise is not None and noise_location == "activation":
             drive = drive + noise[:, t]
         x = x + alpha * (-x + u @ weights["W_rec"] + drive)
-        u = np.tanh(x)
+        u = rate_of(x, nonlinearity)
         if noise is not None and noise_location == "rate":
             u = u + noise[:, t]
         us[:, t] = u
     return us, us @ weights["W_out"]
+
+
+def rate_of(x: np.ndarray, nonlinearity: str = "tanh") -> np.ndarray:
+    """Firing rate of activations ``x``: tanh(x), or max(0, tanh(x)) for ``"retanh"``."""
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: unknown '{nonlinearity}'")
+    r = np.tanh(x)
+    return np.maximum(r, 0.0) if nonlinearity == "retanh" else r
 
 
 def loss_numpy(

@@ -32,7 +32,7 @@ TEST_ONLY_TRAJECTORY_KEYS = ("n_test",)
 #: Settings added after networks were shipped, with the value that reproduces the behaviour from
 #: before the key existed: a key at this value is left out of the hash, so that adding an option
 #: never invalidates a shipped network or a committed training state.  ((section, key): value)
-NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {}
+NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("model", "nonlinearity"): "tanh"}
 
 SETTINGS_FILE = "settings.json"
 STATE_FILE = "training_state.npz"

@@ -150,6 +150,7 @@ class Objective:
         #: True when the noise is added to the rates u = tanh(x) + eta (CODE), False when it is
         #: added to the activation inside the Euler bracket (alpha * xi, the paper's eq. 1).
         self.rate_noise = model.noise_location == "rate"
+        self.rectified = model.nonlinearity == "retanh"
         self._noise_scale = tf.constant(1.0 if self.rate_noise else model.alpha, dtype)
         kw = dict(reduce_retracing=True, autograph=False)
         self._noise_fn = tf.function(self._noise, **kw)
@@ -160,6 +161,18 @@ class Objective:
         self._trajectory_fn = tf.function(self._trajectory, **kw)
         self._noise_cache = _IdentityCache(2)
         self._trajectory_cache = _IdentityCache(1)
+
+    # -- the non-linearity ---------------------------------------------------------------------
+    def phi(self, x):
+        """Firing rate of the activation: tanh(x) (PAPER) or max(0, tanh(x)) (``retanh``)."""
+        r = tf.tanh(x)
+        return tf.nn.relu(r) if self.rectified else r
+
+    def slope_times(self, r, dy):
+        """``phi'(x) * dy`` from the noise-free rate ``r = phi(x)``: (1 - r^2) dy, and 0 where
+        a rectified unit is silent (r = 0, i.e. x <= 0)."""
+        g = tf.raw_ops.TanhGrad(y=r, dy=dy)
+        return tf.where(r > 0, g, tf.zeros_like(g)) if self.rectified else g
 
     # -- noise ---------------------------------------------------------------------------------
     def noise(self, shape: tuple[int, int], seed: tuple[int, int]) -> tf.Tensor:
@@ -249,7 +262,7 @@ class Objective:
         x = tf.matmul(ib[0], w_ib)
         if axi is not None and not rate_noise:
             x = x + axi[0]
-        u = tf.tanh(x) + axi[0] if rate_noise else tf.tanh(x)
+        u = self.phi(x) + axi[0] if rate_noise else self.phi(x)
         state = {}
         if keep_u:
             state["u"] = ta()
@@ -280,7 +293,7 @@ class Objective:
             if axi is not None and not rate_noise:
                 terms.append(axi[t])
             x = tf.add_n(terms)
-            u = tf.tanh(x) + axi[t] if rate_noise else tf.tanh(x)
+            u = self.phi(x) + axi[t] if rate_noise else self.phi(x)
             return t + 1, x, u, emit(t, u, state)
 
         _, _, _, state = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(1), x, u, state))
@@ -311,7 +324,7 @@ class Objective:
             q = tf.matmul(tf.concat([dx_next, tf.transpose(s_t)], 1), w_back)
             du = tf.add_n([q] + full_terms(t, u_t))
             r_t = u_t if eta is None else u_t - eta[t]
-            return tf.raw_ops.TanhGrad(y=r_t, dy=du) + keep * dx_next
+            return self.slope_times(r_t, du) + keep * dx_next
 
         def body(t, dx_next, u_t, g):
             dx = delta(t, u_t, dx_next)

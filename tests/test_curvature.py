@@ -20,11 +20,14 @@ M, T, N = 3, 7, 5
 LAMBDA_L2, LAMBDA_FR = 0.3, 0.2
 
 
-@pytest.fixture(scope="module", params=["activation", "rate"])
+@pytest.fixture(scope="module", params=[("activation", "tanh"), ("rate", "tanh"), ("rate", "retanh")])
 def setup(request):
-    """The tiny network, with the noise inside the Euler bracket or on the rates."""
+    """The tiny network, with the noise inside the Euler bracket or on the rates, tanh or
+    rectified tanh units."""
+    location, nonlinearity = request.param
     model = ModelParams(
-        n_units=N, noise_std=0.1, noise_location=request.param, init_recurrent="gaussian", init_recurrent_gain=1.5
+        n_units=N, noise_std=0.1, noise_location=location, nonlinearity=nonlinearity,
+        init_recurrent="gaussian", init_recurrent_gain=1.5,
     )
     rng = np.random.default_rng(0)
     w = init_weights(model, rng, np.float64)
@@ -35,11 +38,11 @@ def setup(request):
     objective = Objective(model, F64)
     noise = objective.noise((M, T), (1, 2))
     gn = GaussNewton(objective)
-    jac = _explicit_jacobians(weights, inputs, noise, model.alpha, model.noise_location)
+    jac = _explicit_jacobians(weights, inputs, noise, model.alpha, model.noise_location, model.nonlinearity)
     return dict(model=model, w=w, weights=weights, inputs=inputs, noise=noise, objective=objective, gn=gn, jac=jac)
 
 
-def _forward(weights, inputs, noise, alpha, location):
+def _forward(weights, inputs, noise, alpha, location, nonlinearity="tanh"):
     """Unrolled Euler integration (independent of the code under test): x, u, y as (M, T, .).
 
     ``location="activation"``: x <- x + alpha (-x + u W_rec + I W_in + b + xi), u = tanh(x);
@@ -52,24 +55,27 @@ def _forward(weights, inputs, noise, alpha, location):
     for t in range(inputs.shape[1]):
         xi = noise[:, t] if location == "activation" else 0.0
         x = x + alpha * (-x + u @ w_rec + inputs[:, t] @ w_in + b + xi)
-        u = tf.tanh(x) + (noise[:, t] if location == "rate" else 0.0)
+        r = tf.tanh(x) if nonlinearity == "tanh" else tf.maximum(tf.tanh(x), tf.zeros_like(x))
+        u = r + (noise[:, t] if location == "rate" else 0.0)
         xs.append(x)
         us.append(u)
     x, u = tf.stack(xs, axis=1), tf.stack(us, axis=1)
     return x, u, tf.einsum("mtn,nj->mtj", u, w_out)
 
 
-def _explicit_jacobians(weights, inputs, noise, alpha, location):
+def _explicit_jacobians(weights, inputs, noise, alpha, location, nonlinearity):
     """Full Jacobians of x, u, y (flattened) with respect to the flat parameter vector."""
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(weights)
-        x, u, y = _forward(weights, inputs, noise, alpha, location)
+        x, u, y = _forward(weights, inputs, noise, alpha, location, nonlinearity)
     out = {}
     for name, z in (("x", x), ("u", u), ("y", y)):
         blocks = tape.jacobian(z, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         n_z = int(np.prod(z.shape))
         out[name] = np.concatenate([blk.numpy().reshape(n_z, -1) for blk in blocks], axis=1)
-    out["r_val"] = np.tanh(x.numpy()).ravel()  # noise-free rates: the slope of tanh
+    # slope of the non-linearity at x: 1 - tanh(x)^2, times 0 where a rectified unit is silent
+    xv = x.numpy().ravel()
+    out["slope"] = (1.0 - np.tanh(xv) ** 2) * ((xv > 0) if nonlinearity == "retanh" else 1.0)
     return out
 
 
@@ -86,7 +92,7 @@ def _explicit_matrices(s):
         ]
     )
     h_l2 = np.diag(diag)
-    s_mat = jac["x"].T @ ((1.0 - jac["r_val"] ** 2)[:, None] * jac["x"]) / M
+    s_mat = jac["x"].T @ (jac["slope"][:, None] * jac["x"]) / M
     return g_err, g_fr, h_l2, s_mat
 
 
@@ -115,9 +121,9 @@ def test_flatten_roundtrip(setup):
 
 def test_reference_forward_matches_model(setup):
     s = setup
-    loc = s["model"].noise_location
-    x, u, y = _forward(s["weights"], s["inputs"], s["noise"], s["model"].alpha, loc)
-    u_np, y_np = simulate_numpy(s["w"], s["inputs"].numpy(), s["model"].alpha, s["noise"].numpy(), loc)
+    loc, nl = s["model"].noise_location, s["model"].nonlinearity
+    x, u, y = _forward(s["weights"], s["inputs"], s["noise"], s["model"].alpha, loc, nl)
+    u_np, y_np = simulate_numpy(s["w"], s["inputs"].numpy(), s["model"].alpha, s["noise"].numpy(), loc, nl)
     np.testing.assert_allclose(u.numpy(), u_np, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(y.numpy(), y_np, rtol=1e-12, atol=1e-14)
 
@@ -136,14 +142,16 @@ def test_jvp_matches_explicit_jacobian_and_finite_differences(setup):
 
     def run(theta):
         wt = dict(zip(("W_in", "W_rec", "b", "W_out"), [t.numpy() for t in unflatten(theta, s["weights"], F64)]))
-        return simulate_numpy(wt, s["inputs"].numpy(), alpha, s["noise"].numpy(), s["model"].noise_location)
+        return simulate_numpy(wt, s["inputs"].numpy(), alpha, s["noise"].numpy(), s["model"].noise_location,
+                              s["model"].nonlinearity)
 
     (u_p, y_p), (u_m, y_m) = run(w_flat + eps * v), run(w_flat - eps * v)
     assert _rel(du.numpy(), (u_p - u_m) / (2 * eps)) < 1e-8
     assert _rel(dy.numpy(), (y_p - y_m) / (2 * eps)) < 1e-8
-    eta = s["noise"].numpy() if s["model"].noise_location == "rate" else 0.0
-    x_fd = (np.arctanh(u_p - eta) - np.arctanh(u_m - eta)) / (2 * eps)
-    assert _rel(dx.numpy(), x_fd) < 1e-7
+    if s["model"].nonlinearity == "tanh":  # x recovered from the rate (not possible where rectified)
+        eta = s["noise"].numpy() if s["model"].noise_location == "rate" else 0.0
+        x_fd = (np.arctanh(u_p - eta) - np.arctanh(u_m - eta)) / (2 * eps)
+        assert _rel(dx.numpy(), x_fd) < 1e-7
 
 
 @pytest.mark.parametrize(

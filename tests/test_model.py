@@ -43,6 +43,24 @@ def test_euler_step_by_hand():
     np.testing.assert_allclose(y[0], np.tanh(np.stack([x1, x2])) @ w["W_out"], rtol=1e-14)
 
 
+def test_rectified_tanh_units():
+    """retanh: max(0, tanh(x)); the TF forward pass matches the numpy reference."""
+    from cw.model import rate_of
+
+    x = np.array([-2.0, -0.1, 0.0, 0.3, 5.0])
+    np.testing.assert_allclose(rate_of(x, "retanh"), [0, 0, 0, np.tanh(0.3), np.tanh(5.0)], rtol=1e-15)
+    p = ModelParams(n_units=6, nonlinearity="retanh")
+    rng = np.random.default_rng(12)
+    w = _random_weights(p, rng)
+    inp = _batch(p, rng)
+    noise = rng.normal(0, 0.1, inp.shape[:2] + (6,))
+    u_ref, _ = simulate_numpy(w, inp, p.alpha, noise, "rate", "retanh")
+    u_tf = Objective(p, tf.float64).simulate(weights_to_tensors(w, tf.float64), tf.constant(inp), tf.constant(noise)).numpy()
+    np.testing.assert_allclose(u_tf, u_ref, rtol=0, atol=1e-13)
+    u0, _ = simulate_numpy(w, inp, p.alpha, None, "rate", "retanh")
+    assert (u0 >= 0).all() and (u0 == 0).mean() > 0.1  # silent units exist
+
+
 def test_rate_noise_step_by_hand():
     """Noise on the rates: u = tanh(x) + eta, and the noisy u drives the recurrence and read-out."""
     p = ModelParams(n_units=3, alpha=0.1, noise_location="rate")
@@ -113,9 +131,9 @@ def test_loss_matches_equations_3_to_5_by_hand():
         assert float(terms[k]) == pytest.approx(ref[k], rel=1e-12)
 
 
-@pytest.mark.parametrize("location", ["rate", "activation"])
-def test_gradient_matches_finite_differences(location):
-    p = ModelParams(n_units=5, noise_location=location)
+@pytest.mark.parametrize("location, nonlinearity", [("rate", "tanh"), ("activation", "tanh"), ("rate", "retanh")])
+def test_gradient_matches_finite_differences(location, nonlinearity):
+    p = ModelParams(n_units=5, noise_location=location, nonlinearity=nonlinearity)
     rng = np.random.default_rng(5)
     w = _random_weights(p, rng)
     inp = tf.constant(_batch(p, rng, m=2, t=12))
@@ -167,7 +185,8 @@ def test_noise_is_reproducible_and_scaled():
 @pytest.mark.parametrize(
     "kwargs, key",
     [({"n_units": 0}, "model.n_units"), ({"alpha": 1.5}, "model.alpha"), ({"noise_std": -1}, "model.noise_std"),
-     ({"init_recurrent": "eye"}, "model.init_recurrent"), ({"noise_location": "input"}, "model.noise_location"), ({"heading_encoding": "deg"}, "model.heading_encoding")],
+     ({"init_recurrent": "eye"}, "model.init_recurrent"), ({"noise_location": "input"}, "model.noise_location"),
+     ({"nonlinearity": "relu"}, "model.nonlinearity"), ({"heading_encoding": "deg"}, "model.heading_encoding")],
 )
 def test_bad_model_params_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):
