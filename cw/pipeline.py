@@ -60,7 +60,7 @@ def train_model(
     training: Mapping,
     seed: int,
     label: str,
-    progress: bool = True,
+    progress: bool | str = "lines",
 ) -> None:
     """Train one run's network on fresh trials; write final weights, checkpoints and history.
 

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
 
 
-def configure_threads(threads: int) -> None:
+@contextlib.contextmanager
+def stderr_to(path: str | os.PathLike | None):
+    """Within the block, the process's standard error (file descriptor 2, where TensorFlow's C++
+    start-up lines go: oneDNN notes, CUDA probing on a machine without a GPU) is appended to
+    ``path`` instead of the terminal; nothing changes when ``path`` is None."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "a") as fh:
+            os.dup2(fh.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def configure_threads(threads: int, start_up_log: str | os.PathLike | None = None) -> None:
     """Limit TensorFlow and the BLAS libraries to ``threads`` threads.
 
     Must run before TensorFlow executes its first operation (the scripts call it first thing).
@@ -30,13 +51,15 @@ def configure_threads(threads: int) -> None:
         threadpool_limits(threads)
     except ImportError:  # pragma: no cover (threadpoolctl comes with scikit-learn)
         pass
-    import tensorflow as tf
+    with stderr_to(start_up_log):
+        import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # TensorFlow already initialised in this process: keep its settings
-        logging.getLogger(__name__).warning("TensorFlow already initialised; thread settings unchanged")
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already initialised in this process: keep its settings
+            logging.getLogger(__name__).warning("TensorFlow already initialised; thread settings unchanged")
+        tf.constant(0.0).numpy()  # start the runtime (device probing) while the chatter is redirected
 
 
 def configure_logging(log_file: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
@@ -49,7 +72,8 @@ def configure_logging(log_file: str | os.PathLike | None = None, level: int = lo
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_file, mode="w")
+        open(log_file, "w").close()  # a fresh log per job; appended to from here on (O_APPEND),
+        fh = logging.FileHandler(log_file, mode="a")  # so redirected C++ lines interleave safely
         fh.setFormatter(fmt)
         root.addHandler(fh)
     sh = logging.StreamHandler(sys.stderr)
@@ -66,7 +90,7 @@ def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> No
     """
     configure_logging(smk.log[0] if smk.log else None)
     if tensorflow_threads:
-        configure_threads(smk.threads)
+        configure_threads(smk.threads, start_up_log=smk.log[0] if smk.log else None)
     try:
         func(*args, **kwargs)
     except KeyboardInterrupt as exc:  # e.g. cw.training.TrainingInterrupted: the state is saved

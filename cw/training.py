@@ -246,7 +246,7 @@ def train(
     seed: int,
     settings_hash: str = "",
     label: str = "train",
-    progress: bool = True,
+    progress: bool | str = True,
     on_update: Callable[[dict], None] | None = None,
     state_path: str | Path | None = None,
     on_state: Callable[[Path], None] | None = None,
@@ -264,7 +264,9 @@ def train(
     settings_hash : identifies every setting that made the network (see :mod:`cw.networks`); a
         saved state is only resumed by a training with the same hash and initial weights
     label : name shown on the progress line
-    progress : show a progress line with an ETA on stderr
+    progress : show progress with an ETA on stderr: True for a tqdm bar on a terminal (plain
+        lines otherwise), ``"lines"`` for a plain line every minute (several jobs on one
+        terminal, as under Snakemake), False for none
     on_update : called with each history row (e.g. to log it)
     state_path : file for the full training state (weights, optimiser state, penalty weights,
         history, checkpoints), saved every ``state_every_minutes``, at the end, and when SIGINT
@@ -326,7 +328,7 @@ def train(
 
     bar = None
     if progress:
-        bar = progress_bar(training.n_updates, start - 1, label)
+        bar = progress_bar(training.n_updates, start - 1, label, lines=progress == "lines")
     t_start = last_save = time.perf_counter()
     with _deferred_signals() as stop:
         for update in range(start, training.n_updates + 1):
@@ -389,11 +391,11 @@ class progress_bar:
 
     PLAIN_EVERY_S = 60.0
 
-    def __init__(self, total: int, initial: int, label: str):
+    def __init__(self, total: int, initial: int, label: str, lines: bool = False):
         import sys
 
         self.total, self.label = total, label
-        self.tty = sys.stderr.isatty()
+        self.tty = sys.stderr.isatty() and not lines
         self.t0 = time.perf_counter()
         self.initial = initial
         self.last = -1e9

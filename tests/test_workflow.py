@@ -42,7 +42,16 @@ def workdir(tmp_path_factory):
     shutil.copy(ROOT / "workflow/presets/tiny.yaml", wd / "config.yaml")
     res = _snakemake(wd)
     assert res.returncode == 0, res.stderr[-4000:]
+    (wd / "first_run.out").write_text(res.stdout + res.stderr)
     return wd
+
+
+@pytest.mark.slow
+def test_no_tensorflow_start_up_noise_on_the_terminal(workdir):
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA probing) go to the job logs, not the terminal."""
+    out = (workdir / "first_run.out").read_text()
+    for noise in ("oneDNN", "cuda", "cuInit", "absl::InitializeLog"):
+        assert noise not in out, noise
 
 
 @pytest.mark.slow

@@ -113,6 +113,8 @@ def figure_outputs():
             names.append("fig5_metabolic")
         out += [f"{fig}/{run}/{n}.{e}" for n in names for e in ("png", "pdf")]
     out += [f"{OUT}/claims.md", f"{OUT}/claims.csv", f"{OUT}/claims_seeds.csv", f"{OUT}/claims.html"]
+    if config.get("study"):
+        out += [f"{OUT}/study.csv", f"{OUT}/study.md", f"{fig}/study_best_units.png", f"{fig}/study_best_units.pdf"]
     return out
 
 
@@ -297,3 +299,30 @@ rule claims:
     localrule: True
     script:
         "../scripts/claims.py"
+
+
+if config.get("study"):
+
+    rule study:
+        """The study of conditions (workflow/presets/study.yaml): one table, one figure."""
+        input:
+            scores=expand(f"{OUT}/{{run}}/scores.nc", run=sorted(RUNS)),
+            ratemaps=expand(f"{OUT}/{{run}}/ratemaps.nc", run=sorted(RUNS)),
+            claims=f"{OUT}/claims.csv",
+            code=cw_sources("study", "claims", "figures"),
+        output:
+            csv=f"{OUT}/study.csv",
+            markdown=f"{OUT}/study.md",
+            png=f"{OUT}/figures/study_best_units.png",
+            pdf=f"{OUT}/figures/study_best_units.pdf",
+        params:
+            runs=[{"name": r, "setting": config["study"].get(r, "")} for r in sorted(RUNS)],
+            figures=config["figures"],
+            preamble=f"Study of conditions: runs {', '.join(sorted(RUNS))} (output folder {OUT}).",
+        log:
+            f"{OUT}/logs/study.log",
+        benchmark:
+            f"{OUT}/benchmarks/study.tsv"
+        localrule: True
+        script:
+            "../scripts/study.py"
