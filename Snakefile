@@ -10,6 +10,15 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+import sys
+
+import cw.config as _cwc
+
+try:  # a syntax error in config.yaml: one line with file, line and column (not Snakemake's generic one)
+    _cwc.read_yaml("config.yaml")
+except _cwc.ConfigError as _err:
+    sys.exit(f"config error: {_err}")
+
 
 configfile: "config.yaml"
 

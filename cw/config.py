@@ -252,17 +252,59 @@ def build_params(run: Mapping) -> dict:
     }
 
 
+def read_yaml(path: str | Path) -> dict:
+    """A YAML config file as a mapping; a syntax error is one line with the file, line and column."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: YAML syntax error: {problem}; fix the file and rerun") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: must be a mapping of keys to values")
+    return dict(data)
+
+
 def load_config(config: Mapping | str | Path) -> dict:
     """Validate a config mapping (or YAML file) and return it with defaults filled in."""
     if isinstance(config, (str, Path)):
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            with open(path) as fh:
-                config = yaml.safe_load(fh) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+        config = read_yaml(config)
     if not isinstance(config, Mapping):
         raise ConfigError("config: must be a mapping of keys to values")
     return validate_config(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cw.config [FILE ...]``: check config.yaml merged with the given config files
+    (in order, as ``snakemake --configfile FILE ...`` merges them) and list the runs."""
+    import argparse
+    import sys
+
+    from snakemake.utils import update_config
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--base", default="config.yaml", help="the workflow's config file")
+    ap.add_argument("--replace", action="store_true", help="as --replace-workflow-config: ignore the base file")
+    args = ap.parse_args(argv)
+    try:
+        cfg = {} if args.replace else read_yaml(args.base)
+        for f in args.files:
+            update_config(cfg, read_yaml(f))
+        out = validate_config(cfg)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 1
+    print(f"config ok: {len(out['runs'])} run(s): {', '.join(out['runs'])}; output in {out['output_dir']}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -217,3 +217,19 @@ def test_bad_sweeps_name_the_key(default, sweep, key):
     with pytest.raises(ConfigError) as exc:
         load_config(cfg)
     assert key in str(exc.value), str(exc.value)
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    from cw.config import main, read_yaml
+
+    bad = tmp_path / "my.yaml"
+    bad.write_text("runs:\n  mine: {arena: square, seed: 1\ntraining: {}\n")
+    with pytest.raises(ConfigError) as exc:
+        read_yaml(bad)
+    msg = str(exc.value)
+    assert msg.startswith(f"{bad}:3:1: YAML syntax error: ") and "\n" not in msg
+    # the checker merges like snakemake --configfile and reports one line either way
+    good = tmp_path / "one.yaml"
+    good.write_text("runs:\n  mine: {arena: square, seed: 1}\n")
+    assert main(["--base", str(ROOT / "config.yaml"), str(good)]) == 0
+    assert main(["--base", str(ROOT / "config.yaml"), str(bad)]) == 1
