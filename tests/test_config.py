@@ -227,7 +227,7 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
     with pytest.raises(ConfigError) as exc:
         read_yaml(bad)
     msg = str(exc.value)
-    assert msg.startswith(f"{bad}:3:9: YAML syntax error: expected ',' or '}'") and "\n" not in msg
+    assert msg.startswith(f"{bad}:3:9: YAML syntax error: expected ','") and "\n" not in msg
     # the checker merges like snakemake --configfile and reports one line either way
     good = tmp_path / "one.yaml"
     good.write_text("runs:\n  mine: {arena: square, seed: 1}\n")
