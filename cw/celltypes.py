@@ -34,10 +34,12 @@ reaches a minimum (NaN grid scores of linear ramps and constant maps: see
    triangle's own 6-fold autocorrelation (a single field there reaches score60 > 1) and the
    spurious edge peaks of a central field fail the field count and the regularity.
 5. **border** if the border score is significant and >= ``min_border_score`` and its best field
-   is a contiguous field along a wall: it covers at least ``min_border_coverage`` of that wall
-   (``border_cm``), holds at least ``min_border_field_share`` of the rate-weighted field mass
-   of the map (``border_field_share``) and at most ``max_border_field_fraction`` of the arena
-   (``border_field_fraction``; the low half of a saturating ramp is not a border field).
+   is a field along a wall: it covers at least ``min_border_coverage`` of that wall
+   (``border_cm``), it is at most ``max_border_field_width`` thick (``border_field_width``, m;
+   the low half of a saturating ramp is not a border field) and the map is a function of the
+   distance to that wall falling off away from it (``border_profile_r2 >=
+   min_border_profile_r2``, :func:`cw.scores.border_profile_fit`; a random field that touches
+   a wall is not).
 6. **spatially_irregular** otherwise (spatial, but none of the above).
 
 Why this order: band-like first because a plane wave with a stripe along a wall reaches a
@@ -51,7 +53,7 @@ trajectories in the three arenas with noise, through the same path as real units
 confusion matrix is asserted in ``tests/test_benchmark_maps.py`` and printed by
 ``python -m cw.benchmark_maps``. Defaults: see :class:`CellTypeParams` (all OURS; the grid
 score minimum 0.37 is the field-standard threshold of e.g. Langston et al. 2010 and Banino et
-al. 2018, the border score minimum raised from Solstad et al.'s 0.5 to 0.6 on the benchmark).
+al. 2018, the border score minimum 0.5 that of Solstad et al. 2008).
 """
 
 from __future__ import annotations
@@ -119,16 +121,18 @@ class CellTypeParams:
         Square lattice: largest / smallest distance of those 4 peaks (>= 1).
     min_grid_fields : int, default 3
         Grid-like units have at least this many separate fields (``n_fields``).
-    min_border_score : float, default 0.6
-        Border units have a border score of at least this (Solstad et al. 2008: 0.5; raised
-        on the benchmark, where wall fields score >= 0.62 and the best random fields 0.5-0.64).
-    min_border_coverage : float, default 0.5
-        ... their best field covers at least this fraction of one wall (``border_cm``).
-    min_border_field_share : float, default 0.5
-        ... and holds at least this fraction of the rate-weighted mass of all fields.
-    max_border_field_fraction : float, default 0.3
-        ... and covers at most this fraction of the arena's valid bins (benchmark wall fields
-        <= 0.27; the low half of a tanh ramp ~0.45).
+    min_border_score : float, default 0.5
+        Border units have a border score of at least this (Solstad et al. 2008: 0.5).
+    min_border_coverage : float, default 0.4
+        ... their best field covers at least this fraction of one wall (``border_cm``;
+        benchmark wall fields >= 0.41).
+    min_border_profile_r2 : float, default 0.6
+        ... the map is a decreasing function of the distance to that wall: variance explained
+        at least this (in [0, 1]; benchmark wall fields >= 0.68, random fields <= 0.32, corner
+        fields <= 0.51).
+    max_border_field_width : float, default 0.3
+        ... and the field is at most this thick, m (area / covered wall length; benchmark wall
+        fields <= 0.29 m, the low half of a tanh ramp up to 0.7 m).
     """
 
     min_spatial_variance_fraction: float = 0.1
@@ -144,10 +148,10 @@ class CellTypeParams:
     min_square_order: float = 0.9
     max_square_spacing_ratio: float = 1.2
     min_grid_fields: int = 3
-    min_border_score: float = 0.6
-    min_border_coverage: float = 0.5
-    min_border_field_share: float = 0.5
-    max_border_field_fraction: float = 0.3
+    min_border_score: float = 0.5
+    min_border_coverage: float = 0.4
+    min_border_profile_r2: float = 0.6
+    max_border_field_width: float = 0.3
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -157,12 +161,12 @@ class CellTypeParams:
             if not is_real(v) or not np.isfinite(v):
                 raise ValueError(f"celltypes.{f.name}: must be a finite number, got {v!r}")
         for key in ("min_spatial_variance_fraction", "min_hex_order", "min_square_order",
-                    "min_border_coverage", "min_border_field_share"):
+                    "min_border_coverage", "min_border_profile_r2"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"celltypes.{key}: must be in [0, 1], got {getattr(self, key)!r}")
-        if not 0.0 < self.max_border_field_fraction <= 1.0:
-            raise ValueError("celltypes.max_border_field_fraction: must be in (0, 1], "
-                             f"got {self.max_border_field_fraction!r}")
+        if not self.max_border_field_width > 0.0:
+            raise ValueError("celltypes.max_border_field_width: must be > 0 m, "
+                             f"got {self.max_border_field_width!r}")
         for key in ("max_hex_spacing_ratio", "max_square_spacing_ratio"):
             if not getattr(self, key) >= 1.0:
                 raise ValueError(f"celltypes.{key}: must be >= 1, got {getattr(self, key)!r}")
@@ -219,7 +223,7 @@ def classify(
         :func:`cw.scores.score_maps` used by the rule (``spatial_coherence``, ``band_periods``,
         ``band_wave_r2``, ``band_ramp_r2``, ``grid_contrast``, ``grid_hex_order``,
         ``grid_hex_ratio``, ``grid_square_order``, ``grid_square_ratio``, ``n_fields``,
-        ``border_cm``, ``border_field_share``, ``border_field_fraction``). A missing by-product
+        ``border_cm``, ``border_profile_r2``, ``border_field_width``). A missing by-product
         skips its condition; a NaN one fails it.
     significant : per-unit bool arrays for the first five names (True = above the shuffle
         threshold).
@@ -253,8 +257,8 @@ def classify(
     grid &= _at_least(scores, "n_fields", p.min_grid_fields, sh)
     border = _passes(scores, significant, "border_score", p.min_border_score) & coherent
     border &= _at_least(scores, "border_cm", p.min_border_coverage, sh)
-    border &= _at_least(scores, "border_field_share", p.min_border_field_share, sh)
-    border &= _at_most(scores, "border_field_fraction", p.max_border_field_fraction, sh)
+    border &= _at_least(scores, "border_profile_r2", p.min_border_profile_r2, sh)
+    border &= _at_most(scores, "border_field_width", p.max_border_field_width, sh)
     out = np.full(sh, "spatially_irregular", dtype=object)
     out[border] = "border"
     out[grid] = "grid_like"
@@ -310,8 +314,8 @@ def celltype_dataset(
         "and (score60 significant >= min_grid_score with a regular hexagonal SAC lattice, or "
         "score90 with a square one), grid_contrast >= min and n_fields >= min_grid_fields; "
         "border if coherent and border_score significant >= min with one field covering >= "
-        "min_border_coverage of a wall, >= min_border_field_share of the field mass and <= "
-        "max_border_field_fraction of the arena; else spatially_irregular (see cw.celltypes)")
+        "min_border_coverage of a wall, at most max_border_field_width thick and the map a "
+        "falling function of the distance to that wall (min_border_profile_r2); else spatially_irregular (see cw.celltypes)")
     for t, c in type_counts(ct).items():
         ds.attrs[f"count_{t}"] = c
     return ds

@@ -887,6 +887,68 @@ def border_scores(
     return out
 
 
+def border_profile_fit(
+    rate: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    arena,
+    wall: np.ndarray,
+    polarity: np.ndarray,
+    cm: np.ndarray,
+    field_fraction: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Is a border map a field along its wall? (OURS; by-products of :func:`border_scores`.)
+
+    * ``border_profile_r2``: fraction of the map's variance explained by the best function of
+      the distance ``d`` to the best-covered wall segment that falls off away from the wall
+      (isotonic regression of ``polarity * rate`` on ``d``, decreasing). A wall field is such a
+      function (~0.8 with noise); a random field that happens to touch a wall is not.
+    * ``border_field_width``: area of the best field divided by the length of wall it covers
+      (``cM`` times the wall's length), m: the field's thickness (wall fields ~0.1 m; the low
+      half of a ramp ~0.5 m).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; x, y : (nx,), (ny,) bin centres (m); arena : Arena or corners.
+    wall, polarity, cm, field_fraction : (U,) ``border_wall``, ``border_polarity``,
+        ``border_cm``, ``border_field_fraction`` of :func:`border_scores`.
+
+    Returns
+    -------
+    dict of (U,) arrays ``border_profile_r2`` (in [0, 1]) and ``border_field_width`` (m); NaN
+    where the map has no border field (wall -1).
+    """
+    from scipy.optimize import isotonic_regression
+
+    r = _as_stack(rate)
+    U = r.shape[0]
+    xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    bin_size = _bin_size(xc, yc)
+    corners = _ccw_corners(arena)
+    gx, gy = np.meshgrid(xc, yc)
+    pts = np.stack([gx, gy], axis=-1)
+    dist = _segment_distances(pts, corners)  # (ny, nx, K)
+    out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan)}
+    for u in range(U):
+        k = int(wall[u])
+        if k < 0 or polarity[u] == 0:
+            continue
+        m = np.isfinite(r[u])
+        v = float(polarity[u]) * r[u][m]
+        ss = float(np.sum((v - v.mean()) ** 2))
+        if not ss > 0:
+            continue
+        d = dist[..., k][m]
+        o = np.argsort(d, kind="stable")
+        fit = isotonic_regression(v[o], increasing=False).x
+        out["border_profile_r2"][u] = 1.0 - float(np.sum((v[o] - fit) ** 2)) / ss
+        length = float(np.hypot(*(corners[(k + 1) % len(corners)] - corners[k])))
+        area = float(field_fraction[u]) * m.sum() * bin_size ** 2
+        if cm[u] > 0:
+            out["border_field_width"][u] = area / (float(cm[u]) * length)
+    return out
+
+
 def _bin_size(xc: np.ndarray, yc: np.ndarray) -> float:
     steps = np.concatenate([np.diff(xc), np.diff(yc)])
     if steps.size == 0:
@@ -1290,8 +1352,13 @@ def score_maps(
     out = {k: g[k] for k in ("score60", "score90", "ring60", "ring90")}
     if geometry is not None:
         out.update(grid_geometry(sac, bin_size, geometry, np.isfinite(r)))
+        out["grid_score_status"] = grid_score_status(r, sac, out["score60"], grid)
     if arena is not None:
         out.update(border_scores(r, xc, yc, arena, border))
+        if geometry is not None:  # by-products of the observed maps only
+            out.update(border_profile_fit(r, xc, yc, arena, out["border_wall"],
+                                          out["border_polarity"], out["border_cm"],
+                                          out["border_field_fraction"]))
     else:
         out.update({"border_score": np.full(U, np.nan), "border_cm": np.full(U, np.nan),
                     "border_dm": np.full(U, np.nan), "border_wall": np.full(U, -1, np.int64),
@@ -1399,7 +1466,73 @@ SCORE_ATTRS: dict[str, dict] = {
                                  "pair of another orientation", "units": "1"},
     "spatial_variance_fraction": {"long_name": "fraction of activity variance explained by "
                                                "position (eta squared)", "units": "1"},
+    "grid_hex_order": {"long_name": "six-fold order |mean exp(6i theta)| of the nearest "
+                                    "autocorrelogram peaks (NaN: fewer than 4 peaks)", "units": "1"},
+    "grid_hex_ratio": {"long_name": "largest / smallest distance of the nearest autocorrelogram "
+                                    "peaks", "units": "1"},
+    "grid_square_order": {"long_name": "four-fold order |mean exp(4i theta)| of the 4 nearest "
+                                       "autocorrelogram peaks", "units": "1"},
+    "grid_square_ratio": {"long_name": "largest / smallest distance of the 4 nearest "
+                                       "autocorrelogram peaks", "units": "1"},
+    "grid_score_status": {
+        "long_name": "why score60/score90 are defined or NaN", "units": "1",
+        "flag_values": np.array([0, 1, 2, 3], dtype=np.int8),
+        "flag_meanings": "defined constant_or_empty_map flat_autocorrelogram too_few_valid_pairs",
+        "comment": "NaN grid scores mean 'no score', never 'irregular': 1 = the map has no "
+                   "variance (silent unit or no finite bin); 2 = every autocorrelogram value in "
+                   "the annuli is the same (a linear ramp: every lag correlates 1), so the "
+                   "rotated correlations are undefined; 3 = too few valid bin pairs"},
+    "n_fields": {"long_name": "separate fields (components >= half the map's range, either "
+                              "sign, >= 2 bins)", "units": "1"},
+    "spatial_coherence": {"long_name": "correlation of each bin with the mean of its 8 "
+                                       "neighbours (Muller & Kubie 1989)", "units": "1"},
+    "band_wave_r2": {"long_name": "variance explained by the plane wave at the band's wave "
+                                  "vector", "units": "1"},
+    "band_ramp_r2": {"long_name": "variance explained by the best monotone function along the "
+                                  "band's wave vector", "units": "1"},
+    "band_periods": {"long_name": "periods of the band's wavelength inside the arena along its "
+                                  "wave vector", "units": "1"},
+    "border_field_fraction": {"long_name": "fraction of the valid bins in the best border field",
+                              "units": "1"},
+    "border_field_share": {"long_name": "fraction of the rate-weighted field mass in the best "
+                                        "border field", "units": "1"},
+    "border_profile_r2": {"long_name": "variance explained by a decreasing function of the "
+                                       "distance to the best wall", "units": "1"},
+    "border_field_width": {"long_name": "area of the best border field / length of wall it "
+                                        "covers", "units": "m"},
 }
+
+
+def grid_score_status(rate: np.ndarray, sac: np.ndarray, score60: np.ndarray,
+                      params: "GridScoreParams") -> np.ndarray:
+    """Why each grid score is defined or NaN (``SCORE_ATTRS["grid_score_status"]``).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; sac : (U, 2ny-1, 2nx-1) their autocorrelograms; score60 : (U,).
+    params : GridScoreParams (the annuli).
+
+    Returns
+    -------
+    (U,) int8: 0 defined, 1 constant or empty map, 2 flat autocorrelogram inside the annuli
+    (a linear ramp), 3 too few valid pairs.
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    out = np.zeros(U, dtype=np.int8)
+    masks, _ = ring_masks(sac.shape[-2:], max(ny, nx), params)
+    ring = masks.any(axis=0)
+    for u in range(U):
+        if np.isfinite(score60[u]):
+            continue
+        v = r[u][np.isfinite(r[u])]
+        if v.size == 0 or not np.ptp(v) > 0:
+            out[u] = 1
+            continue
+        a = sac[u][ring]
+        a = a[np.isfinite(a)]
+        out[u] = 2 if a.size >= 2 and np.ptp(a) <= 1e-6 else 3
+    return out
 
 
 def score_params_attrs(
