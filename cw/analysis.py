@@ -44,13 +44,15 @@ def _arena(arena: Mapping):
     return make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
 
 
-def _samples(act):
-    """Concatenated (x, y, u) of an activity Dataset, in trial order."""
+def _samples(act, skip_steps: int = 0):
+    """Concatenated (x, y, u) of an activity Dataset, in trial order, without the first
+    ``skip_steps`` steps of every trial (``ratemaps.skip_steps``)."""
+    from cw.ratemaps import trial_samples
+
     u = act["u"].transpose("trial", "time", "unit").values
-    n = u.shape[-1]
-    x = act["x"].transpose("trial", "time").values.ravel()
-    y = act["y"].transpose("trial", "time").values.ravel()
-    return x, y, u.reshape(-1, n)
+    x = act["x"].transpose("trial", "time").values
+    y = act["y"].transpose("trial", "time").values
+    return trial_samples(x, y, u, skip_steps)
 
 
 #: Random streams of the analyses, derived from a run's seed like :data:`cw.training.STREAMS`
@@ -95,7 +97,7 @@ def analyse_scores(
     ctp = CellTypeParams.from_dict(celltypes)
     ar = _arena(arena)
     act = io.open_dataset(activity, required=("u", "x", "y"))
-    x, y, u = _samples(act)
+    x, y, u = _samples(act, rp.skip_steps)
     t0 = time.perf_counter()
     ds, _ = analyse_units(x, y, u, ar, rp, sp_, shp, ctp, _rng(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
@@ -168,15 +170,19 @@ def analyse_development(
     pos = test.position.reshape(-1, 2).astype(np.float64)
     acts, errors = [], []
     from cw.activity import network_runner
+    from cw.ratemaps import trial_samples
 
     run = network_runner(mp)
+    px = test.position[..., 0].astype(np.float64)
+    py = test.position[..., 1].astype(np.float64)
     for k in range(ck.sizes["checkpoint"]):
         u, yhat = run(_checkpoint_weights(ck, k), test.speed, test.heading)
-        acts.append(u.reshape(-1, u.shape[-1]))
+        # the RMS error over every step (as the training loss); maps without the start transient
         errors.append(float(np.sqrt(np.mean(np.sum((yhat.reshape(-1, 2) - pos) ** 2, axis=1)))))
+        xs, ys, us = trial_samples(px, py, np.asarray(u).reshape(*px.shape, -1), rp.skip_steps)
+        acts.append(us)
     updates = ck["update"].values if "update" in ck.coords else np.arange(len(acts))
-    ds = development_dataset(acts, updates, pos[:, 0], pos[:, 1], ar, errors, rp, sp_, shp, ctp,
-                             dp, seed)
+    ds = development_dataset(acts, updates, xs, ys, ar, errors, rp, sp_, shp, ctp, dp, seed)
     ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
                                shuffles=shuffles, celltypes=celltypes, development=development))
     io.write_netcdf(ds, out)

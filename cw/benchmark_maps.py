@@ -283,7 +283,7 @@ def run_benchmark(
         maps = make_maps(ar, rng, rp.bin_size, n_per_family)
         tr = generate_trials(ar, n_trials, tp, rng)
         act = _activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std)
-        skip = int(getattr(rp, "skip_steps", 0))
+        skip = int(rp.skip_steps)
         pos = tr.position[:, skip:]
         act = act[:, skip:]
         U = act.shape[-1]
