@@ -186,9 +186,9 @@ def analyse_development(
     ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
                                shuffles=shuffles, celltypes=celltypes, development=development))
     io.write_netcdf(ds, out)
-    counts = ds["type_count"].sel(cell_type_label=["border", "grid_like"]).values
-    log.info("%s: border / grid-like units per checkpoint: %s", out,
-             ", ".join(f"{int(u)}: {b}/{g}" for u, (b, g) in zip(updates, counts)))
+    counts = ds["type_count"].sel(cell_type_label=["border", "band_like", "grid_like"]).values
+    log.info("%s: border / band-like / grid-like units per checkpoint (update 0 = untrained): %s",
+             out, ", ".join(f"{int(u)}: {b}/{n}/{g}" for u, (b, n, g) in zip(updates, counts)))
 
 
 # -- boundary interactions and the long path -----------------------------------------------------
