@@ -145,7 +145,8 @@ def _fmt_score(v) -> str:
 def _map_range(rate: np.ndarray) -> str:
     """'min, max' of a map's finite bins (activity units), for the panel titles."""
     f = rate[np.isfinite(rate)]
-    return f"{f.min():.2f}, {f.max():.2f}" if f.size else "no data"
+    return f"{f.min() + 0.0:.2f}, {f.max() + 0.0:.2f}".replace("-0.00", "0.00") if f.size \
+        else "no data"
 
 
 def map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4)):
@@ -396,7 +397,7 @@ def development_panel(dev: xr.Dataset, title: str = ""):
     nk = tsne.shape[0]
     stab = "map_correlation_to_final" in dev
     ncol = nk + 1 + int(stab)
-    fig, axes = plt.subplots(1, ncol, figsize=(2.8 * ncol, 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, ncol, figsize=(2.8 * ncol, 3.4), squeeze=False)
     lo, hi = np.nanmin(tsne, axis=(0, 1)), np.nanmax(tsne, axis=(0, 1))
     pad = 0.05 * (hi - lo + 1e-9)
     stage = ["early", "intermediate", "late"] if nk == 3 else [f"stage {k}" for k in range(nk)]
@@ -428,11 +429,13 @@ def development_panel(dev: xr.Dataset, title: str = ""):
     if x.max() > 10 and (x > 0).sum() > 2:
         ax.set_xscale("symlog", linthresh=1)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0)
+    top = max([1] + [int(counts[:, labels.index(t)].max()) for t in ("border", "grid_like", "band_like")
+                     if t in labels])
+    ax.set_ylim(0, top * 1.9 + 0.2)  # head room for the legend above the curves
     ax.set_xlabel("update (0 = untrained network)")
     ax.set_ylabel("units")
     ax.set_title("units of each type over training", fontsize=8)
-    ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.legend(fontsize=6, frameon=False, loc="upper left")
     if stab:
         ax = axes[0, nk + 1]
         r = np.asarray(dev["map_correlation_to_final"].values, float)  # (K, N)
@@ -441,12 +444,12 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.plot(x, q50, "o-", ms=3, color="k", label="median unit")
         if x.max() > 10 and (x > 0).sum() > 2:
             ax.set_xscale("symlog", linthresh=1)
-        ax.set_ylim(-0.2, 1.02)
+        ax.set_ylim(-0.2, 1.6)  # head room for the legend above the curves
         ax.set_xlabel("update")
-        ax.set_ylabel("map correlation with final map")
+        ax.set_ylabel("map r with final map")
         ax.set_title("how far the maps have settled", fontsize=8)
-        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22),
-                  ncol=2)
+        ax.set_yticks([0.0, 0.5, 1.0])
+        ax.legend(fontsize=6, frameon=False, loc="upper center", ncol=2)
     fig.suptitle(title + " (t-SNE distance: 1 - firing-rate correlation; colour: type at the last "
                  "checkpoint)", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
@@ -509,7 +512,7 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
     ax.set_xlabel("steps")
     ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
     ax.set_title("6a: error vs time since the last interaction", fontsize=8)
-    ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     ax = axes[1]
     if "error_aligned_mean" in bd and int(bd["episode_count"].sum()) > 0:
         al = np.asarray(bd["align_lag"].values, float)
@@ -527,7 +530,7 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
         ax.set_ylim(bottom=0)
         ax.set_xlabel("steps from the first interaction of an episode")
         ax.set_ylabel("squared error (m$^2$), mean")
-        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     else:
         _empty(ax, "no episodes of boundary interactions")
     ax.set_title("6a: error aligned to boundary interactions", fontsize=8)
@@ -544,7 +547,7 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
             # log axis: the band's lower edge is kept above a tenth of the mean
             ax.fill_between(ws / scale, np.maximum(lo, 0.1 * mm), hi, color=colour, alpha=0.2, lw=0)
         ax.set_yscale("log")
-        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
         ax.set_xlabel("step of the long path (window start)" + unit)
         ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
         steps = bd.attrs.get("long_path_steps", "?")
