@@ -347,24 +347,34 @@ def format_confusion(family: np.ndarray, cell_type: np.ndarray, title: str = "")
 
 
 def main(argv=None) -> int:
+    """Print the confusion matrix of every arena (pooled over the seeds) and of all arenas."""
     ap = argparse.ArgumentParser(prog="python -m cw.benchmark_maps", description=__doc__.split("\n")[0])
     ap.add_argument("config", nargs="?", default="config.yaml")
-    ap.add_argument("--trials", type=int, default=60, help="test trials per arena")
-    ap.add_argument("--shuffles", type=int, default=None, help="shuffles per unit")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=60, help="test trials per arena and seed")
+    ap.add_argument("--shuffles", type=int, default=None,
+                    help="shuffles per unit (default: shuffles.n_shuffles)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, pooled")
     ap.add_argument("--arenas", default="square,triangle,hexagon")
     ap.add_argument("--details", action="store_true", help="list every map and its type")
     a = ap.parse_args(argv)
-    res = run_benchmark(a.config, tuple(a.arenas.split(",")), a.trials, a.shuffles, a.seed)
-    fam_all, ct_all = [], []
-    for name, r in res.items():
-        print(format_confusion(r["family"], r["cell_type"], f"== {name} =="))
-        if a.details:
-            for f, d, c in zip(r["family"], r["detail"], r["cell_type"]):
-                print(f"   {f:14s} {d:34s} -> {c}")
-        fam_all.append(r["family"])
-        ct_all.append(r["cell_type"])
-    print(format_confusion(np.concatenate(fam_all), np.concatenate(ct_all), "== all arenas =="))
+    arenas = tuple(a.arenas.split(","))
+    seeds = [int(v) for v in a.seeds.split(",")]
+    fam: dict[str, list] = {n: [] for n in arenas}
+    ct: dict[str, list] = {n: [] for n in arenas}
+    for seed in seeds:
+        res = run_benchmark(a.config, arenas, a.trials, a.shuffles, seed)
+        for name, r in res.items():
+            fam[name].append(r["family"])
+            ct[name].append(r["cell_type"])
+            if a.details:
+                for f, d, c in zip(r["family"], r["detail"], r["cell_type"]):
+                    print(f"   seed {seed} {name:8s} {f:14s} {d:34s} -> {c}")
+    for name in arenas:
+        print(format_confusion(np.concatenate(fam[name]), np.concatenate(ct[name]),
+                               f"== {name} (seeds {a.seeds}) =="))
+    print(format_confusion(np.concatenate([np.concatenate(fam[n]) for n in arenas]),
+                           np.concatenate([np.concatenate(ct[n]) for n in arenas]),
+                           f"== all arenas (seeds {a.seeds}) =="))
     return 0
 
 

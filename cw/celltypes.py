@@ -35,11 +35,11 @@ reaches a minimum (NaN grid scores of linear ramps and constant maps: see
    spurious edge peaks of a central field fail the field count and the regularity.
 5. **border** if the border score is significant and >= ``min_border_score`` and its best field
    is a field along a wall: it covers at least ``min_border_coverage`` of that wall
-   (``border_cm``), it is at most ``max_border_field_width`` thick (``border_field_width``, m;
-   the low half of a saturating ramp is not a border field) and the map is a function of the
-   distance to that wall falling off away from it (``border_profile_r2 >=
-   min_border_profile_r2``, :func:`cw.scores.border_profile_fit`; a random field that touches
-   a wall is not).
+   (``border_cm``), the map is a function of the distance to that wall falling off away from
+   it (``border_profile_r2 >= min_border_profile_r2``, :func:`cw.scores.border_profile_fit`;
+   a random field that touches a wall is not) and that profile falls to half its range within
+   ``max_border_halfwidth`` of the wall (``border_profile_halfwidth``, m; the low half of a
+   saturating ramp is wider).
 6. **spatially_irregular** otherwise (spatial, but none of the above).
 
 Why this order: band-like first because a plane wave with a stripe along a wall reaches a
@@ -130,9 +130,10 @@ class CellTypeParams:
         ... the map is a decreasing function of the distance to that wall: variance explained
         at least this (in [0, 1]; benchmark wall fields >= 0.68, random fields <= 0.32, corner
         fields <= 0.51).
-    max_border_field_width : float, default 0.3
-        ... and the field is at most this thick, m (area / covered wall length; benchmark wall
-        fields <= 0.29 m, the low half of a tanh ramp up to 0.7 m).
+    max_border_halfwidth : float, default 0.15
+        ... and that profile falls to half its range within this distance of the wall, m
+        (benchmark wall fields with decay lengths 0.04-0.08 m: <= 0.13 m; the low half of a
+        tanh ramp that passes the other conditions: 0.18-0.5 m).
     """
 
     min_spatial_variance_fraction: float = 0.1
@@ -151,7 +152,7 @@ class CellTypeParams:
     min_border_score: float = 0.5
     min_border_coverage: float = 0.4
     min_border_profile_r2: float = 0.6
-    max_border_field_width: float = 0.3
+    max_border_halfwidth: float = 0.15
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -164,9 +165,9 @@ class CellTypeParams:
                     "min_border_coverage", "min_border_profile_r2"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"celltypes.{key}: must be in [0, 1], got {getattr(self, key)!r}")
-        if not self.max_border_field_width > 0.0:
-            raise ValueError("celltypes.max_border_field_width: must be > 0 m, "
-                             f"got {self.max_border_field_width!r}")
+        if not self.max_border_halfwidth > 0.0:
+            raise ValueError("celltypes.max_border_halfwidth: must be > 0 m, "
+                             f"got {self.max_border_halfwidth!r}")
         for key in ("max_hex_spacing_ratio", "max_square_spacing_ratio"):
             if not getattr(self, key) >= 1.0:
                 raise ValueError(f"celltypes.{key}: must be >= 1, got {getattr(self, key)!r}")
@@ -223,7 +224,7 @@ def classify(
         :func:`cw.scores.score_maps` used by the rule (``spatial_coherence``, ``band_periods``,
         ``band_wave_r2``, ``band_ramp_r2``, ``grid_contrast``, ``grid_hex_order``,
         ``grid_hex_ratio``, ``grid_square_order``, ``grid_square_ratio``, ``n_fields``,
-        ``border_cm``, ``border_profile_r2``, ``border_field_width``). A missing by-product
+        ``border_cm``, ``border_profile_r2``, ``border_profile_halfwidth``). A missing by-product
         skips its condition; a NaN one fails it.
     significant : per-unit bool arrays for the first five names (True = above the shuffle
         threshold).
@@ -258,7 +259,7 @@ def classify(
     border = _passes(scores, significant, "border_score", p.min_border_score) & coherent
     border &= _at_least(scores, "border_cm", p.min_border_coverage, sh)
     border &= _at_least(scores, "border_profile_r2", p.min_border_profile_r2, sh)
-    border &= _at_most(scores, "border_field_width", p.max_border_field_width, sh)
+    border &= _at_most(scores, "border_profile_halfwidth", p.max_border_halfwidth, sh)
     out = np.full(sh, "spatially_irregular", dtype=object)
     out[border] = "border"
     out[grid] = "grid_like"
@@ -314,8 +315,8 @@ def celltype_dataset(
         "and (score60 significant >= min_grid_score with a regular hexagonal SAC lattice, or "
         "score90 with a square one), grid_contrast >= min and n_fields >= min_grid_fields; "
         "border if coherent and border_score significant >= min with one field covering >= "
-        "min_border_coverage of a wall, at most max_border_field_width thick and the map a "
-        "falling function of the distance to that wall (min_border_profile_r2); else spatially_irregular (see cw.celltypes)")
+        "min_border_coverage of a wall, the map a falling function of the distance to that wall "
+        "(min_border_profile_r2) with a half-width <= max_border_halfwidth; else spatially_irregular (see cw.celltypes)")
     for t, c in type_counts(ct).items():
         ds.attrs[f"count_{t}"] = c
     return ds

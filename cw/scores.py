@@ -903,9 +903,12 @@ def border_profile_fit(
       the distance ``d`` to the best-covered wall segment that falls off away from the wall
       (isotonic regression of ``polarity * rate`` on ``d``, decreasing). A wall field is such a
       function (~0.8 with noise); a random field that happens to touch a wall is not.
+    * ``border_profile_halfwidth``: the distance from the wall (m) at which that fitted profile
+      has fallen to half its range (a wall field with decay length lambda: ~lambda; the low half
+      of a saturating ramp: the distance of its step from the wall);
     * ``border_field_width``: area of the best field divided by the length of wall it covers
-      (``cM`` times the wall's length), m: the field's thickness (wall fields ~0.1 m; the low
-      half of a ramp ~0.5 m).
+      (``cM`` times the wall's length), m: the field's thickness (informative only; it grows
+      where a field spreads past the ends of a short wall).
 
     Parameters
     ----------
@@ -915,8 +918,8 @@ def border_profile_fit(
 
     Returns
     -------
-    dict of (U,) arrays ``border_profile_r2`` (in [0, 1]) and ``border_field_width`` (m); NaN
-    where the map has no border field (wall -1).
+    dict of (U,) arrays ``border_profile_r2`` (in [0, 1]), ``border_profile_halfwidth`` and
+    ``border_field_width`` (m); NaN where the map has no border field (wall -1).
     """
     from scipy.optimize import isotonic_regression
 
@@ -928,7 +931,8 @@ def border_profile_fit(
     gx, gy = np.meshgrid(xc, yc)
     pts = np.stack([gx, gy], axis=-1)
     dist = _segment_distances(pts, corners)  # (ny, nx, K)
-    out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan)}
+    out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan),
+           "border_profile_halfwidth": np.full(U, np.nan)}
     for u in range(U):
         k = int(wall[u])
         if k < 0 or polarity[u] == 0:
@@ -942,6 +946,9 @@ def border_profile_fit(
         o = np.argsort(d, kind="stable")
         fit = isotonic_regression(v[o], increasing=False).x
         out["border_profile_r2"][u] = 1.0 - float(np.sum((v[o] - fit) ** 2)) / ss
+        half = 0.5 * (fit[0] + fit[-1])
+        below = np.flatnonzero(fit <= half)
+        out["border_profile_halfwidth"][u] = float(d[o][below[0]]) if below.size else np.nan
         length = float(np.hypot(*(corners[(k + 1) % len(corners)] - corners[k])))
         area = float(field_fraction[u]) * m.sum() * bin_size ** 2
         if cm[u] > 0:
@@ -1500,6 +1507,9 @@ SCORE_ATTRS: dict[str, dict] = {
                                        "distance to the best wall", "units": "1"},
     "border_field_width": {"long_name": "area of the best border field / length of wall it "
                                         "covers", "units": "m"},
+    "border_profile_halfwidth": {"long_name": "distance from the best wall at which the fitted "
+                                              "decreasing wall profile falls to half its range",
+                                 "units": "m"},
 }
 
 

@@ -133,7 +133,8 @@ def test_nan_grid_scores_say_why():
 def test_benchmark_script_prints_the_matrix(capsys):
     from cw.benchmark_maps import main
 
-    assert main(["config.yaml", "--trials", "20", "--shuffles", "20", "--arenas", "square"]) == 0
+    assert main(["config.yaml", "--trials", "20", "--shuffles", "20", "--arenas", "square",
+                 "--seeds", "0"]) == 0
     out = capsys.readouterr().out
-    assert "== square ==" in out and "== all arenas ==" in out
+    assert "== square (seeds 0) ==" in out and "== all arenas (seeds 0) ==" in out
     assert "precision_grid_like=" in out and "smooth_random" in out

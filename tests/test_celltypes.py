@@ -29,7 +29,7 @@ def _scores(**kw):
             "spatial_coherence": 0.9, "grid_hex_order": 0.97, "grid_hex_ratio": 1.05,
             "grid_square_order": 0.97, "grid_square_ratio": 1.05, "n_fields": 6,
             "band_periods": 2.5, "band_wave_r2": 0.8, "band_ramp_r2": 0.1,
-            "border_cm": 1.0, "border_profile_r2": 0.85, "border_field_width": 0.1}
+            "border_cm": 1.0, "border_profile_r2": 0.85, "border_profile_halfwidth": 0.07}
     base.update(kw)
     return {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in base.items()}
 
@@ -49,7 +49,7 @@ ALL_SIG = {n: np.array([True]) for n in SCORE_NAMES}
     ({"border_score": 0.7, "score60": 0.8, "grid_hex_order": 0.5}, (), "border"),  # no lattice
     ({"border_score": 0.7}, (), "border"),
     ({"border_score": 0.7, "border_profile_r2": 0.3}, (), "spatially_irregular"),  # no wall profile
-    ({"border_score": 0.7, "border_field_width": 0.5}, (), "spatially_irregular"),  # a ramp's half
+    ({"border_score": 0.7, "border_profile_halfwidth": 0.3}, (), "spatially_irregular"),  # ramp
     ({"border_score": 0.7, "border_cm": 0.2}, (), "spatially_irregular"),  # covers little wall
     ({"border_score": 0.7, "spatial_coherence": 0.1}, (), "spatially_irregular"),  # salt-and-pepper
     ({"score60": 0.8, "grid_hex_order": 0.6}, (), "spatially_irregular"),  # irregular peaks
