@@ -81,7 +81,13 @@ def analyse_scores(
     Variables (dim ``unit``): ``score60``, ``score90``, ``ring60``, ``ring90``, ``grid_spacing``
     (m), ``grid_orientation60/90`` (deg), ``grid_n_peaks``, ``grid_contrast``, ``border_score``, ``border_cm``,
     ``border_dm``, ``border_wall``, ``border_polarity``, ``band_score``, ``band_wavelength`` (m),
-    ``band_orientation`` (deg), ``band_power1/2``, ``spatial_variance_fraction``; per score of
+    ``band_orientation`` (deg), ``band_power1/2``, ``spatial_variance_fraction`` and the
+    structure measures of the cell-type rule (``spatial_coherence``, ``n_fields``,
+    ``grid_hex_order/ratio``, ``grid_square_order/ratio``, ``grid_score_status`` (why a grid
+    score is NaN), ``band_wave_r2``, ``band_ramp_r2``, ``band_periods``, ``border_profile_r2``,
+    ``border_profile_halfwidth``, ``border_field_width``, ``border_field_fraction``,
+    ``border_field_share``), all from the samples after the first ``ratemaps.skip_steps`` steps
+    of every trial; per score of
     :data:`cw.scores.SCORE_NAMES`: ``threshold_<s>``, ``significant_<s>``, ``p_<s>``,
     ``null_<s>`` (shuffle, unit); ``cell_type`` (str); the summary table ``type_count``,
     ``type_fraction`` (dim ``cell_type_label``) and the counts as attributes ``count_<type>``.

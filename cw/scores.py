@@ -438,12 +438,19 @@ class GridGeometryParams:
         (OURS): 0.2 lost the 6 peaks of grids with 1.5-2 periods in the triangle and the
         hexagon; the spurious edge peaks it lets through are rejected by the cell-type rule
         (lattice regularity and field count, :mod:`cw.celltypes`).
+    field_threshold : the fields counted by :func:`count_fields` (``n_fields``, used by the
+        grid-like rule) are bins at or above this fraction of the map's range (OURS, 0.5: half
+        the range separates neighbouring grid fields).
+    min_field_bins : ... in 4-connected groups of at least this many bins (OURS, 2: a single
+        noisy bin is not a field; a grid field of 5 periods in 1 m covers ~3 bins above half).
     """
 
     n_peaks: int = 6
     min_peak_distance: float = 2.0
     peak_threshold: float = 0.0
     min_peak_overlap: float = 0.08
+    field_threshold: float = 0.5
+    min_field_bins: int = 2
 
     def __post_init__(self):
         if int(self.n_peaks) < 3:
@@ -454,6 +461,13 @@ class GridGeometryParams:
         if not 0.0 <= self.min_peak_overlap <= 1.0:
             raise ValueError("scores.geometry.min_peak_overlap: must be in [0, 1], "
                              f"got {self.min_peak_overlap!r}")
+        if not 0.0 < self.field_threshold < 1.0:
+            raise ValueError("scores.geometry.field_threshold: must be in (0, 1), "
+                             f"got {self.field_threshold!r}")
+        if isinstance(self.min_field_bins, bool) or int(self.min_field_bins) != self.min_field_bins \
+                or self.min_field_bins < 1:
+            raise ValueError("scores.geometry.min_field_bins: must be an integer >= 1, "
+                             f"got {self.min_field_bins!r}")
         if not -1.0 <= self.peak_threshold < 1.0:
             raise ValueError("scores.geometry.peak_threshold: must be in [-1, 1), "
                              f"got {self.peak_threshold!r}")
@@ -1376,7 +1390,7 @@ def score_maps(
     if geometry is not None:  # by-products of the observed maps only (not needed for shuffles)
         out.update(band_ramp_fit(r, bin_size, out["band_orientation"], out["band_wavelength"]))
         out["spatial_coherence"] = spatial_coherence(r)
-        out["n_fields"] = count_fields(r)
+        out["n_fields"] = count_fields(r, geometry.field_threshold, geometry.min_field_bins)
     if occupancy is not None and activity_variance is not None:
         out["spatial_variance_fraction"] = spatial_variance_fraction(r, occupancy, activity_variance)
     else:
