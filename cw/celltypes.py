@@ -30,7 +30,7 @@ reaches a minimum (NaN grid scores of linear ramps and constant maps: see
      the centre) and ``n_fields >= min_grid_fields``.
 
    Smooth random fields (Gaussian noise smoothed 5-10 cm) pass score60 or score90 and their
-   shuffle thresholds 1 time in 4; the lattice conditions remove them (benchmark below). The
+   shuffle thresholds 1 time in 4; the lattice conditions remove them (see the benchmark). The
    triangle's own 6-fold autocorrelation (a single field there reaches score60 > 1) and the
    spurious edge peaks of a central field fail the field count and the regularity.
 5. **border** if the border score is significant and >= ``min_border_score`` and its best field
