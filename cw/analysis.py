@@ -44,13 +44,15 @@ def _arena(arena: Mapping):
     return make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
 
 
-def _samples(act):
-    """Concatenated (x, y, u) of an activity Dataset, in trial order."""
+def _samples(act, skip_steps: int = 0):
+    """Concatenated (x, y, u) of an activity Dataset, in trial order, without the first
+    ``skip_steps`` steps of every trial (``ratemaps.skip_steps``)."""
+    from cw.ratemaps import trial_samples
+
     u = act["u"].transpose("trial", "time", "unit").values
-    n = u.shape[-1]
-    x = act["x"].transpose("trial", "time").values.ravel()
-    y = act["y"].transpose("trial", "time").values.ravel()
-    return x, y, u.reshape(-1, n)
+    x = act["x"].transpose("trial", "time").values
+    y = act["y"].transpose("trial", "time").values
+    return trial_samples(x, y, u, skip_steps)
 
 
 #: Random streams of the analyses, derived from a run's seed like :data:`cw.training.STREAMS`
@@ -79,7 +81,13 @@ def analyse_scores(
     Variables (dim ``unit``): ``score60``, ``score90``, ``ring60``, ``ring90``, ``grid_spacing``
     (m), ``grid_orientation60/90`` (deg), ``grid_n_peaks``, ``grid_contrast``, ``border_score``, ``border_cm``,
     ``border_dm``, ``border_wall``, ``border_polarity``, ``band_score``, ``band_wavelength`` (m),
-    ``band_orientation`` (deg), ``band_power1/2``, ``spatial_variance_fraction``; per score of
+    ``band_orientation`` (deg), ``band_power1/2``, ``spatial_variance_fraction`` and the
+    structure measures of the cell-type rule (``spatial_coherence``, ``n_fields``,
+    ``grid_hex_order/ratio``, ``grid_square_order/ratio``, ``grid_score_status`` (why a grid
+    score is NaN), ``band_wave_r2``, ``band_ramp_r2``, ``band_periods``, ``border_profile_r2``,
+    ``border_profile_halfwidth``, ``border_field_width``, ``border_field_fraction``,
+    ``border_field_share``), all from the samples after the first ``ratemaps.skip_steps`` steps
+    of every trial; per score of
     :data:`cw.scores.SCORE_NAMES`: ``threshold_<s>``, ``significant_<s>``, ``p_<s>``,
     ``null_<s>`` (shuffle, unit); ``cell_type`` (str); the summary table ``type_count``,
     ``type_fraction`` (dim ``cell_type_label``) and the counts as attributes ``count_<type>``.
@@ -95,7 +103,7 @@ def analyse_scores(
     ctp = CellTypeParams.from_dict(celltypes)
     ar = _arena(arena)
     act = io.open_dataset(activity, required=("u", "x", "y"))
-    x, y, u = _samples(act)
+    x, y, u = _samples(act, rp.skip_steps)
     t0 = time.perf_counter()
     ds, _ = analyse_units(x, y, u, ar, rp, sp_, shp, ctp, _rng(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
@@ -168,21 +176,25 @@ def analyse_development(
     pos = test.position.reshape(-1, 2).astype(np.float64)
     acts, errors = [], []
     from cw.activity import network_runner
+    from cw.ratemaps import trial_samples
 
     run = network_runner(mp)
+    px = test.position[..., 0].astype(np.float64)
+    py = test.position[..., 1].astype(np.float64)
     for k in range(ck.sizes["checkpoint"]):
         u, yhat = run(_checkpoint_weights(ck, k), test.speed, test.heading)
-        acts.append(u.reshape(-1, u.shape[-1]))
+        # the RMS error over every step (as the training loss); maps without the start transient
         errors.append(float(np.sqrt(np.mean(np.sum((yhat.reshape(-1, 2) - pos) ** 2, axis=1)))))
+        xs, ys, us = trial_samples(px, py, np.asarray(u).reshape(*px.shape, -1), rp.skip_steps)
+        acts.append(us)
     updates = ck["update"].values if "update" in ck.coords else np.arange(len(acts))
-    ds = development_dataset(acts, updates, pos[:, 0], pos[:, 1], ar, errors, rp, sp_, shp, ctp,
-                             dp, seed)
+    ds = development_dataset(acts, updates, xs, ys, ar, errors, rp, sp_, shp, ctp, dp, seed)
     ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
                                shuffles=shuffles, celltypes=celltypes, development=development))
     io.write_netcdf(ds, out)
-    counts = ds["type_count"].sel(cell_type_label=["border", "grid_like"]).values
-    log.info("%s: border / grid-like units per checkpoint: %s", out,
-             ", ".join(f"{int(u)}: {b}/{g}" for u, (b, g) in zip(updates, counts)))
+    counts = ds["type_count"].sel(cell_type_label=["border", "band_like", "grid_like"]).values
+    log.info("%s: border / band-like / grid-like units per checkpoint (update 0 = untrained): %s",
+             out, ", ".join(f"{int(u)}: {b}/{n}/{g}" for u, (b, n, g) in zip(updates, counts)))
 
 
 # -- boundary interactions and the long path -----------------------------------------------------

@@ -4,34 +4,56 @@ The paper sorted units by eye into grid-like, band-like, border and spatially ir
 Here every unit gets exactly one type by the following rule, applied in this order (the first
 rule that matches wins). "Significant" means above the unit's own shuffle threshold (the
 ``shuffles.percentile``-th percentile of its circular time-shift null, :mod:`cw.shuffles`);
-every score must also reach an absolute minimum:
+every score must also reach an absolute minimum. A NaN score is never significant and never
+reaches a minimum (NaN grid scores of linear ramps and constant maps: see
+``grid_score_status`` in :mod:`cw.scores`).
 
 1. **non_spatial** unless the spatial variance fraction (eta^2, :func:`cw.scores.spatial_variance_fraction`)
-   is significant and >= ``min_spatial_variance_fraction``. (A NaN score, e.g. a silent unit
-   with constant activity, is never significant.)
-2. **band_like** if the band score is significant and >= ``min_band_score``.
-3. **border** if the border score is significant and >= ``min_border_score``.
-4. **grid_like** if score60 is significant and >= ``min_grid_score``, or (``use_score90``)
-   score90 is significant and >= ``min_grid_score`` (square arenas give square grids, paper
-   section 4), and the autocorrelogram shows a lattice: ``grid_contrast >= min_grid_contrast``
-   (:func:`cw.scores.grid_geometry`: the median, over the 6 nearest SAC peaks, of the peak's
-   correlation minus that halfway back to the centre). The lattice condition guards against
-   two known false positives of the grid scores: the triangle's own 6-fold autocorrelation,
-   which gives a single smooth field in a triangle score60 > 1, and smooth gradients plus
-   noise in a square box, whose cross-shaped SAC passes score90 and its shuffle threshold
-   (both have no SAC peaks with troughs before them: contrast ~0).
-5. **spatially_irregular** otherwise (spatial, but none of the above).
+   is significant and >= ``min_spatial_variance_fraction``.
+2. Types 3-5 need contiguous fields: spatial coherence (:func:`cw.scores.spatial_coherence`)
+   >= ``min_spatial_coherence``; independent values in every bin (salt-and-pepper) have ~0.2.
+3. **band_like** if the band score is significant and >= ``min_band_score``, the arena holds at
+   least ``min_band_periods`` periods along the wave vector (``band_periods``) and a plane wave
+   explains at least ``min_band_wave_margin`` more of the map's variance than the best monotone
+   function along the same direction (``band_wave_r2 - band_ramp_r2``,
+   :func:`cw.scores.band_ramp_fit`): a saturating ramp leaks its power to the longest admissible
+   wavelength (band score up to 0.6) but is monotone, not repeating.
+4. **grid_like** if the autocorrelogram (SAC) shows a regular lattice and the map has several
+   fields:
 
-Why this order: band-like before border and grid-like because a plane wave with a stripe along
-a wall can reach a border score above 0.5 and a score90 above 0.3, while a single wall field
-stays below a band score of 0.3 and grids have band scores near 0 (numbers in
-``tests/test_border_band.py``); border before grid-like because border fields do not produce
-lattice peaks but grids with fields on the walls can reach border scores of ~0.4.
+   * hexagonal: score60 significant and >= ``min_grid_score``, the 6 nearest SAC peaks have a
+     six-fold order ``grid_hex_order`` >= ``min_hex_order`` and distances within a factor
+     ``max_hex_spacing_ratio``; or (``use_score90``) square: score90 significant and
+     >= ``min_grid_score``, the 4 nearest peaks have four-fold order ``grid_square_order``
+     >= ``min_square_order`` and distances within ``max_square_spacing_ratio``;
+   * and ``grid_contrast >= min_grid_contrast`` (peaks stand above the SAC halfway back to
+     the centre) and ``n_fields >= min_grid_fields``.
 
-Defaults (OURS): ``min_grid_score`` 0.3 (the lowest threshold in the literature, paper.md
-section 5), ``min_border_score`` 0.5 (Solstad et al. 2008), ``min_band_score`` 0.4 (between the
-wall fields' <= 0.3 and clean plane waves' >= 0.58 on the synthetic families),
-``min_spatial_variance_fraction`` 0.1.
+   Smooth random fields (Gaussian noise smoothed 5-10 cm) pass score60 or score90 and their
+   shuffle thresholds 1 time in 4; the lattice conditions remove them (see the benchmark). The
+   triangle's own 6-fold autocorrelation (a single field there reaches score60 > 1) and the
+   spurious edge peaks of a central field fail the field count and the regularity.
+5. **border** if the border score is significant and >= ``min_border_score`` and its best field
+   is a field along a wall: it covers at least ``min_border_coverage`` of that wall
+   (``border_cm``), the map is a function of the distance to that wall falling off away from
+   it (``border_profile_r2 >= min_border_profile_r2``, :func:`cw.scores.border_profile_fit`;
+   a random field that touches a wall is not) and that profile falls to half its range within
+   ``max_border_halfwidth`` of the wall (``border_profile_halfwidth``, m; the low half of a
+   saturating ramp is wider).
+6. **spatially_irregular** otherwise (spatial, but none of the above).
+
+Why this order: band-like first because a plane wave with a stripe along a wall reaches a
+border score above 0.5 and its SAC has peaks; grid-like before border because grids with fields
+along the walls reach border scores above 0.6 while a border field never has a regular lattice.
+
+Every threshold was chosen on the labelled synthetic benchmark :mod:`cw.benchmark_maps`
+(hexagonal and square grids incl. 1.5-period ones, bands, wall fields, linear and tanh ramps,
+corner and central fields, smooth random fields, salt-and-pepper, sampled along real
+trajectories in the three arenas with noise, through the same path as real units); its
+confusion matrix is asserted in ``tests/test_benchmark_maps.py`` and printed by
+``python -m cw.benchmark_maps``. Defaults: see :class:`CellTypeParams` (all OURS; the grid
+score minimum 0.37 is the field-standard threshold of e.g. Langston et al. 2010 and Banino et
+al. 2018, the border score minimum 0.5 that of Solstad et al. 2008).
 """
 
 from __future__ import annotations
@@ -63,41 +85,98 @@ CELL_TYPES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class CellTypeParams:
-    """Absolute minima of the cell-type rule (config section ``celltypes``; all OURS).
+    """Absolute minima of the cell-type rule (config section ``celltypes``; all OURS, chosen on
+    the benchmark of :mod:`cw.benchmark_maps` unless stated).
 
     min_spatial_variance_fraction : float, default 0.1
         Spatial units explain at least this fraction of their activity variance by position
         (eta^2, in [0, 1]).
+    min_spatial_coherence : float, default 0.35
+        Band-like, grid-like and border units have a spatial coherence (correlation of each bin
+        with its 8 neighbours' mean, in [-1, 1]) of at least this (benchmark: salt-and-pepper
+        <= 0.28; grids with 5 periods >= 0.44).
     min_band_score : float, default 0.4
-        Band-like units have a band score of at least this (in [-1, 1]).
+        Band-like units have a band score of at least this (in [-1, 1]; benchmark bands >= 0.47).
+    min_band_periods : float, default 1.5
+        ... and at least this many periods along the wave vector inside the arena.
+    min_band_wave_margin : float, default 0.2
+        ... and a plane wave explains at least this much more variance (fraction, in [-1, 1])
+        than the best monotone function along the same direction (rejects ramps).
+    min_grid_score : float, default 0.37
+        Grid-like units have score60 (or score90) of at least this (literature: 0.3-0.37).
+    use_score90 : bool, default True
+        Accept square grids (significant score90 and a square lattice) as grid-like.
+    min_grid_contrast : float, default 0.55
+        Grid-like units have a lattice contrast (``grid_contrast``: SAC peak minus the SAC
+        halfway back to the centre) of at least this (benchmark: square lattices >= 0.68,
+        smooth random fields with a square-looking SAC 0.4-0.5).
+    min_hex_order : float, default 0.9
+        Hexagonal lattice: |mean exp(6 i theta)| over the angles of the 6 nearest SAC peaks
+        (in [0, 1]; benchmark grids >= 0.95 in 95%).
+    max_hex_spacing_ratio : float, default 1.15
+        Hexagonal lattice: largest / smallest distance of those peaks (>= 1).
+    min_square_order : float, default 0.9
+        Square lattice: |mean exp(4 i theta)| over the 4 nearest SAC peaks (in [0, 1]).
+    max_square_spacing_ratio : float, default 1.2
+        Square lattice: largest / smallest distance of those 4 peaks (>= 1).
+    min_grid_fields : int, default 3
+        Grid-like units have at least this many separate fields (``n_fields``).
     min_border_score : float, default 0.5
         Border units have a border score of at least this (Solstad et al. 2008: 0.5).
-    min_grid_score : float, default 0.3
-        Grid-like units have score60 (or score90) of at least this.
-    use_score90 : bool, default True
-        Accept square grids (significant score90) as grid-like.
-    min_grid_contrast : float, default 0.2
-        Grid-like units have a lattice contrast (``grid_contrast``) of at least this (OURS:
-        between <= 0.05 for the false positives above and >= 0.35 for synthetic grids with noise
-        as strong as the grid).
+    min_border_coverage : float, default 0.4
+        ... their best field covers at least this fraction of one wall (``border_cm``;
+        benchmark wall fields >= 0.41).
+    min_border_profile_r2 : float, default 0.6
+        ... the map is a decreasing function of the distance to that wall: variance explained
+        at least this (in [0, 1]; benchmark wall fields >= 0.68, random fields <= 0.32, corner
+        fields <= 0.51).
+    max_border_halfwidth : float, default 0.3
+        ... and that profile falls to half its range within this distance of the wall, m
+        (benchmark wall fields with decay lengths 0.04-0.08 m: <= 0.13 m; the low half of a
+        tanh ramp that passes the other conditions: 0.18-0.5 m).
     """
 
     min_spatial_variance_fraction: float = 0.1
+    min_spatial_coherence: float = 0.35
     min_band_score: float = 0.4
-    min_border_score: float = 0.5
-    min_grid_score: float = 0.3
+    min_band_periods: float = 1.5
+    min_band_wave_margin: float = 0.2
+    min_grid_score: float = 0.37
     use_score90: bool = True
-    min_grid_contrast: float = 0.2
+    min_grid_contrast: float = 0.55
+    min_hex_order: float = 0.9
+    max_hex_spacing_ratio: float = 1.15
+    min_square_order: float = 0.9
+    max_square_spacing_ratio: float = 1.2
+    min_grid_fields: int = 3
+    min_border_score: float = 0.5
+    min_border_coverage: float = 0.4
+    min_border_profile_r2: float = 0.6
+    max_border_halfwidth: float = 0.3
 
     def __post_init__(self) -> None:
-        for key in ("min_spatial_variance_fraction", "min_band_score", "min_border_score",
-                    "min_grid_score", "min_grid_contrast"):
-            v = getattr(self, key)
+        for f in dataclasses.fields(self):
+            if f.name == "use_score90":
+                continue
+            v = getattr(self, f.name)
             if not is_real(v) or not np.isfinite(v):
-                raise ValueError(f"celltypes.{key}: must be a finite number, got {v!r}")
-        if not 0.0 <= self.min_spatial_variance_fraction <= 1.0:
-            raise ValueError("celltypes.min_spatial_variance_fraction: must be in [0, 1], "
-                             f"got {self.min_spatial_variance_fraction!r}")
+                raise ValueError(f"celltypes.{f.name}: must be a finite number, got {v!r}")
+        for key in ("min_spatial_variance_fraction", "min_hex_order", "min_square_order",
+                    "min_border_coverage", "min_border_profile_r2"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"celltypes.{key}: must be in [0, 1], got {getattr(self, key)!r}")
+        if not self.max_border_halfwidth > 0.0:
+            raise ValueError("celltypes.max_border_halfwidth: must be > 0 m, "
+                             f"got {self.max_border_halfwidth!r}")
+        for key in ("max_hex_spacing_ratio", "max_square_spacing_ratio"):
+            if not getattr(self, key) >= 1.0:
+                raise ValueError(f"celltypes.{key}: must be >= 1, got {getattr(self, key)!r}")
+        if not self.min_band_periods >= 0:
+            raise ValueError(f"celltypes.min_band_periods: must be >= 0, got {self.min_band_periods!r}")
+        if isinstance(self.min_grid_fields, bool) or int(self.min_grid_fields) != self.min_grid_fields \
+                or self.min_grid_fields < 0:
+            raise ValueError("celltypes.min_grid_fields: must be an integer >= 0, "
+                             f"got {self.min_grid_fields!r}")
         if not isinstance(self.use_score90, (bool, np.bool_)):
             raise ValueError(f"celltypes.use_score90: must be true or false, got {self.use_score90!r}")
 
@@ -113,6 +192,24 @@ def _passes(scores, significant, name, minimum) -> np.ndarray:
         return sig & np.isfinite(s) & (s >= minimum)
 
 
+def _at_least(scores, name, minimum, shape) -> np.ndarray:
+    """``scores[name] >= minimum`` (False for NaN); all True if the score is missing (maps
+    scored without the by-products, e.g. hand-made score tables)."""
+    if name not in scores:
+        return np.ones(shape, dtype=bool)
+    v = np.asarray(scores[name], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & (v >= minimum)
+
+
+def _at_most(scores, name, maximum, shape) -> np.ndarray:
+    if name not in scores:
+        return np.ones(shape, dtype=bool)
+    v = np.asarray(scores[name], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & (v <= maximum)
+
+
 def classify(
     scores: Mapping[str, np.ndarray],
     significant: Mapping[str, np.ndarray],
@@ -122,9 +219,13 @@ def classify(
 
     Parameters
     ----------
-    scores : per-unit arrays ``spatial_variance_fraction``, ``band_score``, ``border_score``,
-        ``score60``, ``score90`` and ``grid_contrast`` (missing ``grid_contrast`` = no lattice
-        condition; NaN = no lattice).
+    scores : per-unit (U,) arrays ``spatial_variance_fraction``, ``band_score``,
+        ``border_score``, ``score60``, ``score90`` and the by-products of
+        :func:`cw.scores.score_maps` used by the rule (``spatial_coherence``, ``band_periods``,
+        ``band_wave_r2``, ``band_ramp_r2``, ``grid_contrast``, ``grid_hex_order``,
+        ``grid_hex_ratio``, ``grid_square_order``, ``grid_square_ratio``, ``n_fields``,
+        ``border_cm``, ``border_profile_r2``, ``border_profile_halfwidth``). A missing by-product
+        skips its condition; a NaN one fails it.
     significant : per-unit bool arrays for the first five names (True = above the shuffle
         threshold).
     params : CellTypeParams.
@@ -133,20 +234,35 @@ def classify(
     -------
     (U,) array of str, each one of :data:`CELL_TYPES`.
     """
+    p = params
     spatial = _passes(scores, significant, "spatial_variance_fraction",
-                      params.min_spatial_variance_fraction)
-    band = _passes(scores, significant, "band_score", params.min_band_score)
-    border = _passes(scores, significant, "border_score", params.min_border_score)
-    grid = _passes(scores, significant, "score60", params.min_grid_score)
-    if params.use_score90:
-        grid |= _passes(scores, significant, "score90", params.min_grid_score)
-    if "grid_contrast" in scores:
-        gc = np.asarray(scores["grid_contrast"], dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            grid &= np.isfinite(gc) & (gc >= params.min_grid_contrast)
-    out = np.full(spatial.shape, "spatially_irregular", dtype=object)
-    out[grid] = "grid_like"
+                      p.min_spatial_variance_fraction)
+    sh = spatial.shape
+    coherent = _at_least(scores, "spatial_coherence", p.min_spatial_coherence, sh)
+    band = _passes(scores, significant, "band_score", p.min_band_score) & coherent
+    band &= _at_least(scores, "band_periods", p.min_band_periods, sh)
+    if "band_wave_r2" in scores and "band_ramp_r2" in scores:
+        margin = (np.asarray(scores["band_wave_r2"], dtype=np.float64)
+                  - np.asarray(scores["band_ramp_r2"], dtype=np.float64))
+        band &= _at_least({"m": margin}, "m", p.min_band_wave_margin, sh)
+    hexagonal = _passes(scores, significant, "score60", p.min_grid_score)
+    hexagonal &= _at_least(scores, "grid_hex_order", p.min_hex_order, sh)
+    hexagonal &= _at_most(scores, "grid_hex_ratio", p.max_hex_spacing_ratio, sh)
+    grid = hexagonal
+    if p.use_score90:
+        square = _passes(scores, significant, "score90", p.min_grid_score)
+        square &= _at_least(scores, "grid_square_order", p.min_square_order, sh)
+        square &= _at_most(scores, "grid_square_ratio", p.max_square_spacing_ratio, sh)
+        grid = grid | square
+    grid &= coherent & _at_least(scores, "grid_contrast", p.min_grid_contrast, sh)
+    grid &= _at_least(scores, "n_fields", p.min_grid_fields, sh)
+    border = _passes(scores, significant, "border_score", p.min_border_score) & coherent
+    border &= _at_least(scores, "border_cm", p.min_border_coverage, sh)
+    border &= _at_least(scores, "border_profile_r2", p.min_border_profile_r2, sh)
+    border &= _at_most(scores, "border_profile_halfwidth", p.max_border_halfwidth, sh)
+    out = np.full(sh, "spatially_irregular", dtype=object)
     out[border] = "border"
+    out[grid] = "grid_like"
     out[band] = "band_like"
     out[~spatial] = "non_spatial"
     return out.astype(str)
@@ -194,9 +310,13 @@ def celltype_dataset(
                      for k, v in dataclasses.asdict(params).items()})
     ds.attrs["celltypes_rule"] = (
         "first match: non_spatial unless spatial_variance_fraction significant and >= min; "
-        "band_like if band_score significant and >= min; border if border_score significant "
-        "and >= min; grid_like if (score60 or score90) significant and >= min_grid_score and "
-        "grid_contrast >= min_grid_contrast; else spatially_irregular")
+        "band_like if coherent and band_score significant and >= min with >= min_band_periods "
+        "and a plane wave beating a monotone ramp by min_band_wave_margin; grid_like if coherent "
+        "and (score60 significant >= min_grid_score with a regular hexagonal SAC lattice, or "
+        "score90 with a square one), grid_contrast >= min and n_fields >= min_grid_fields; "
+        "border if coherent and border_score significant >= min with one field covering >= "
+        "min_border_coverage of a wall, the map a falling function of the distance to that wall "
+        "(min_border_profile_r2) with a half-width <= max_border_halfwidth; else spatially_irregular (see cw.celltypes)")
     for t, c in type_counts(ct).items():
         ds.attrs[f"count_{t}"] = c
     return ds

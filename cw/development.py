@@ -195,7 +195,9 @@ def development_dataset(
     and ``threshold_/significant_<score>`` and ``cell_type`` on (checkpoint, unit),
     ``type_count`` (checkpoint, cell_type_label), ``tsne`` (tsne_checkpoint, unit, component),
     ``tsne_distance`` (unit), ``map_correlation_to_final`` (checkpoint, unit), coordinate
-    ``update``.
+    ``update``; attributes ``final_count_<type>`` (last checkpoint) and, when a checkpoint is at
+    update 0, ``untrained_count_<type>``: the untrained network classified the same way (the
+    network null: its counts are what chance gives), with ``has_untrained_checkpoint``.
     """
     from cw.celltypes import CellTypeParams, analyse_units
     from cw.shuffles import ShuffleParams
@@ -254,4 +256,15 @@ def development_dataset(
     out.attrs["seed"] = int(seed)
     for key in [k for k in out.attrs if k.startswith("count_")]:
         del out.attrs[key]  # counts differ per checkpoint: see type_count
+    # the network null beside the result: counts of the untrained network (update 0, if saved)
+    # and of the last checkpoint, as attributes untrained_count_<type> / final_count_<type>
+    upd = np.asarray(updates, np.int64)
+    labels = [str(t) for t in out["cell_type_label"].values]
+    tc = np.asarray(out["type_count"].transpose("checkpoint", "cell_type_label").values)
+    zero = np.flatnonzero(upd == 0)
+    for j, t in enumerate(labels):
+        out.attrs[f"final_count_{t}"] = int(tc[-1, j])
+        if zero.size:
+            out.attrs[f"untrained_count_{t}"] = int(tc[zero[0], j])
+    out.attrs["has_untrained_checkpoint"] = int(zero.size > 0)
     return out

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
@@ -54,12 +55,14 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
         draw_map(ax, rate[i], extent, corners)
         label = f"{i}"
         if scores is not None:
-            s60, s90 = float(scores["score60"][i]), float(scores["score90"][i])
-            label += f"  {s60:.2f} | {s90:.2f}"
-        ax.set_title(label, fontsize=6, pad=2)
-    head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0" if scores is not None else "")
-    fig.suptitle(head, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+            label += f"  {_fmt_score(scores['score60'][i])} | {_fmt_score(scores['score90'][i])}"
+        label += f"\n[{_map_range(rate[i])}]"
+        ax.set_title(label, fontsize=5.5, pad=2)
+    head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
+                    if scores is not None else "")
+    fig.suptitle(head + "\n[min, max]: each map's activity range", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.96))
+    map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4))
     return fig
 
 
@@ -133,8 +136,33 @@ def _corners(ds: xr.Dataset):
     return np.asarray(ds.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in ds.attrs else None
 
 
+def _fmt_score(v) -> str:
+    """A score with 2 decimals, or "n/a" when it is undefined (NaN)."""
+    v = float(v)
+    return f"{v:.2f}" if np.isfinite(v) else "n/a"
+
+
+def _map_range(rate: np.ndarray) -> str:
+    """'min, max' of a map's finite bins (activity units), for the panel titles."""
+    f = rate[np.isfinite(rate)]
+    return f"{f.min() + 0.0:.2f}, {f.max() + 0.0:.2f}".replace("-0.00", "0.00") if f.size \
+        else "no data"
+
+
+def map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4)):
+    """The colour scale of :func:`draw_map`: every map runs from its own minimum (blue) to its own
+    maximum (red); the ranges are printed above the maps."""
+    cax = fig.add_axes(rect)
+    sm = matplotlib.cm.ScalarMappable(cmap=RATEMAP_CMAP, norm=matplotlib.colors.Normalize(0, 1))
+    cb = fig.colorbar(sm, cax=cax, ticks=[0, 1])
+    cb.ax.set_yticklabels(["map\nmin", "map\nmax"], fontsize=6)
+    cb.set_label("activity, each map\nscaled to its range", fontsize=6)
+    return cb
+
+
 def draw_map(ax, rate: np.ndarray, extent, corners=None) -> None:
-    """One rate map, scaled to its own min-max, NaN bins white, arena outline in black."""
+    """One rate map, scaled to its own min-max (colour bar: :func:`map_colourbar`), NaN bins
+    white, arena outline in black."""
     cmap = plt.get_cmap(RATEMAP_CMAP).with_extremes(bad="white")
     finite = np.isfinite(rate)
     lo, hi = (np.nanmin(rate), np.nanmax(rate)) if finite.any() else (0.0, 1.0)
@@ -163,9 +191,16 @@ def type_score(scores: xr.Dataset, cell_type: str, square_like: bool = False) ->
     return np.asarray(scores[key].values, float)
 
 
+def _border_text(scores: xr.Dataset, i: int) -> str:
+    """The border score, or "no field" when the map has no field large enough (the score's -1)."""
+    b = float(scores["border_score"][i])
+    no_field = (b == -1.0) or ("border_cm" in scores and float(scores["border_cm"][i]) == 0.0)
+    return "no field" if no_field and np.isfinite(b) else _fmt_score(b)
+
+
 def _score_line(scores: xr.Dataset, i: int) -> str:
-    g = f"g60 {float(scores['score60'][i]):.2f} g90 {float(scores['score90'][i]):.2f}"
-    o = f"bd {float(scores['border_score'][i]):.2f} bn {float(scores['band_score'][i]):.2f}"
+    g = f"g60 {_fmt_score(scores['score60'][i])} g90 {_fmt_score(scores['score90'][i])}"
+    o = f"bd {_border_text(scores, i)} bn {_fmt_score(scores['band_score'][i])}"
     return f"{g}\n{o}"
 
 
@@ -212,8 +247,9 @@ def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]],
         axes[r, 0].text(-0.35, 0.5, name, rotation=90, va="center", ha="center", fontsize=8,
                         transform=axes[r, 0].transAxes)
     fig.suptitle(title + "\n(g60/g90: grid score 60\u00b0/90\u00b0, bd: border, bn: band score;"
-                 " (n): units of the type)", fontsize=8)
-    fig.tight_layout(rect=(0.02, 0, 1, 0.95))
+                 " (n): units of the type; n/a: undefined)", fontsize=8)
+    fig.tight_layout(rect=(0.02, 0, 0.93, 0.95))
+    map_colourbar(fig, rect=(0.945, 0.3, 0.01, 0.4))
     return fig
 
 
@@ -226,15 +262,33 @@ def _direction_curve(ax, tuning: xr.Dataset, i: int, polar: bool = False) -> Non
         _empty(ax, "no samples")
         return
     if polar:
-        # activity can be negative (tanh): the radius is the activity above its minimum
+        # tanh activity is in [-1, 1]: radius = activity + 1 on a common scale, so the centre is
+        # activity -1 and an untuned unit is a circle (the radius is never rescaled per unit)
         th = np.deg2rad(np.append(d, d[:1]))
-        ax.plot(th, np.append(c, c[:1]) - c.min(), color="k", lw=0.8)
+        ax.plot(th, np.append(c, c[:1]) + POLAR_OFFSET, color="k", lw=0.8)
+        ax.set_ylim(0, 2 * POLAR_OFFSET)
+        ax.set_yticks([POLAR_OFFSET, 2 * POLAR_OFFSET])
+        ax.set_yticklabels(["0", "1"], fontsize=4, color="0.4")
         ax.set_xticks([])
-        ax.set_yticks([])
+        ax.grid(True, lw=0.3, color="0.8")
+        # the scalar heading input steps from 360 to 0 deg here
+        ax.plot([0, 0], [0, 2 * POLAR_OFFSET], color="tab:red", lw=0.6, ls="--")
     else:
         ax.plot(d, c, color="k", lw=0.8)
         ax.set_xlim(0, 360)
         ax.set_xticks([0, 180, 360])
+        ax.axvline(0, color="tab:red", lw=0.6, ls="--")
+        ax.axvline(360, color="tab:red", lw=0.6, ls="--")
+
+
+def speed_line(speed: np.ndarray, curve: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through the binned means shown (finite bins,
+    each bin one point); NaN with fewer than 2 points."""
+    ok = np.isfinite(curve) & np.isfinite(speed)
+    if ok.sum() < 2 or np.ptp(speed[ok]) == 0:
+        return float("nan"), float("nan")
+    a, b = np.polyfit(speed[ok], curve[ok], 1)
+    return float(a), float(b)
 
 
 def _speed_curve(ax, tuning: xr.Dataset, i: int) -> None:
@@ -242,9 +296,16 @@ def _speed_curve(ax, tuning: xr.Dataset, i: int) -> None:
     c = np.asarray(tuning["speed_curve"].isel(unit=i).values, float)
     ok = np.isfinite(c)
     ax.plot(s[ok], c[ok], "o-", color="k", lw=0.8, ms=1.5)
-    if "speed_slope" in tuning and "speed_intercept" in tuning:
-        a, b = float(tuning["speed_slope"][i]), float(tuning["speed_intercept"][i])
-        ax.plot(s, b + a * s, color="tab:red", lw=0.6)
+    a, b = speed_line(s, c)
+    if np.isfinite(a):
+        ax.plot(s[ok], b + a * s[ok], color="tab:red", lw=0.6)
+
+
+#: Radius of activity 0 in the direction polar plots (radius = activity + 1; centre = -1).
+POLAR_OFFSET = 1.0
+POLAR_NOTE = ("polar radius = activity + 1 on one scale for all units (centre = activity -1, "
+              "rings at activity 0 and 1); red dashed: 0 deg, where the scalar heading input "
+              "steps from 360 to 0 deg")
 
 
 def pick_nine(scores: xr.Dataset, n: int = 9, square_like: bool = False) -> list[int]:
@@ -284,9 +345,12 @@ def unit_tuning_panel(rm: xr.Dataset, scores: xr.Dataset, tuning: xr.Dataset, un
         if k == 0:
             ax.set_xlabel("speed (m/step)", fontsize=6)
             ax.set_ylabel("activity", fontsize=6)
-    fig.suptitle(title + "\nrows: rate map, direction tuning (polar, R = resultant length), "
-                 "speed tuning (red: linear fit)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.suptitle(title + "\nrows: rate map (colour bar: each map's own range), direction tuning "
+                 "(polar, R = resultant length; " + POLAR_NOTE + "),\nspeed tuning (black: mean "
+                 "per speed bin, 0 = stationary; red: least-squares line through those means; "
+                 "r over all samples)", fontsize=7)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.9))
+    map_colourbar(fig, rect=(0.945, 0.7, 0.01, 0.17))
     return fig
 
 
@@ -311,8 +375,13 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
         colour = TYPE_COLOURS.get(ct[i], "k") if ct is not None else "k"
         ax.set_title(lab, fontsize=6, pad=2, color=colour)
     head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
+    if polar:
+        head += "\n" + POLAR_NOTE
+    else:
+        head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
+                "through those means; r over all samples"
     fig.suptitle(head, fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
@@ -328,7 +397,7 @@ def development_panel(dev: xr.Dataset, title: str = ""):
     nk = tsne.shape[0]
     stab = "map_correlation_to_final" in dev
     ncol = nk + 1 + int(stab)
-    fig, axes = plt.subplots(1, ncol, figsize=(2.8 * ncol, 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, ncol, figsize=(2.8 * ncol, 3.4), squeeze=False)
     lo, hi = np.nanmin(tsne, axis=(0, 1)), np.nanmax(tsne, axis=(0, 1))
     pad = 0.05 * (hi - lo + 1e-9)
     stage = ["early", "intermediate", "late"] if nk == 3 else [f"stage {k}" for k in range(nk)]
@@ -346,20 +415,27 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{stage[k]}: update {upd[idx[k]]}", fontsize=8)
-    axes[0, 0].legend(fontsize=5.5, loc="best", frameon=False, title="type at the end", title_fontsize=6)
+    axes[0, 0].legend(fontsize=5.5, frameon=False, title="type at the end", title_fontsize=6,
+                      loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
     ax = axes[0, nk]
     labels = list(np.asarray(dev["cell_type_label"].values).astype(str))
     counts = np.asarray(dev["type_count"].values, int)
     x = np.maximum(upd, 0)
-    for t in ("border", "grid_like"):
+    for t in ("border", "grid_like", "band_like"):
         if t in labels:
-            ax.plot(x, counts[:, labels.index(t)], "o-", ms=3, color=TYPE_COLOURS[t], label=TYPE_LABELS[t])
+            c = counts[:, labels.index(t)]
+            ax.plot(x, c, "o-", ms=3, color=TYPE_COLOURS[t],
+                    label=f"{TYPE_LABELS[t]}: {untrained_label(upd, c)}final {int(c[-1])}")
     if x.max() > 10 and (x > 0).sum() > 2:
         ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("update")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    top = max([1] + [int(counts[:, labels.index(t)].max()) for t in ("border", "grid_like", "band_like")
+                     if t in labels])
+    ax.set_ylim(0, top * 1.9 + 0.2)  # head room for the legend above the curves
+    ax.set_xlabel("update (0 = untrained network)")
     ax.set_ylabel("units")
     ax.set_title("units of each type over training", fontsize=8)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=6, frameon=False, loc="upper left")
     if stab:
         ax = axes[0, nk + 1]
         r = np.asarray(dev["map_correlation_to_final"].values, float)  # (K, N)
@@ -368,15 +444,22 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.plot(x, q50, "o-", ms=3, color="k", label="median unit")
         if x.max() > 10 and (x > 0).sum() > 2:
             ax.set_xscale("symlog", linthresh=1)
-        ax.set_ylim(-0.2, 1.02)
+        ax.set_ylim(-0.2, 1.6)  # head room for the legend above the curves
         ax.set_xlabel("update")
-        ax.set_ylabel("map correlation with final map")
+        ax.set_ylabel("map r with final map")
         ax.set_title("how far the maps have settled", fontsize=8)
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.set_yticks([0.0, 0.5, 1.0])
+        ax.legend(fontsize=6, frameon=False, loc="upper center", ncol=2)
     fig.suptitle(title + " (t-SNE distance: 1 - firing-rate correlation; colour: type at the last "
                  "checkpoint)", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
+
+
+def untrained_label(updates: np.ndarray, counts: np.ndarray) -> str:
+    """'untrained 3, ' (the count at update 0) or '' when there is no update-0 checkpoint."""
+    hit = np.flatnonzero(np.asarray(updates) == 0)
+    return f"untrained {int(np.asarray(counts)[hit[0]])}, " if hit.size else ""
 
 
 def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Dataset, xr.Dataset],
@@ -402,7 +485,8 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
                 s.set_linewidth(1.2)
         counts = ", ".join(f"{TYPE_LABELS[t]} {int(np.sum(ct == t))}" for t in TYPE_COLOURS)
         sub.suptitle(f"{name}\n{counts}", fontsize=8)
-    fig.suptitle(title + "\n(frame colour = cell type: " + _colour_key() + ")", fontsize=8, y=1.04)
+    fig.suptitle(title + "\n(frame colour = cell type: " + _colour_key() + "; every map scaled "
+                 "from its own minimum, blue, to its maximum, red)", fontsize=8, y=1.04)
     return fig
 
 
@@ -418,14 +502,17 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
                              ("since_start", "tab:gray", "since trial start (no interaction yet)")):
         m = np.asarray(bd[f"error_{key}_mean"].values, float)
         sd = np.asarray(bd[f"error_{key}_sd"].values, float)
-        ok = np.asarray(bd[f"error_{key}_count"].values) >= min_count
+        cnt = np.asarray(bd[f"error_{key}_count"].values, float)
+        ok = cnt >= min_count
         if ok.any():
+            lo, hi = sem_band(m, sd, cnt)
             ax.plot(lag[ok], m[ok], color=colour, lw=1, label=lab)
-            ax.fill_between(lag[ok], (m - sd)[ok], (m + sd)[ok], color=colour, alpha=0.15, lw=0)
+            ax.fill_between(lag[ok], lo[ok], hi[ok], color=colour, alpha=0.2, lw=0)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("steps")
-    ax.set_ylabel("squared error (m$^2$)")
+    ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
     ax.set_title("6a: error vs time since the last interaction", fontsize=8)
-    ax.legend(fontsize=6, frameon=False)
+    ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     ax = axes[1]
     if "error_aligned_mean" in bd and int(bd["episode_count"].sum()) > 0:
         al = np.asarray(bd["align_lag"].values, float)
@@ -440,26 +527,29 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
         bw = bd.attrs.get("boundary_burst_window")
         if bw is not None:
             ax.axvspan(0, float(bw), color="0.9", lw=0, zorder=0)
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("steps from the first interaction of an episode")
-        ax.set_ylabel("squared error (m$^2$)")
-        ax.legend(fontsize=6, frameon=False)
+        ax.set_ylabel("squared error (m$^2$), mean")
+        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     else:
         _empty(ax, "no episodes of boundary interactions")
     ax.set_title("6a: error aligned to boundary interactions", fontsize=8)
     ax = axes[2]
     if "window" in bd.dims and bd.sizes["window"] > 0:
         ws = np.asarray(bd["window_start"].values, float)
+        scale, unit = (1e3, " (thousands)") if ws.size and ws.max() >= 1e4 else (1.0, "")
+        n_win = float(bd.attrs.get("boundary_window_steps", bd.attrs.get("window_steps", 1)) or 1)
         for key, colour, lab in (("long_error", "k", "network"), ("const_error", "tab:red", "best constant output")):
             mm = np.asarray(bd[f"{key}_mean"].values, float)
             ss = np.asarray(bd[f"{key}_sd"].values, float)
-            ax.plot(ws, mm, color=colour, lw=1, label=lab)
+            lo, hi = sem_band(mm, ss, np.full(mm.shape, n_win))
+            ax.plot(ws / scale, mm, color=colour, lw=1, label=lab)
             # log axis: the band's lower edge is kept above a tenth of the mean
-            ax.fill_between(ws, np.maximum(mm - ss, 0.1 * mm), mm + ss, color=colour, alpha=0.15, lw=0)
+            ax.fill_between(ws / scale, np.maximum(lo, 0.1 * mm), hi, color=colour, alpha=0.2, lw=0)
         ax.set_yscale("log")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-        ax.legend(fontsize=6, frameon=False)
-        ax.set_xlabel("step of the long path (window start)")
-        ax.set_ylabel("squared error (m$^2$), mean \u00b1 SD")
+        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
+        ax.set_xlabel("step of the long path (window start)" + unit)
+        ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
         steps = bd.attrs.get("long_path_steps", "?")
         ax.set_title(f"6b: long path of {steps} steps", fontsize=8)
     else:
@@ -467,6 +557,15 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def sem_band(mean: np.ndarray, sd: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) of mean +- standard error of the mean, the lower edge clipped at 0 (squared
+    errors cannot be negative); NaN where the count is below 1."""
+    mean, sd, count = (np.asarray(a, float) for a in (mean, sd, count))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sem = np.where(count >= 1, sd / np.sqrt(np.maximum(count, 1)), np.nan)
+    return np.maximum(mean - sem, 0.0), mean + sem
 
 
 def score_null_panel(scores: xr.Dataset, names: Sequence[str] | None = None, title: str = ""):

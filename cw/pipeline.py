@@ -126,23 +126,30 @@ def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) 
 
 # -- rate maps ------------------------------------------------------------------------
 def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
-    """Rate map of every unit over all test samples -> ``ratemaps.nc``."""
+    """Rate map of every unit over the test samples after the first ``ratemaps.skip_steps``
+    steps of every trial -> ``ratemaps.nc`` (attribute ``skip_steps``)."""
     from cw.arenas import make_arena
     from cw.ratemaps import compute_ratemaps
 
+    from cw.ratemaps import RatemapParams, trial_samples
+
+    rp = RatemapParams.from_dict(ratemaps)
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
     ds = io.open_dataset(activity, required=("u", "x", "y"))
-    n_units = ds.sizes["unit"]
+    x, y, u = trial_samples(ds["x"].transpose("trial", "time").values,
+                            ds["y"].transpose("trial", "time").values,
+                            ds["u"].transpose("trial", "time", "unit").values, rp.skip_steps)
     rm = compute_ratemaps(
-        ds["x"].values.ravel(),
-        ds["y"].values.ravel(),
-        ds["u"].values.reshape(-1, n_units),
+        x,
+        y,
+        u,
         ar,
         bin_size=float(ratemaps["bin_size"]),
         min_occupancy=int(ratemaps["min_occupancy"]),
         smoothing_sigma=float(ratemaps["smoothing_sigma"]),
     )
     rm.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps))
+    rm.attrs["skip_steps"] = int(rp.skip_steps)
     rm.attrs["arena_corners"] = ar.corners.ravel()
     io.write_netcdf(rm, out)
 

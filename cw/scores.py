@@ -434,13 +434,23 @@ class GridGeometryParams:
     min_peak_overlap : a peak counts only at a lag where the map and its shifted copy overlap
         on at least this fraction of the map's valid bins. At the extreme lags the correlation
         rests on a few edge bins and reaches 1 for any smooth map that is similar on opposite
-        walls (a single central field gets 4 spurious "peaks" at the map's edges).
+        walls (a single central field gets 4 spurious "peaks" at the map's edges). Default 0.08
+        (OURS): 0.2 lost the 6 peaks of grids with 1.5-2 periods in the triangle and the
+        hexagon; the spurious edge peaks it lets through are rejected by the cell-type rule
+        (lattice regularity and field count, :mod:`cw.celltypes`).
+    field_threshold : the fields counted by :func:`count_fields` (``n_fields``, used by the
+        grid-like rule) are bins at or above this fraction of the map's range (OURS, 0.5: half
+        the range separates neighbouring grid fields).
+    min_field_bins : ... in 4-connected groups of at least this many bins (OURS, 2: a single
+        noisy bin is not a field; a grid field of 5 periods in 1 m covers ~3 bins above half).
     """
 
     n_peaks: int = 6
     min_peak_distance: float = 2.0
     peak_threshold: float = 0.0
-    min_peak_overlap: float = 0.2
+    min_peak_overlap: float = 0.08
+    field_threshold: float = 0.5
+    min_field_bins: int = 2
 
     def __post_init__(self):
         if int(self.n_peaks) < 3:
@@ -451,6 +461,13 @@ class GridGeometryParams:
         if not 0.0 <= self.min_peak_overlap <= 1.0:
             raise ValueError("scores.geometry.min_peak_overlap: must be in [0, 1], "
                              f"got {self.min_peak_overlap!r}")
+        if not 0.0 < self.field_threshold < 1.0:
+            raise ValueError("scores.geometry.field_threshold: must be in (0, 1), "
+                             f"got {self.field_threshold!r}")
+        if isinstance(self.min_field_bins, bool) or int(self.min_field_bins) != self.min_field_bins \
+                or self.min_field_bins < 1:
+            raise ValueError("scores.geometry.min_field_bins: must be an integer >= 1, "
+                             f"got {self.min_field_bins!r}")
         if not -1.0 <= self.peak_threshold < 1.0:
             raise ValueError("scores.geometry.peak_threshold: must be in [-1, 1), "
                              f"got {self.peak_threshold!r}")
@@ -528,7 +545,11 @@ def grid_geometry(
     -------
     dict with ``grid_spacing``, ``grid_orientation60``, ``grid_orientation90``,
     ``grid_n_peaks`` (number of peaks found, before keeping the nearest n_peaks),
-    ``grid_contrast``, all (U,).
+    ``grid_contrast``, and the lattice regularity (NaN with fewer than 4 peaks, i.e. fewer than
+    two lattice axes): ``grid_hex_order`` = ``|mean_j exp(6 i theta_j)|`` over the nearest
+    n_peaks (1 for a hexagon of peaks, ~0.4 for a square lattice), ``grid_hex_ratio`` = largest /
+    smallest distance of those peaks, ``grid_square_order`` = ``|mean exp(4 i theta)|`` and
+    ``grid_square_ratio`` over the 4 nearest peaks; all (U,).
     """
     s = np.asarray(sac, dtype=np.float64)
     if s.ndim == 2:
@@ -550,6 +571,8 @@ def grid_geometry(
     o90 = np.full(U, np.nan)
     npk = np.zeros(U, dtype=np.int64)
     contrast = np.full(U, np.nan)
+    hex_order, hex_ratio = np.full(U, np.nan), np.full(U, np.nan)
+    sq_order, sq_ratio = np.full(U, np.nan), np.full(U, np.nan)
     filled = np.where(np.isfinite(s), s, 0.0)
     fpad = np.pad(f, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     for u in range(U):
@@ -579,8 +602,15 @@ def grid_geometry(
         o60[u] = _wrap_deg(np.rad2deg(np.angle(np.sum(np.exp(6j * theta))) / 6.0), 60.0)
         t4 = np.arctan2(dy[order[:4]], dx[order[:4]])
         o90[u] = _wrap_deg(np.rad2deg(np.angle(np.sum(np.exp(4j * t4))) / 4.0), 90.0)
+        if d.size >= 4:  # at least two lattice axes (peaks come in point-symmetric pairs)
+            hex_order[u] = float(np.abs(np.mean(np.exp(6j * theta))))
+            hex_ratio[u] = float(d[near].max() / d[near].min())
+            sq_order[u] = float(np.abs(np.mean(np.exp(4j * t4))))
+            sq_ratio[u] = float(d[order[:4]].max() / d[order[:4]].min())
     return {"grid_spacing": spacing, "grid_orientation60": o60,
-            "grid_orientation90": o90, "grid_n_peaks": npk, "grid_contrast": contrast}
+            "grid_orientation90": o90, "grid_n_peaks": npk, "grid_contrast": contrast,
+            "grid_hex_order": hex_order, "grid_hex_ratio": hex_ratio,
+            "grid_square_order": sq_order, "grid_square_ratio": sq_ratio}
 
 
 # --------------------------------------------------------------------------
@@ -644,7 +674,7 @@ class BorderScoreParams:
         A bin belongs to a field if its normalised rate (see :func:`border_scores`) is at least
         this fraction of the map's range (Solstad et al. 2008 and Sorscher et al. 2019: 0.3 of
         the peak rate). In [0, 1).
-    min_field_area : float, default 0.02
+    min_field_area : float, default 0.08
         Smallest field, m^2 (Solstad et al. 2008: 200 cm^2); smaller connected components are
         not fields. Converted to bins as ``ceil(min_field_area / bin_size^2)``.
     max_field_fraction : float, default 0.5
@@ -668,7 +698,7 @@ class BorderScoreParams:
     """
 
     field_threshold: float = 0.3
-    min_field_area: float = 0.02
+    min_field_area: float = 0.08
     max_field_fraction: float = 0.5
     wall_search: float = 2.0
     polarity: str = "both"
@@ -719,6 +749,7 @@ class _BorderGeometry:
             self.wall_bins.append(vidx[j[near]])
         self.min_bins = max(1, int(np.ceil(params.min_field_area / bin_size**2 - 1e-9)))
         self.max_bins = params.max_field_fraction * vidx.size
+        self.n_valid = float(vidx.size)
 
 
 _STRUCT_2D_IN_3D = np.zeros((3, 3, 3), dtype=bool)
@@ -736,7 +767,7 @@ def _border_core(rn: np.ndarray, geom: _BorderGeometry, threshold: float):
     cM = np.zeros(G)
     wall = np.full(G, -1, dtype=np.int64)
     if n == 0:
-        return cM, np.full(G, np.nan), wall
+        return cM, np.full(G, np.nan), wall, np.zeros(G), np.zeros(G)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     keep = (sizes >= geom.min_bins) & (sizes <= geom.max_bins)
     keep[0] = False
@@ -762,7 +793,13 @@ def _border_core(rn: np.ndarray, geom: _BorderGeometry, threshold: float):
     np.maximum.at(cM, unit_of[1:], best_cov[1:])
     hit = (best_cov > 0) & (best_cov == cM[unit_of])
     wall[unit_of[hit]] = best_wall[hit]
-    return cM, dM, wall
+    area = np.zeros(G)
+    area[unit_of[hit]] = sizes[hit] / max(1.0, geom.n_valid)
+    mass = np.bincount(lab.ravel(), weights=w.ravel(), minlength=n + 1)
+    share = np.zeros(G)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share[unit_of[hit]] = mass[hit] / sw[unit_of[hit]]
+    return cM, dM, wall, area, share
 
 
 def border_scores(
@@ -822,6 +859,8 @@ def border_scores(
         "border_dm": np.full(U, np.nan),
         "border_wall": np.full(U, -1, dtype=np.int64),
         "border_polarity": np.zeros(U, dtype=np.int8),
+        "border_field_fraction": np.full(U, np.nan),
+        "border_field_share": np.full(U, np.nan),
     }
     if U == 0:
         return out
@@ -845,7 +884,7 @@ def border_scores(
         geom = _BorderGeometry(xc, yc, valid[sel[0]], corners, bin_size, params)
         for pol in pols:
             m = rn[sel] if pol == 1 else 1.0 - rn[sel]
-            cM, dM, wall = _border_core(m, geom, params.field_threshold)
+            cM, dM, wall, area, share = _border_core(m, geom, params.field_threshold)
             with np.errstate(invalid="ignore", divide="ignore"):
                 score = np.where(np.isfinite(dM), (cM - dM) / (cM + dM), -1.0)
             prev = out["border_score"][sel]
@@ -857,6 +896,77 @@ def border_scores(
             out["border_dm"][idx] = dM[better]
             out["border_wall"][idx] = wall[better]
             out["border_polarity"][idx] = pol
+            out["border_field_fraction"][idx] = area[better]
+            out["border_field_share"][idx] = share[better]
+    return out
+
+
+def border_profile_fit(
+    rate: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    arena,
+    wall: np.ndarray,
+    polarity: np.ndarray,
+    cm: np.ndarray,
+    field_fraction: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Is a border map a field along its wall? (OURS; by-products of :func:`border_scores`.)
+
+    * ``border_profile_r2``: fraction of the map's variance explained by the best function of
+      the distance ``d`` to the best-covered wall segment that falls off away from the wall
+      (isotonic regression of ``polarity * rate`` on ``d``, decreasing). A wall field is such a
+      function (~0.8 with noise); a random field that happens to touch a wall is not.
+    * ``border_profile_halfwidth``: the distance from the wall (m) at which that fitted profile
+      has fallen to half its range (a wall field with decay length lambda: ~lambda; the low half
+      of a saturating ramp: the distance of its step from the wall);
+    * ``border_field_width``: area of the best field divided by the length of wall it covers
+      (``cM`` times the wall's length), m: the field's thickness (informative only; it grows
+      where a field spreads past the ends of a short wall).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; x, y : (nx,), (ny,) bin centres (m); arena : Arena or corners.
+    wall, polarity, cm, field_fraction : (U,) ``border_wall``, ``border_polarity``,
+        ``border_cm``, ``border_field_fraction`` of :func:`border_scores`.
+
+    Returns
+    -------
+    dict of (U,) arrays ``border_profile_r2`` (in [0, 1]), ``border_profile_halfwidth`` and
+    ``border_field_width`` (m); NaN where the map has no border field (wall -1).
+    """
+    from scipy.optimize import isotonic_regression
+
+    r = _as_stack(rate)
+    U = r.shape[0]
+    xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    bin_size = _bin_size(xc, yc)
+    corners = _ccw_corners(arena)
+    gx, gy = np.meshgrid(xc, yc)
+    pts = np.stack([gx, gy], axis=-1)
+    dist = _segment_distances(pts, corners)  # (ny, nx, K)
+    out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan),
+           "border_profile_halfwidth": np.full(U, np.nan)}
+    for u in range(U):
+        k = int(wall[u])
+        if k < 0 or polarity[u] == 0:
+            continue
+        m = np.isfinite(r[u])
+        v = float(polarity[u]) * r[u][m]
+        ss = float(np.sum((v - v.mean()) ** 2))
+        if not ss > 0:
+            continue
+        d = dist[..., k][m]
+        o = np.argsort(d, kind="stable")
+        fit = isotonic_regression(v[o], increasing=False).x
+        out["border_profile_r2"][u] = 1.0 - float(np.sum((v[o] - fit) ** 2)) / ss
+        half = 0.5 * (fit[0] + fit[-1])
+        below = np.flatnonzero(fit <= half)
+        out["border_profile_halfwidth"][u] = float(d[o][below[0]]) if below.size else np.nan
+        length = float(np.hypot(*(corners[(k + 1) % len(corners)] - corners[k])))
+        area = float(field_fraction[u]) * m.sum() * bin_size ** 2
+        if cm[u] > 0:
+            out["border_field_width"][u] = area / (float(cm[u]) * length)
     return out
 
 
@@ -1043,6 +1153,144 @@ def band_scores(
     return out
 
 
+def band_ramp_fit(
+    rate: np.ndarray, bin_size: float, orientation_deg: np.ndarray, wavelength: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Does a map repeat along its band direction, or is it a ramp? (OURS)
+
+    Along the band's wave vector (orientation ``theta`` from :func:`band_scores`), with
+    ``s = x cos(theta) + y sin(theta)`` the position of every finite bin centre (m):
+
+    * ``band_wave_r2``: fraction of the map's variance explained by the least-squares plane
+      wave ``a + b cos(2 pi s / lambda) + c sin(2 pi s / lambda)`` at the band's wavelength;
+    * ``band_ramp_r2``: fraction explained by the best monotone function of ``s`` (isotonic
+      regression, increasing or decreasing, whichever fits better): every linear or saturating
+      (tanh) ramp, and any step, along that direction;
+    * ``band_periods``: the extent of the finite bins along ``s`` divided by the wavelength (how
+      many periods the arena holds along the wave vector).
+
+    A plane wave of >= 1.5 periods fits the wave far better than any monotone function; a ramp's
+    power leaks to the longest admissible wavelength (band score up to ~0.6) but it fits a
+    monotone function better than a wave. Used by :mod:`cw.celltypes`.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; bin_size : m; orientation_deg, wavelength : (U,) from
+        :func:`band_scores` (deg, m).
+
+    Returns
+    -------
+    dict of (U,) arrays ``band_wave_r2``, ``band_ramp_r2`` (in [0, 1]), ``band_periods``; NaN
+    where the orientation or wavelength is NaN or the map has fewer than 3 finite bins.
+    """
+    from scipy.optimize import isotonic_regression
+
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    yy, xx = np.meshgrid(np.arange(ny) * bin_size, np.arange(nx) * bin_size, indexing="ij")
+    out = {k: np.full(U, np.nan) for k in ("band_wave_r2", "band_ramp_r2", "band_periods")}
+    th = np.deg2rad(np.asarray(orientation_deg, dtype=np.float64))
+    wl = np.asarray(wavelength, dtype=np.float64)
+    for u in range(U):
+        m = np.isfinite(r[u])
+        if m.sum() < 3 or not (np.isfinite(th[u]) and np.isfinite(wl[u]) and wl[u] > 0):
+            continue
+        v = r[u][m]
+        ss = np.sum((v - v.mean()) ** 2)
+        if not ss > 0:
+            continue
+        sp_ = np.cos(th[u]) * xx[m] + np.sin(th[u]) * yy[m]
+        ph = 2 * np.pi * sp_ / wl[u]
+        A = np.stack([np.ones_like(ph), np.cos(ph), np.sin(ph)], axis=1)
+        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        out["band_wave_r2"][u] = 1.0 - np.sum((v - A @ coef) ** 2) / ss
+        order = np.argsort(sp_, kind="stable")
+        vo = v[order]
+        best = np.inf
+        for inc in (True, False):
+            fit = isotonic_regression(vo, increasing=inc).x
+            best = min(best, float(np.sum((vo - fit) ** 2)))
+        out["band_ramp_r2"][u] = 1.0 - best / ss
+        out["band_periods"][u] = float((sp_.max() - sp_.min() + bin_size) / wl[u])
+    return out
+
+
+def count_fields(rate: np.ndarray, threshold: float = 0.5, min_bins: int = 2) -> np.ndarray:
+    """Number of separate fields of each map (OURS): 4-connected components of at least
+    ``min_bins`` finite bins whose normalised value ``(r - min) / (max - min)`` is at least
+    ``threshold``, the larger of the counts for the map and its sign-flipped copy (tanh units are
+    sign-symmetric). A lattice has several fields; a single field, a corner or central field
+    and a ramp have one.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps (or one map); NaN = invalid.
+    threshold : fraction of the map's range (in (0, 1)).
+    min_bins : smallest field, bins.
+
+    Returns
+    -------
+    (U,) int64 counts (0 for constant or all-NaN maps).
+    """
+    r = _as_stack(rate)
+    U = r.shape[0]
+    out = np.zeros(U, dtype=np.int64)
+    st = ndi.generate_binary_structure(2, 1)
+    for u in range(U):
+        m = np.isfinite(r[u])
+        if not m.any():
+            continue
+        lo, hi = np.min(r[u][m]), np.max(r[u][m])
+        if not hi > lo:
+            continue
+        rn = np.where(m, (r[u] - lo) / (hi - lo), np.nan)
+        best = 0
+        for v in (rn, 1.0 - rn):
+            lab, n = ndi.label(np.isfinite(v) & (v >= threshold), structure=st)
+            if n:
+                best = max(best, int(np.sum(np.bincount(lab.ravel())[1:] >= min_bins)))
+        out[u] = best
+    return out
+
+
+def spatial_coherence(rate: np.ndarray) -> np.ndarray:
+    """Spatial coherence of rate maps (Muller & Kubie 1989): the Pearson correlation, over the
+    finite bins, between each bin's value and the mean of its finite 8 neighbours.
+
+    Contiguous fields give values near 1 (smooth maps > 0.7 at 5-cm bins); independent values
+    in every bin (salt-and-pepper) give ~0. Sign-invariant.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps (or one map); NaN = invalid bin.
+
+    Returns
+    -------
+    (U,) coherence in [-1, 1]; NaN for maps with fewer than 3 bins that have a neighbour, or
+    constant maps.
+    """
+    r = _as_stack(rate)
+    m = np.isfinite(r)
+    z = np.where(m, r, 0.0)
+    k = np.ones((1, 3, 3))
+    k[0, 1, 1] = 0.0
+    s = ndi.convolve(z, k, mode="constant", cval=0.0)
+    n = ndi.convolve(m.astype(np.float64), k, mode="constant", cval=0.0)
+    ok = m & (n > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nb = np.where(ok, s / np.where(n > 0, n, 1.0), 0.0)
+    w = ok.astype(np.float64)
+    cnt = w.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = (w * z).sum(axis=(1, 2)) / cnt
+        mb = (w * nb).sum(axis=(1, 2)) / cnt
+        da = np.where(ok, z - ma[:, None, None], 0.0)
+        db = np.where(ok, nb - mb[:, None, None], 0.0)
+        va, vb = (da * da).sum(axis=(1, 2)), (db * db).sum(axis=(1, 2))
+        c = (da * db).sum(axis=(1, 2)) / np.sqrt(va * vb)
+    return np.where((cnt >= 3) & (va > 0) & (vb > 0), c, np.nan)
+
+
 # --------------------------------------------------------------------------
 # spatial variance fraction (eta^2)
 # --------------------------------------------------------------------------
@@ -1125,13 +1373,24 @@ def score_maps(
     out = {k: g[k] for k in ("score60", "score90", "ring60", "ring90")}
     if geometry is not None:
         out.update(grid_geometry(sac, bin_size, geometry, np.isfinite(r)))
+        out["grid_score_status"] = grid_score_status(r, sac, out["score60"], grid)
     if arena is not None:
         out.update(border_scores(r, xc, yc, arena, border))
+        if geometry is not None:  # by-products of the observed maps only
+            out.update(border_profile_fit(r, xc, yc, arena, out["border_wall"],
+                                          out["border_polarity"], out["border_cm"],
+                                          out["border_field_fraction"]))
     else:
         out.update({"border_score": np.full(U, np.nan), "border_cm": np.full(U, np.nan),
                     "border_dm": np.full(U, np.nan), "border_wall": np.full(U, -1, np.int64),
-                    "border_polarity": np.zeros(U, np.int8)})
+                    "border_polarity": np.zeros(U, np.int8),
+                    "border_field_fraction": np.full(U, np.nan),
+                    "border_field_share": np.full(U, np.nan)})
     out.update(band_scores(r, bin_size, band))
+    if geometry is not None:  # by-products of the observed maps only (not needed for shuffles)
+        out.update(band_ramp_fit(r, bin_size, out["band_orientation"], out["band_wavelength"]))
+        out["spatial_coherence"] = spatial_coherence(r)
+        out["n_fields"] = count_fields(r, geometry.field_threshold, geometry.min_field_bins)
     if occupancy is not None and activity_variance is not None:
         out["spatial_variance_fraction"] = spatial_variance_fraction(r, occupancy, activity_variance)
     else:
@@ -1228,7 +1487,76 @@ SCORE_ATTRS: dict[str, dict] = {
                                  "pair of another orientation", "units": "1"},
     "spatial_variance_fraction": {"long_name": "fraction of activity variance explained by "
                                                "position (eta squared)", "units": "1"},
+    "grid_hex_order": {"long_name": "six-fold order |mean exp(6i theta)| of the nearest "
+                                    "autocorrelogram peaks (NaN: fewer than 4 peaks)", "units": "1"},
+    "grid_hex_ratio": {"long_name": "largest / smallest distance of the nearest autocorrelogram "
+                                    "peaks", "units": "1"},
+    "grid_square_order": {"long_name": "four-fold order |mean exp(4i theta)| of the 4 nearest "
+                                       "autocorrelogram peaks", "units": "1"},
+    "grid_square_ratio": {"long_name": "largest / smallest distance of the 4 nearest "
+                                       "autocorrelogram peaks", "units": "1"},
+    "grid_score_status": {
+        "long_name": "why score60/score90 are defined or NaN", "units": "1",
+        "flag_values": np.array([0, 1, 2, 3], dtype=np.int8),
+        "flag_meanings": "defined constant_or_empty_map flat_autocorrelogram too_few_valid_pairs",
+        "comment": "NaN grid scores mean 'no score', never 'irregular': 1 = the map has no "
+                   "variance (silent unit or no finite bin); 2 = every autocorrelogram value in "
+                   "the annuli is the same (a linear ramp: every lag correlates 1), so the "
+                   "rotated correlations are undefined; 3 = too few valid bin pairs"},
+    "n_fields": {"long_name": "separate fields (components >= half the map's range, either "
+                              "sign, >= 2 bins)", "units": "1"},
+    "spatial_coherence": {"long_name": "correlation of each bin with the mean of its 8 "
+                                       "neighbours (Muller & Kubie 1989)", "units": "1"},
+    "band_wave_r2": {"long_name": "variance explained by the plane wave at the band's wave "
+                                  "vector", "units": "1"},
+    "band_ramp_r2": {"long_name": "variance explained by the best monotone function along the "
+                                  "band's wave vector", "units": "1"},
+    "band_periods": {"long_name": "periods of the band's wavelength inside the arena along its "
+                                  "wave vector", "units": "1"},
+    "border_field_fraction": {"long_name": "fraction of the valid bins in the best border field",
+                              "units": "1"},
+    "border_field_share": {"long_name": "fraction of the rate-weighted field mass in the best "
+                                        "border field", "units": "1"},
+    "border_profile_r2": {"long_name": "variance explained by a decreasing function of the "
+                                       "distance to the best wall", "units": "1"},
+    "border_field_width": {"long_name": "area of the best border field / length of wall it "
+                                        "covers", "units": "m"},
+    "border_profile_halfwidth": {"long_name": "distance from the best wall at which the fitted "
+                                              "decreasing wall profile falls to half its range",
+                                 "units": "m"},
 }
+
+
+def grid_score_status(rate: np.ndarray, sac: np.ndarray, score60: np.ndarray,
+                      params: "GridScoreParams") -> np.ndarray:
+    """Why each grid score is defined or NaN (``SCORE_ATTRS["grid_score_status"]``).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; sac : (U, 2ny-1, 2nx-1) their autocorrelograms; score60 : (U,).
+    params : GridScoreParams (the annuli).
+
+    Returns
+    -------
+    (U,) int8: 0 defined, 1 constant or empty map, 2 flat autocorrelogram inside the annuli
+    (a linear ramp), 3 too few valid pairs.
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    out = np.zeros(U, dtype=np.int8)
+    masks, _ = ring_masks(sac.shape[-2:], max(ny, nx), params)
+    ring = masks.any(axis=0)
+    for u in range(U):
+        if np.isfinite(score60[u]):
+            continue
+        v = r[u][np.isfinite(r[u])]
+        if v.size == 0 or not np.ptp(v) > 0:
+            out[u] = 1
+            continue
+        a = sac[u][ring]
+        a = a[np.isfinite(a)]
+        out[u] = 2 if a.size >= 2 and np.ptp(a) <= 1e-6 else 3
+    return out
 
 
 def score_params_attrs(

@@ -18,14 +18,18 @@ from cw.celltypes import (
     type_counts,
 )
 from cw.ratemaps import RatemapParams
-from cw.scores import SCORE_NAMES
+from cw.scores import SCORE_NAMES, ScoreParams
 from cw.shuffles import ShuffleParams
 from cw.trajectories import TrajectoryParams, generate_trials
 
 
 def _scores(**kw):
     base = {"spatial_variance_fraction": 0.5, "band_score": 0.0, "border_score": -1.0,
-            "score60": 0.0, "score90": 0.0, "grid_contrast": 0.8}
+            "score60": 0.0, "score90": 0.0, "grid_contrast": 0.8,
+            "spatial_coherence": 0.9, "grid_hex_order": 0.97, "grid_hex_ratio": 1.05,
+            "grid_square_order": 0.97, "grid_square_ratio": 1.05, "n_fields": 6,
+            "band_periods": 2.5, "band_wave_r2": 0.8, "band_ramp_r2": 0.1,
+            "border_cm": 1.0, "border_profile_r2": 0.85, "border_profile_halfwidth": 0.14}
     base.update(kw)
     return {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in base.items()}
 
@@ -41,7 +45,21 @@ ALL_SIG = {n: np.array([True]) for n in SCORE_NAMES}
     ({"score60": 0.8, "grid_contrast": np.nan}, (), "spatially_irregular"),
     ({"score60": 0.8}, ("score60",), "spatially_irregular"),           # not above its null
     ({"score60": 0.2}, (), "spatially_irregular"),                     # below the minimum
-    ({"border_score": 0.7, "score60": 0.8}, (), "border"),             # border before grid
+    ({"border_score": 0.7, "score60": 0.8}, (), "grid_like"),          # grid before border
+    ({"border_score": 0.7, "score60": 0.8, "grid_hex_order": 0.5}, (), "border"),  # no lattice
+    ({"border_score": 0.7}, (), "border"),
+    ({"border_score": 0.7, "border_profile_r2": 0.3}, (), "spatially_irregular"),  # no wall profile
+    ({"border_score": 0.7, "border_profile_halfwidth": 0.6}, (), "spatially_irregular"),  # ramp
+    ({"border_score": 0.7, "border_cm": 0.2}, (), "spatially_irregular"),  # covers little wall
+    ({"border_score": 0.7, "spatial_coherence": 0.1}, (), "spatially_irregular"),  # salt-and-pepper
+    ({"score60": 0.8, "grid_hex_order": 0.6}, (), "spatially_irregular"),  # irregular peaks
+    ({"score60": 0.8, "grid_hex_ratio": 1.4}, (), "spatially_irregular"),
+    ({"score60": 0.8, "n_fields": 1}, (), "spatially_irregular"),          # a single field
+    ({"score90": 0.8, "grid_square_order": 0.5}, (), "spatially_irregular"),
+    ({"score60": 0.34}, (), "spatially_irregular"),                    # below 0.37
+    ({"band_score": 0.6}, (), "band_like"),
+    ({"band_score": 0.6, "band_periods": 1.2}, (), "spatially_irregular"),  # no repeat
+    ({"band_score": 0.6, "band_ramp_r2": 0.7}, (), "spatially_irregular"),  # a ramp fits better
     ({"band_score": 0.6, "border_score": 0.7, "score90": 0.5}, (), "band_like"),  # band first
     ({"band_score": 0.6}, ("band_score",), "spatially_irregular"),
     ({"score60": 1.2}, ("spatial_variance_fraction",), "non_spatial"),
@@ -114,9 +132,11 @@ def test_synthetic_units_get_their_types(name, spec):
     a = np.exp(-1.0 / 20.0)
     noise = scipy.signal.lfilter([1.0], [1.0, -a], rng.normal(size=sig.shape) * np.sqrt(1 - a * a), axis=0)
     act = np.tanh(0.4 * sig + 0.15 * noise).astype(np.float32)
-    ds, rate = analyse_units(x, y, act, arena, RatemapParams(), None,
+    # arenas of ~1 m^2 at 0.05-m bins: the metre settings at half the 2-m arenas' values
+    ds, rate = analyse_units(x, y, act, arena, RatemapParams(bin_size=0.05),
+                             ScoreParams.from_dict({"border": {"min_field_area": 0.02}}),
                              ShuffleParams(n_shuffles=40, min_shift=500),
-                             CellTypeParams(), np.random.default_rng(4))
+                             CellTypeParams(max_border_halfwidth=0.15), np.random.default_rng(4))
     got = list(ds["cell_type"].values)
     assert got == expected, list(zip(expected, got, ds["score60"].values.round(2),
                                      ds["band_score"].values.round(2),

@@ -112,6 +112,11 @@ def test_analyse_development_on_tiny_network(tmp_path):
     np.testing.assert_allclose(ds["map_correlation_to_final"].values[-1], 1.0)
     assert ds.attrs["shuffles_n_shuffles"] == 8 and "development_tsne_method" in ds.attrs
     assert '"perplexity": 5.0' in ds.attrs["params_development"]
+    # the untrained network's counts (update 0) beside the final ones
+    assert ds.attrs["has_untrained_checkpoint"] == 1
+    for j, t in enumerate(CELL_TYPES):
+        assert ds.attrs[f"untrained_count_{t}"] == int(ds["type_count"].values[0, j])
+        assert ds.attrs[f"final_count_{t}"] == int(ds["type_count"].values[-1, j])
 
 
 def test_params_validation():

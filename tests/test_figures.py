@@ -1,7 +1,9 @@
 """Figures (cw.figures, cw.reporting) on small synthetic datasets: every panel draws, files are
 written, examples are chosen by their scores, and a missing cell type is said in its panel."""
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import xarray as xr
 
 from cw import figures as fg
@@ -152,3 +154,41 @@ def test_existing_panels_still_work(tmp_path):
     fig = fg.training_curves({"a": [{"update": i, "error": 1.0 / (i + 1), "r_l2": 1.0, "r_fr": 0.5} for i in range(5)]})
     fg.save(fig, [str(tmp_path / "t.png")], dpi=30)
     assert (tmp_path / "r.png").is_file() and (tmp_path / "t.png").is_file()
+
+
+def test_readable_figure_helpers():
+    """Numbers a reader relies on: error bands never below zero, the speed line is the
+    least-squares line through the plotted means, undefined scores and absent fields are named,
+    the untrained network's count is shown beside the final one, and the polar radius is
+    activity + 1 on one scale (centre = activity -1)."""
+    lo, hi = fg.sem_band([0.001, 0.01], [0.02, 0.01], [4, 100])
+    np.testing.assert_allclose(lo, [0.0, 0.009])
+    np.testing.assert_allclose(hi, [0.011, 0.011])
+    s = np.array([0.0, 0.01, 0.02, 0.03])
+    a, b = fg.speed_line(s, 0.2 + 5.0 * s + np.array([0.0, np.nan, 0.0, 0.0]))
+    assert a == pytest.approx(5.0) and b == pytest.approx(0.2)
+    assert np.isnan(fg.speed_line(s, np.array([1.0, np.nan, np.nan, np.nan]))[0])
+    sc = scores()
+    sc["border_score"][0] = -1.0
+    sc["score60"][1] = np.nan
+    assert "bd no field" in fg._score_line(sc, 0)
+    assert "g60 n/a" in fg._score_line(sc, 1)
+    assert fg.untrained_label(np.array([0, 10, 100]), np.array([2, 3, 9])) == "untrained 2, "
+    assert fg.untrained_label(np.array([5, 10]), np.array([2, 3])) == ""
+    assert fg.POLAR_OFFSET == 1.0
+    fig = plt.figure()
+    ax = fig.add_subplot(111, projection="polar")
+    fg._direction_curve(ax, tuning(), 0, polar=True)
+    assert ax.get_ylim() == (0.0, 2.0)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1"]
+    plt.close(fig)
+
+
+def test_development_counts_have_integer_ticks_and_update_zero():
+    fig = fg.development_panel(development())
+    ax = fig.axes[-2] if "map_correlation_to_final" in development() else fig.axes[-1]
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(lab.startswith("border: untrained") and "final" in lab for lab in labels)
+    plt.close(fig)

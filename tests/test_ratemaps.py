@@ -252,3 +252,53 @@ def test_smooth_stack_and_behaviour():
     sm = smooth_ratemap(ramp, 1.0)
     np.testing.assert_allclose(sm[8:-8, 8:-8], ramp[8:-8, 8:-8], atol=1e-9)
     np.testing.assert_array_equal(smooth_ratemap(ramp, 0), ramp)
+
+
+def test_start_transient_is_left_out_of_the_maps():
+    """Every test trial starts at the arena's centre, on a bin corner: without skipping, the
+    centre bins hold many times the mean occupancy, most of it from the first 50 steps (the
+    network's start-up transient). ``ratemaps.skip_steps`` (5 tau) removes those steps."""
+    from cw.arenas import make_arena
+    from cw.config import load_config
+    from cw.ratemaps import RatemapParams, bin_edges, trial_samples
+    from cw.trajectories import TrajectoryParams, generate_trials
+
+    cfg = load_config("config.yaml")
+    skip = RatemapParams.from_dict(cfg["ratemaps"]).skip_steps
+    assert skip == 50 == RatemapParams().skip_steps
+    tau = 1.0 / cfg["model"]["alpha"]
+    assert skip >= 5 * tau
+    tp = TrajectoryParams.from_config({k: v for k, v in cfg["trajectories"].items()
+                                       if k not in ("n_train", "n_test")})
+    ar = make_arena("square", cfg["arenas"]["square"])
+    tr = generate_trials(ar, 200, tp, np.random.default_rng(0))
+    M, T = tr.speed.shape
+    step = np.broadcast_to(np.arange(T, dtype=float), (M, T))
+    bs = RatemapParams.from_dict(cfg["ratemaps"]).bin_size
+    xe, ye = bin_edges(tuple(ar.bounds), bs)
+
+    def occupancy(x, y, t):
+        ix = np.clip(np.floor((x - xe[0]) / bs).astype(int), 0, xe.size - 2)
+        iy = np.clip(np.floor((y - ye[0]) / bs).astype(int), 0, ye.size - 2)
+        b = iy * (xe.size - 1) + ix
+        n = np.bincount(b, minlength=(xe.size - 1) * (ye.size - 1))
+        early = np.bincount(b, weights=(t < skip).astype(float), minlength=n.size)
+        return n, early
+
+    px, py = tr.position[..., 0], tr.position[..., 1]
+    x, y, t = trial_samples(px, py, step[..., None], 0)
+    n, early = occupancy(x, y, t[:, 0])
+    k = np.argmax(n)
+    # the artefact without skipping (measured: the centre bin holds 10x the mean occupancy, 86%
+    # of it from the first 50 steps)
+    assert n[k] / n.mean() > 5 and early[k] / n[k] > 0.5
+    x, y, t = trial_samples(px, py, step[..., None], skip)
+    assert x.size == M * (T - skip) and t.min() == skip
+    n2, early2 = occupancy(x, y, t[:, 0])
+    assert early2.sum() == 0  # no sample of any bin from the start transient
+    assert n2.max() / n2.sum() < 0.5 * n[k] / n.sum()
+    assert n2.max() / n2.mean() < 4  # measured 2.3: no bin dominated by trial starts
+    with pytest.raises(ValueError, match="ratemaps.skip_steps"):
+        trial_samples(px, py, step[..., None], T)
+    with pytest.raises(ValueError, match="ratemaps.skip_steps"):
+        RatemapParams(skip_steps=-1)

@@ -88,6 +88,23 @@ def test_outputs_have_named_dims_units_and_parameters(workdir):
         assert int(sc["type_count"].sum()) == cfg["model"]["n_units"]
     with xr.open_dataset(workdir / OUT / "square/development.nc") as dev:
         assert dev.sizes["checkpoint"] == cfg["training"]["n_checkpoints"]
+        assert dev["update"].values[0] == 0 and dev.attrs["has_untrained_checkpoint"] == 1
+        assert "untrained_count_grid_like" in dev.attrs and "final_count_border" in dev.attrs
+    with xr.open_dataset(workdir / OUT / "square/ratemaps.nc") as rm:
+        assert rm.attrs["skip_steps"] == cfg["ratemaps"]["skip_steps"]
+    # C2 in the claims table agrees with the cell types the figures show
+    import csv
+    with open(workdir / OUT / "claims.csv") as fh:
+        c2 = {r["run"]: r for r in csv.DictReader(fh) if r["claim"] == "C2"}
+    assert set(c2) == {"square", "triangle"}
+    for run, row in c2.items():
+        with xr.open_dataset(workdir / OUT / f"{run}/scores.nc") as sc:
+            n_grid = int((sc["cell_type"].values.astype(str) == "grid_like").sum())
+        assert float(row["value"]) == n_grid
+        assert row["verdict"] == ("holds" if n_grid >= 1 else "fails")
+    md = (workdir / OUT / "claims.md").read_text()
+    assert md.index("n_updates 3, n_units 12") < md.index("| claim |")
+    assert "not the paper's test" in md
     with xr.open_dataset(workdir / OUT / "square/model/checkpoints.nc") as ck:
         assert ck["update"].values[0] == 0 and ck["update"].values[-1] == cfg["training"]["n_updates"]
 

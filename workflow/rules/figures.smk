@@ -291,7 +291,7 @@ rule claims:
     params:
         runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in sorted(RUNS)],
         claims=CLAIM_PARAMS,
-        preamble=f"Runs: {', '.join(sorted(RUNS))} (output folder {OUT}).",
+        preamble=cw.claims.scale_preamble(OUT, RUNS),
     log:
         f"{OUT}/logs/claims.log",
     benchmark:
