@@ -197,3 +197,13 @@ def test_a_one_run_config_schedules_exactly_one_training(tmp_path):
     assert "results/mine/" in out and "results/square/" not in out
     jobs, _ = dry("workflow/presets/quick.yaml")
     assert jobs["train"] == 4
+
+
+def test_a_target_of_an_unknown_run_is_one_line(tmp_path):
+    shutil.copy(ROOT / "Snakefile", tmp_path)
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copy(ROOT / "workflow/presets/tiny.yaml", tmp_path / "config.yaml")
+    res = _snakemake(tmp_path, "-n", "--", f"{OUT}/sqare/scores.nc")
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "config error" in ln]
+    assert lines == [f"config error: {OUT}/sqare/scores.nc: no run 'sqare' in the config (runs: square, triangle)"]

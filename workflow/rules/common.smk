@@ -16,6 +16,21 @@ OUT = config["output_dir"].rstrip("/")
 RUNS = {name: cw.config.resolve_run(config, name) for name in config["runs"]}
 CW_DIR = Path(cw.__file__).resolve().parent
 
+
+def _check_targets(argv):
+    """A target file under <output_dir>/<run>/ that names no run of the config: one line naming
+    it and the runs there are (instead of Snakemake's MissingRuleException)."""
+    shared = {"figures", "logs", "benchmarks"}
+    for arg in argv:
+        if not arg.startswith(f"{OUT}/") or arg.startswith("-"):
+            continue
+        parts = arg[len(OUT) + 1 :].split("/")
+        if len(parts) >= 2 and parts[0] not in RUNS and parts[0] not in shared:
+            sys.exit(f"config error: {arg}: no run '{parts[0]}' in the config (runs: {', '.join(RUNS)})")
+
+
+_check_targets(sys.argv[1:])
+
 # Where each run's trained network lives (config networks_mode, see config.yaml):
 #   train     -> <output_dir>/<run>/model/       trained by the train rule (make reproduce)
 #   continue  -> <networks_dir>/<run>/           trained there, resuming a committed state
