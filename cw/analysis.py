@@ -1,4 +1,4 @@
-"""The spatial analyses as file-to-file functions, one per Snakemake rule (issue 5).
+"""The spatial analyses as file-to-file functions, one per Snakemake rule.
 
 Style of :mod:`cw.pipeline`: paths and plain-builtin parameters in (as Snakemake's ``params:``
 hands them over: one mapping per config section), inputs read with :func:`cw.io.open_dataset`,

@@ -1,14 +1,14 @@
-"""Convex polygon arenas (paper.md section 2).
+"""Convex polygon arenas (docs/paper-map.md).
 
 An :class:`Arena` is a simple convex polygon whose corners are stored counter-clockwise and
 re-centred so that the polygon's area centroid is the origin ``(0, 0)``; the animal starts every
-trial there (paper.md section 1: "the animal always starts at the arena centre").
+trial there (the paper, docs/paper-map.md: "the animal always starts at the arena centre").
 
 Conventions: positions in metres, angles in radians. Wall ``k`` runs from ``corners[k]`` to
 ``corners[(k + 1) % K]``; a point ``p`` is inside the closed polygon iff
 ``normals @ p <= offsets`` for every wall.
 
-Arena sizes are OURS (paper.md section 2: "pick them so that trajectories cover the arena"); they
+Arena sizes are OURS (the paper, docs/paper-map.md: "pick them so that trajectories cover the arena"); they
 come from the YAML config, e.g. ``arenas: {square: {shape: square, side: 1.0}}``.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmarks of the spatial analysis (issue 5 acceptance): ``python -m cw.bench_analysis``.
+"""Benchmarks of the spatial analysis: ``python -m cw.bench_analysis``.
 
 ``bench_scores`` times what ``analyse_scores`` does for one run at the default scale: 100 units,
 100 circular shuffles each, on 250,000 samples (500 test trials of 500 steps), i.e. 10,100 rate

@@ -1,4 +1,4 @@
-"""Speed of the training primitives against the matrix-product floor (issue 4).
+"""Speed of the training primitives against the matrix-product floor.
 
 Usage::
 
@@ -27,7 +27,7 @@ In one process it measures, on the same shapes and thread count, float32:
     (conjugate gradient arithmetic, conversions).
 
 Every time is the minimum over ``--repeats`` calls after a warm-up call (tracing excluded).  The
-ratios printed are those of issue 4: gradient / 3-product floor (target <= 2), forward / 1-product
+ratios printed are the targets of this benchmark: gradient / 3-product floor (target <= 2), forward / 1-product
 floor (target <= 1.5), curvature product / gradient (target <= 1.5).  The thread counts printed
 are TensorFlow's intra- and inter-op settings and the BLAS threads numpy actually uses
 (threadpoolctl).  Timings on a shared machine vary: check ``uptime`` and repeat.

@@ -1,4 +1,4 @@
-"""Cell types from spatial scores and their shuffle thresholds (paper.md sections 4-5; OURS).
+"""Cell types from spatial scores and their shuffle thresholds (docs/paper-map.md; OURS).
 
 The paper sorted units by eye into grid-like, band-like, border and spatially irregular units.
 Here every unit gets exactly one type by the following rule, applied in this order (the first

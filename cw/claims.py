@@ -1,4 +1,4 @@
-"""The paper's claims, each turned into a measure, a threshold and a computed verdict (issue 6).
+"""The paper's claims, each turned into a measure, a threshold and a computed verdict.
 
 Every verdict here is computed from the pipeline's data; none is written by hand. Each claim
 function takes the Datasets of one run (``scores.nc``, ``tuning.nc``, ``development.nc``,
@@ -9,7 +9,7 @@ value and a verdict:
 * ``fails``: it does not (a failing claim is reported as failing);
 * ``untestable``: the run lacks what the measure needs (e.g. no border units to compare).
 
-Claims (paper.md section 4; thresholds in :class:`ClaimParams`, every one OURS since the paper
+Claims (docs/paper-map.md; thresholds in :class:`ClaimParams`, every one OURS since the paper
 gives no numbers):
 
 C1 path integration: RMS position error on the held-out test trials as % of the arena width

@@ -27,7 +27,7 @@ damped system ``G + lambda I + lambda mu S`` then equals theirs divided by the l
 lambda adapts to that scale, the literature's ``mu`` (0.03) keeps its meaning.  Normalising S like
 ``E`` (``1 / (M T N_out)`` instead of ``1 / M``) would need ``mu`` larger by ``T N_out``.
 
-Products are computed without any ``GradientTape`` (issue 4: the tape's backward pass of a time
+Products are computed without any ``GradientTape`` (the tape's backward pass of a time
 loop was most of the cost), per batch chunk (see :class:`cw.objective.Objective`):
 
 1. the primal rates u(t) of the forward pass, taken from the last gradient evaluation at the same

@@ -8,7 +8,7 @@
 W_rec and b are not penalised (PAPER).  The penalty weights are passed to every call as tensors,
 so that optimisers may adapt them without retracing the compiled functions.
 
-Implementation (speed, issue 4).  Every pass is a compiled ``tf.while_loop`` over time on
+Implementation (speed).  Every pass is a compiled ``tf.while_loop`` over time on
 time-major data, written by hand rather than recorded on a ``GradientTape``:
 
 * the Euler step is ``x(t) = (1 - alpha) x(t-1) + [u(t-1), I(t), 1] (alpha [W_rec; W_in; b])

@@ -1,5 +1,5 @@
-"""The paper's figures and the claims table as file-to-file functions, one per Snakemake rule
-(issue 6), in the style of :mod:`cw.pipeline`: paths and plain-builtin parameters in, inputs read
+"""The paper's figures and the claims table as file-to-file functions, one per Snakemake rule,
+in the style of :mod:`cw.pipeline`: paths and plain-builtin parameters in, inputs read
 with :func:`cw.io.open_dataset`, outputs written atomically."""
 
 from __future__ import annotations

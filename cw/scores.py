@@ -1,4 +1,4 @@
-"""Spatial scores of rate maps (paper.md section 5; OURS): grid, border, band, spatial variance.
+"""Spatial scores of rate maps (docs/paper-map.md; OURS): grid, border, band, spatial variance.
 
 Contents
 --------

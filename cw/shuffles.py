@@ -1,4 +1,4 @@
-"""Significance of spatial scores from circular time-shift shuffles (paper.md section 5; OURS).
+"""Significance of spatial scores from circular time-shift shuffles (docs/paper-map.md; OURS).
 
 The experimental standard (e.g. Langston et al. 2010, Solstad et al. 2008, Krupic et al. 2012):
 the activity time series of a unit is shifted circularly in time relative to the animal's

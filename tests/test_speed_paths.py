@@ -1,4 +1,4 @@
-"""The fast paths of the objective (issue 4): batch chunks run side by side, and the caches of the
+"""The fast paths of the objective: batch chunks run side by side, and the caches of the
 time-major noise and of the forward trajectory, give the same numbers as the plain path."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests for cw.trajectories: the motion model against its specification (paper.md section 2)."""
+"""Tests for cw.trajectories: the motion model against its specification (the paper, section 2)."""
 
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ def test_changing_one_run_reruns_only_its_chain_and_the_figures(workdir):
     assert jobs == {
         "train": 1, "activity": 1, "ratemaps": 1, "scores": 1, "tuning": 1, "development": 1, "boundary": 1,
         "figure_ratemaps": 1, "figure_trajectories": 1, "figure_training": 1, "all": 1,
-        # the paper's figures (issue 6): Fig. 2 and the claims table collect every run
+        # the paper's figures: Fig. 2 and the claims table collect every run
         "figure_examples": 1, "figure_units": 1, "figure_development": 1, "figure_boundary": 1,
         "figure_tuning": 1, "figure_nulls": 1, "claims": 1,
     }

@@ -20,7 +20,7 @@ class AdamParams:
     beta1, beta2 : decay rates of the first and second moment estimates (0.9, 0.999).
     epsilon : added to the root of the second moment, avoids division by zero (1e-8).
     clip_grad_norm : the gradient is rescaled to at most this global L2 norm; 0 disables (10,
-        the value of Cueva's own code for Hessian-free, paper.md section 3).
+        the value of Cueva's own code for Hessian-free, docs/paper-map.md).
     """
 
     learning_rate: float = 1e-3
@@ -47,9 +47,9 @@ class AdamParams:
 class HessianFreeParams:
     """Settings of the Hessian-free optimiser (config section ``training.hessian_free``).
 
-    PAPER: from paper.md section 3 (the values of Cueva's own HF code of the period).
-    OURS: our choice, following Martens (2010) / Martens & Sutskever (2011) and the research notes
-    (shared/notes/hessian-free.md), where the paper is silent.
+    Provenance of each value (CODE, CODE-2020, OURS) as in config.yaml and docs/paper-map.md.
+    OURS: our choice, following Martens (2010) / Martens & Sutskever (2011), where the paper and
+    the authors' code are silent.
 
     Damping
     -------

@@ -62,7 +62,7 @@ rule figure_training:
         "../scripts/figure_training.py"
 
 
-# -- the paper's figures and the claims table (issue 6) --------------------------------------------
+# -- the paper's figures and the claims table --------------------------------------------
 
 import cw.claims
 
@@ -100,7 +100,7 @@ CLAIM_PARAMS = dict(config["claims"])
 
 
 def figure_outputs():
-    """Every figure of issue 6 that the config's runs allow (used by all_outputs)."""
+    """Every figure of the paper that the config's runs allow (used by all_outputs)."""
     fig = f"{OUT}/figures"
     out = [f"{fig}/fig2_examples.{e}" for e in ("png", "pdf")]
     for run in sorted(RUNS):
