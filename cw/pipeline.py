@@ -24,7 +24,7 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
     """Held-out test trials of one run -> ``trajectories.nc`` (training trials are generated
     afresh for every update by the training step)."""
     from cw.arenas import make_arena
-    from cw.training import rng_for
+    from cw.seeds import rng_for
     from cw.trajectories import Trials, TrajectoryParams, generate_trials, trials_dataset
 
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})

@@ -88,6 +88,7 @@ def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> No
     Sets up logging to the rule's ``log:`` file and, if asked, TensorFlow's threads from the rule's
     ``threads:``; a failure is written in full to the log and as one line to stderr.
     """
+    kwargs.pop("code", None)  # the rule's code hash (cw.codehash): for Snakemake's rerun trigger only
     configure_logging(smk.log[0] if smk.log else None)
     if tensorflow_threads:
         configure_threads(smk.threads, start_up_log=smk.log[0] if smk.log else None)

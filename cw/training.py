@@ -28,18 +28,7 @@ from cw.optimizers import OPTIMIZERS
 
 log = logging.getLogger(__name__)
 
-#: Independent random streams derived from a run's seed.
-STREAMS = {"train_trials": 0, "test_trials": 1, "init": 2, "batches": 3, "noise": 4}
-
-
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    """Generator for one named stream of a run (see :data:`STREAMS`)."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS[stream]]))
-
-
-def update_rng(seed: int, update: int) -> np.random.Generator:
-    """Generator of the training trials of one update (1-based): a function of seed and update."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), STREAMS["train_trials"], int(update)]))
+from cw.seeds import STREAMS, rng_for, update_rng  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ PER_RUN = [
 FIGURES = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
 
 
-def _snakemake(workdir: Path, *args: str, configs=("config.yaml",)) -> subprocess.CompletedProcess:
+def _snakemake(workdir: Path, *args: str, configs=("config.yaml",), env=None) -> subprocess.CompletedProcess:
     cmd = SNAKEMAKE + ["--cores", "2", "--configfile", *configs, "--replace-workflow-config", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900, env=env)
 
 
 def _jobs(dry_run_output: str) -> dict[str, int]:
@@ -207,3 +207,36 @@ def test_a_target_of_an_unknown_run_is_one_line(tmp_path):
     assert res.returncode != 0
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "config error" in ln]
     assert lines == [f"config error: {OUT}/sqare/scores.nc: no run 'sqare' in the config (runs: square, triangle)"]
+
+
+@pytest.mark.slow
+def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_path):
+    """Each rule's params carry the hash of the code its step runs (cw.codehash): a comment
+    reruns nothing, an edit in a figure module only figure jobs, an edit in the score module no
+    training, no trajectories and no network run."""
+    import os
+
+    lib = tmp_path / "lib"
+    shutil.copytree(ROOT / "cw", lib / "cw", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "workflow/schemas", lib / "workflow/schemas")  # read beside the package
+    env = {**os.environ, "PYTHONPATH": str(lib)}
+
+    def jobs_after(edit_file, text):
+        path = lib / "cw" / edit_file
+        original = path.read_text()
+        path.write_text(original + text)
+        try:
+            res = _snakemake(workdir, "-n", env=env)
+            assert res.returncode == 0, res.stderr[-2000:]
+            return _jobs(res.stdout + res.stderr)
+        finally:
+            path.write_text(original)
+
+    assert jobs_after("figures.py", "") == {}  # the copy itself changes nothing
+    assert jobs_after("figures.py", "\n# a comment\n") == {}
+    assert jobs_after("training.py", '\n\ndef _later():\n    """A docstring only."""\n') != {}  # code, not comment
+    figs = jobs_after("figures.py", "\n\ndef _extra():\n    return 1\n")
+    assert figs and all(r.startswith("figure_") or r in ("all", "claims") for r in figs), figs
+    scores = jobs_after("scores.py", "\n\ndef _extra():\n    return 1\n")
+    assert scores.get("scores") == 2, scores
+    assert not {"train", "trajectories", "activity"} & set(scores), scores

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import cw
+import cw.codehash
 import cw.config
 
 try:
@@ -51,9 +52,11 @@ wildcard_constraints:
     run="|".join(sorted(RUNS)),
 
 
-def cw_sources(*modules):
-    """Library files a rule depends on: editing them reruns the rule (checksum-compared)."""
-    return [str(CW_DIR / f"{m}.py") for m in ("__init__", "io", "pipeline", "runtime", "validation") + modules]
+def script_code(name):
+    """Params value: the hash of the code a step script runs (cw.codehash). Snakemake's params
+    trigger then reruns a step when, and only when, its code changes: comments, docstrings and
+    code the step does not run never rerun it."""
+    return cw.codehash.code_hash(Path(workflow.basedir) / "workflow" / "scripts" / name)
 
 
 def run_param(*keys):

@@ -5,12 +5,12 @@ rule figure_ratemaps:
     input:
         ratemaps=run_path("ratemaps.nc"),
         scores=run_path("scores.nc"),
-        code=cw_sources("figures"),
     output:
         png=report(f"{OUT}/figures/{{run}}/ratemaps.png", caption="../report/ratemaps.rst",
                    category="Appendix A-C rate maps", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/ratemaps.pdf",
     params:
+        code=script_code("figure_ratemaps.py"),
         title=lambda w: f"{w.run}: rate maps of all units ({RUNS[w.run]['arena']['name']} arena)",
         figures=run_param("figures"),
     log:
@@ -26,12 +26,12 @@ rule figure_trajectories:
     input:
         activity=run_path("activity.nc"),
         ratemaps=run_path("ratemaps.nc"),
-        code=cw_sources("figures"),
     output:
         png=report(f"{OUT}/figures/{{run}}/trajectories.png", caption="../report/fig1.rst",
                    category="Fig. 1c trajectories", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/trajectories.pdf",
     params:
+        code=script_code("figure_trajectories.py"),
         title=lambda w: f"{w.run}: test paths (black) and network output (red)",
         figures=run_param("figures"),
     log:
@@ -46,11 +46,11 @@ rule figure_trajectories:
 rule figure_training:
     input:
         histories=[model_path("history.csv", run) for run in sorted(RUNS)],
-        code=cw_sources("figures"),
     output:
         png=report(f"{OUT}/figures/training.png", caption="../report/training.rst", category="Training"),
         pdf=f"{OUT}/figures/training.pdf",
     params:
+        code=script_code("figure_training.py"),
         runs=sorted(RUNS),
         figures=config["figures"],
     log:
@@ -122,11 +122,11 @@ rule figure_examples:
     input:
         ratemaps=expand(f"{OUT}/{{run}}/ratemaps.nc", run=FIG2_RUNS),
         scores=expand(f"{OUT}/{{run}}/scores.nc", run=FIG2_RUNS),
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/fig2_examples.png", caption="../report/fig2.rst", category="Fig. 2 example units"),
         pdf=f"{OUT}/figures/fig2_examples.pdf",
     params:
+        code=script_code("fig_examples.py"),
         runs=FIG2_RUNS,
         shapes=[arena_shape(r) for r in FIG2_RUNS],
         n_examples=FIG2_EXAMPLES,
@@ -146,12 +146,12 @@ rule figure_units:
         ratemaps=run_path("ratemaps.nc"),
         scores=run_path("scores.nc"),
         tuning=run_path("tuning.nc"),
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/{{run}}/fig3_units.png", caption="../report/fig3.rst",
                    category="Fig. 3 triangle units", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/fig3_units.pdf",
     params:
+        code=script_code("fig_units.py"),
         shape=lambda w: arena_shape(w.run),
         n_units=FIG3_UNITS,
         title=lambda w: f"Fig. 3 ({w.run}, {arena_shape(w.run)} arena): spatial map, direction and speed tuning",
@@ -168,12 +168,12 @@ rule figure_units:
 rule figure_development:
     input:
         development=run_path("development.nc"),
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/{{run}}/fig4_development.png", caption="../report/fig4.rst",
                    category="Fig. 4 development", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/fig4_development.pdf",
     params:
+        code=script_code("fig_development.py"),
         title=lambda w: f"Fig. 4 ({w.run}): development",
         figures=run_param("figures"),
     log:
@@ -191,12 +191,12 @@ rule figure_metabolic:
         scores_without=run_path("scores.nc"),
         ratemaps_with=lambda w: f"{OUT}/{metabolic_partner(w.run)}/ratemaps.nc",
         scores_with=lambda w: f"{OUT}/{metabolic_partner(w.run)}/scores.nc",
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/{{run}}/fig5_metabolic.png", caption="../report/fig5.rst",
                    category="Fig. 5 metabolic cost", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/fig5_metabolic.pdf",
     params:
+        code=script_code("fig_metabolic.py"),
         names=lambda w: [f"{w.run}: without metabolic cost (lambda_FR = 0)",
                          f"{metabolic_partner(w.run)}: with metabolic cost "
                          f"(lambda_FR = {RUNS[metabolic_partner(w.run)]['loss']['lambda_fr']})"],
@@ -214,12 +214,12 @@ rule figure_metabolic:
 rule figure_boundary:
     input:
         boundary=run_path("boundary.nc"),
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/{{run}}/fig6_boundary.png", caption="../report/fig6.rst",
                    category="Fig. 6 boundary interactions", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/fig6_boundary.pdf",
     params:
+        code=script_code("fig_boundary.py"),
         title=lambda w: f"Fig. 6 ({w.run}): error around boundary interactions and over a long path",
         min_count=CLAIM_PARAMS["min_bin_samples"],
         figures=run_param("figures"),
@@ -236,7 +236,6 @@ rule figure_tuning:
     input:
         tuning=run_path("tuning.nc"),
         scores=run_path("scores.nc"),
-        code=cw_sources("figures", "reporting"),
     output:
         direction_png=report(f"{OUT}/figures/{{run}}/direction_tuning.png", caption="../report/tuning.rst",
                              category="Appendix A-C tuning", subcategory="{run}"),
@@ -245,6 +244,7 @@ rule figure_tuning:
                          category="Appendix A-C tuning", subcategory="{run}"),
         speed_pdf=f"{OUT}/figures/{{run}}/speed_tuning.pdf",
     params:
+        code=script_code("fig_tuning.py"),
         title=lambda w: f"Appendix ({w.run}, {arena_shape(w.run)} arena)",
         figures=run_param("figures"),
     log:
@@ -259,12 +259,12 @@ rule figure_tuning:
 rule figure_nulls:
     input:
         scores=run_path("scores.nc"),
-        code=cw_sources("figures", "reporting"),
     output:
         png=report(f"{OUT}/figures/{{run}}/score_nulls.png", caption="../report/nulls.rst",
                    category="Scores against shuffles", subcategory="{run}"),
         pdf=f"{OUT}/figures/{{run}}/score_nulls.pdf",
     params:
+        code=script_code("fig_nulls.py"),
         title=lambda w: f"{w.run}: each score over units (red) against its shuffle null (grey)",
         figures=run_param("figures"),
     log:
@@ -282,13 +282,13 @@ rule claims:
         tuning=expand(f"{OUT}/{{run}}/tuning.nc", run=sorted(RUNS)),
         development=expand(f"{OUT}/{{run}}/development.nc", run=sorted(RUNS)),
         boundary=expand(f"{OUT}/{{run}}/boundary.nc", run=sorted(RUNS)),
-        code=cw_sources("claims", "reporting", "stats"),
     output:
         markdown=f"{OUT}/claims.md",
         csv=f"{OUT}/claims.csv",
         seeds_csv=f"{OUT}/claims_seeds.csv",
         html=report(f"{OUT}/claims.html", caption="../report/claims.rst", category="Claims table"),
     params:
+        code=script_code("claims.py"),
         runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in sorted(RUNS)],
         claims=CLAIM_PARAMS,
         preamble=cw.claims.scale_preamble(OUT, RUNS),
@@ -309,13 +309,13 @@ if config.get("study"):
             scores=expand(f"{OUT}/{{run}}/scores.nc", run=sorted(RUNS)),
             ratemaps=expand(f"{OUT}/{{run}}/ratemaps.nc", run=sorted(RUNS)),
             claims=f"{OUT}/claims.csv",
-            code=cw_sources("study", "claims", "figures"),
         output:
             csv=f"{OUT}/study.csv",
             markdown=f"{OUT}/study.md",
             png=f"{OUT}/figures/study_best_units.png",
             pdf=f"{OUT}/figures/study_best_units.pdf",
         params:
+            code=script_code("study.py"),
             runs=[{"name": r, "setting": config["study"].get(r, "")} for r in sorted(RUNS)],
             figures=config["figures"],
             preamble=f"Study of conditions: runs {', '.join(sorted(RUNS))} (output folder {OUT}).",

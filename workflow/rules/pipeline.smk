@@ -2,11 +2,10 @@
 
 
 rule trajectories:
-    input:
-        code=cw_sources("arenas", "trajectories", "training"),
     output:
         run_path("trajectories.nc"),
     params:
+        code=script_code("trajectories.py"),
         arena=run_param("arena"),
         trajectories=run_param("trajectories"),
         seed=run_param("seed"),
@@ -24,18 +23,12 @@ rule trajectories:
 if NET_MODE != "shipped":
 
     rule train:
-        input:
-            # In continue mode the networks folder is tracked and its files come from a clone:
-            # the code's modification times say nothing there, so only params trigger reruns.
-            code=[] if NET_MODE == "continue" else cw_sources(
-                "arenas", "trajectories", "model", "objective", "training", "curvature", "penalties", "networks",
-                "optimizers/__init__", "optimizers/params", "optimizers/adam", "optimizers/hessian_free",
-            ),
         output:
             weights=model_path("weights.nc"),
             checkpoints=model_path("checkpoints.nc"),
             history=model_path("history.csv"),
         params:
+            code=script_code("train.py"),
             arena=run_param("arena"),
             trajectories=run_param("trajectories"),
             model=run_param("model"),
@@ -65,10 +58,10 @@ rule activity:
     input:
         trajectories=run_path("trajectories.nc"),
         weights=model_path("weights.nc"),
-        code=cw_sources("model", "objective", "activity"),
     output:
         run_path("activity.nc"),
     params:
+        code=script_code("activity.py"),
         model=run_param("model"),
     threads: config["threads"]["activity"]
     log:
@@ -85,10 +78,10 @@ rule activity:
 rule ratemaps:
     input:
         activity=run_path("activity.nc"),
-        code=cw_sources("arenas", "ratemaps"),
     output:
         run_path("ratemaps.nc"),
     params:
+        code=script_code("ratemaps.py"),
         arena=run_param("arena"),
         ratemaps=run_param("ratemaps"),
     log:
@@ -105,10 +98,10 @@ rule ratemaps:
 rule scores:
     input:
         activity=run_path("activity.nc"),
-        code=cw_sources("analysis", "arenas", "ratemaps", "scores", "shuffles", "celltypes"),
     output:
         run_path("scores.nc"),
     params:
+        code=script_code("scores.py"),
         arena=run_param("arena"),
         ratemaps=run_param("ratemaps"),
         scores=run_param("scores"),
@@ -130,10 +123,10 @@ rule scores:
 rule tuning:
     input:
         activity=run_path("activity.nc"),
-        code=cw_sources("analysis", "tuning"),
     output:
         run_path("tuning.nc"),
     params:
+        code=script_code("tuning.py"),
         tuning=run_param("tuning"),
     log:
         log_path("tuning"),
@@ -150,13 +143,10 @@ rule development:
     input:
         checkpoints=model_path("checkpoints.nc"),
         trajectories=run_path("trajectories.nc"),
-        code=cw_sources(
-            "analysis", "development", "activity", "model", "objective",
-            "arenas", "ratemaps", "scores", "shuffles", "celltypes", "stats",
-        ),
     output:
         run_path("development.nc"),
     params:
+        code=script_code("development.py"),
         model=run_param("model"),
         arena=run_param("arena"),
         ratemaps=run_param("ratemaps"),
@@ -181,10 +171,10 @@ rule boundary:
     input:
         activity=run_path("activity.nc"),
         weights=model_path("weights.nc"),
-        code=cw_sources("analysis", "boundary", "trajectories", "arenas", "model"),
     output:
         run_path("boundary.nc"),
     params:
+        code=script_code("boundary.py"),
         model=run_param("model"),
         arena=run_param("arena"),
         trajectories=run_param("trajectories"),
