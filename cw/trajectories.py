@@ -323,6 +323,26 @@ def _redraw_headings(
     return new_heading, new_pos, ok
 
 
+def _take_steps(arena: Arena, pos: np.ndarray, speed: np.ndarray, heading: np.ndarray, idx: np.ndarray,
+                centre: np.ndarray, params: TrajectoryParams, rng: np.random.Generator,
+                sd0: float | None = None, every: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Move the trials ``idx`` (m, 2) ``pos`` in place by ``speed`` along ``heading``; a step that
+    would leave the arena re-draws the heading around ``centre`` (:func:`_redraw_headings`).
+
+    Returns the trials that hit a wall, their re-drawn headings and whether a draw was accepted
+    (the positions of those trials are already updated; a failed one stays put).
+    """
+    prop = _step(pos[idx], speed[idx], heading[idx])
+    inside = _inside(arena, prop)
+    pos[idx[inside]] = prop[inside]
+    hit = idx[~inside]
+    if not hit.size:
+        return hit, np.zeros(0), np.zeros(0, bool)
+    h_new, p_new, ok = _redraw_headings(arena, pos[hit], speed[hit], centre[hit], params, rng, sd0=sd0, every=every)
+    pos[hit] = p_new
+    return hit, h_new, ok
+
+
 def generate_trials(
     arena: Arena, n_trials: int, params: TrajectoryParams, rng: np.random.Generator
 ) -> Trials:
@@ -389,19 +409,11 @@ def generate_trials(
         if idx.size:
             s = np.minimum(rng.rayleigh(sigma, size=idx.size), cap)
             speed[idx] = s.astype(np.float32)
-            prop = _step(pos[idx], speed[idx], heading[idx])
-            inside = _inside(arena, prop)
-            pos[idx[inside]] = prop[inside]
-            hit = idx[~inside]
-            if hit.size:
-                h_new, p_new, ok = _redraw_headings(
-                    arena, pos[hit], speed[hit], heading[hit], params, rng
-                )
-                heading[hit] = h_new
-                pos[hit] = p_new
-                speed[hit[~ok]] = 0.0
-                omega[hit] = 0.0
-                boundary_out[hit, t] = True
+            hit, h_new, ok = _take_steps(arena, pos, speed, heading, idx, heading, params, rng)
+            heading[hit] = h_new
+            speed[hit[~ok]] = 0.0
+            omega[hit] = 0.0
+            boundary_out[hit, t] = True
         speed_out[:, t] = speed
         heading_out[:, t] = heading
         pos_out[:, t] = pos
@@ -443,19 +455,11 @@ def _generate_code(arena: Arena, m: int, params: TrajectoryParams, rng: np.rando
         speed = speed_all[:, t].copy()
         idx = np.flatnonzero(speed > 0)
         if idx.size:
-            prop = _step(pos[idx], speed[idx], heading[idx])
-            inside = _inside(arena, prop)
-            pos[idx[inside]] = prop[inside]
-            hit = idx[~inside]
-            if hit.size:
-                h_new, p_new, ok = _redraw_headings(
-                    arena, pos[hit], speed[hit], prev[hit], params, rng,
-                    sd0=params.heading_std, every=params.wall_growth_every,
-                )
-                heading[hit[ok]] = h_new[ok]
-                pos[hit] = p_new
-                speed[hit[~ok]] = 0.0
-                boundary_out[hit, t] = True
+            hit, h_new, ok = _take_steps(arena, pos, speed, heading, idx, prev, params, rng,
+                                         sd0=params.heading_std, every=params.wall_growth_every)
+            heading[hit[ok]] = h_new[ok]
+            speed[hit[~ok]] = 0.0
+            boundary_out[hit, t] = True
         speed_out[:, t] = speed
         heading_out[:, t] = heading
         pos_out[:, t] = pos
