@@ -84,23 +84,13 @@ class ModelParams:
             raise ValueError(f"model.alpha: must be in (0, 1], got {self.alpha}")
         if self.noise_std < 0:
             raise ValueError(f"model.noise_std: must be >= 0, got {self.noise_std}")
-        if self.noise_location not in NOISE_LOCATIONS:
-            raise ValueError(
-                f"model.noise_location: unknown '{self.noise_location}' (expected {', '.join(NOISE_LOCATIONS)})"
-            )
-        if self.nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"model.nonlinearity: unknown '{self.nonlinearity}' (expected {', '.join(NONLINEARITIES)})"
-            )
-        if self.init_recurrent not in RECURRENT_INITS:
-            raise ValueError(
-                f"model.init_recurrent: unknown '{self.init_recurrent}' (expected {', '.join(RECURRENT_INITS)})"
-            )
-        if self.heading_encoding not in HEADING_ENCODINGS:
-            raise ValueError(
-                f"model.heading_encoding: unknown '{self.heading_encoding}' "
-                f"(expected {', '.join(HEADING_ENCODINGS)})"
-            )
+        for key, allowed in (
+            ("noise_location", NOISE_LOCATIONS), ("nonlinearity", NONLINEARITIES),
+            ("init_recurrent", RECURRENT_INITS), ("heading_encoding", HEADING_ENCODINGS),
+        ):
+            value = getattr(self, key)
+            if value not in allowed:
+                raise ValueError(f"model.{key}: unknown '{value}' (expected {', '.join(allowed)})")
 
     @property
     def n_inputs(self) -> int:
@@ -109,6 +99,9 @@ class ModelParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ModelParams":
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"model.{unknown[0]}: unknown key")
         return cls(**dict(d))
 
     def to_dict(self) -> dict:
