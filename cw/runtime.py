@@ -95,7 +95,7 @@ def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> No
     try:
         func(*args, **kwargs)
     except KeyboardInterrupt as exc:  # e.g. cw.training.TrainingInterrupted: the state is saved
-        logging.getLogger(func.__module__).warning("%s", exc or "interrupted")
+        logging.getLogger(func.__module__).info("%s", exc or "interrupted")  # the log file; one line below
         print(f"cw: {exc or 'interrupted'}", file=sys.stderr)
         raise SystemExit(130) from None
     except Exception as exc:
