@@ -1,10 +1,11 @@
 """Hessian-free against Adam on the same path-integration task, seed and machine.
 
-Each optimiser trains the same initial network on the same training pool for the same wall-clock
-budget; the error E (eq. 3) on a fixed held-out set of noise-free trials is recorded against
-wall time and against updates. Writes ``<out>.csv`` and ``<out>.png``::
+Each optimiser trains the same initial network of a run of ``config.yaml`` (arena, trajectories,
+model and starting penalty weights of that run) on the same fresh trials for every update, for
+the same wall-clock budget; the error E (eq. 3) on a fixed held-out set of noise-free trials is
+recorded against wall time and against updates. Writes ``<out>.csv`` and ``<out>.png``::
 
-    python -m cw.bench_optimizers --arena square --minutes 10 --batch 500 --out results/benchmarks/hf_vs_adam
+    python -m cw.bench_optimizers --run square --minutes 10 --batch 500 --out results/benchmarks/hf_vs_adam
 
 Defaults are the paper's sizes (N = 100, T = 500, M = 500) and the optimisers' config defaults;
 ``--adam-lr`` takes several learning rates. This is a measurement, not a test: machines are
@@ -33,7 +34,7 @@ def run(
     batch: int = 500,
     steps: int = 500,
     units: int = 100,
-    pool: int = 5000,
+    config: str = "config.yaml",
     adam_lrs: tuple[float, ...] = (1e-3, 3e-3),
     seed: int = 1,
     threads: int = 2,
@@ -46,21 +47,21 @@ def run(
     import tensorflow as tf
 
     from cw.arenas import make_arena
+    from cw.config import load_config, resolve_run
     from cw.model import LossParams, ModelParams, encode_inputs, init_weights
     from cw.objective import Objective, weights_to_tensors
     from cw.optimizers import Batch, make_optimizer
-    from cw.training import rng_for
+    from cw.seeds import rng_for
+    from cw.training import fresh_batches
     from cw.trajectories import TrajectoryParams, generate_trials
 
-    sides = {"square": 1.0, "triangle": 1.5, "hexagon": 0.6}
-    ar = make_arena(arena, {"shape": arena, "side": sides[arena]})
-    tparams = TrajectoryParams(n_steps=steps, speed_max=0.12)
-    train = generate_trials(ar, pool, tparams, rng_for(seed, "train_trials"))
-    test = generate_trials(ar, 200, tparams, rng_for(seed, "test_trials"))
-    mp = ModelParams(n_units=units)
-    lp = LossParams()
-    x_train = encode_inputs(train.speed, train.heading, mp)
-    y_train = train.position.astype(np.float32)
+    spec = resolve_run(load_config(config), arena)
+    traj = {**{k: v for k, v in spec["trajectories"].items() if k != "n_test"}, "n_steps": steps}
+    ar = make_arena(spec["arena"]["name"], {k: v for k, v in spec["arena"].items() if k != "name"})
+    test = generate_trials(ar, 200, TrajectoryParams.from_config(traj), rng_for(seed, "test_trials"))
+    mp = ModelParams.from_dict({**spec["model"], "n_units": units})
+    lp = LossParams.from_dict(spec["loss"])
+    batches = fresh_batches(spec["arena"], traj, mp, batch, seed)
     x_test = tf.constant(encode_inputs(test.speed, test.heading, mp))
     y_test = test.position.astype(np.float32)
     w0 = init_weights(mp, rng_for(seed, "init"))
@@ -76,15 +77,14 @@ def run(
             label = f"adam lr={settings['learning_rate']:g}"
         opt = make_optimizer(name, settings, objective)
         w = weights_to_tensors(w0)
-        rng = rng_for(seed, "batches")
         elapsed, update, next_eval = 0.0, 0, 0.0
         rows.append({"optimizer": label, "update": 0, "seconds": 0.0, "test_error": _error(objective, w, x_test, y_test)})
         while elapsed < 60.0 * minutes:
             update += 1
-            idx = np.sort(rng.choice(pool, size=batch, replace=False))
+            x_b, y_b = batches(update)
             t0 = time.perf_counter()
             b = Batch(
-                tf.constant(x_train[idx]), tf.constant(y_train[idx]),
+                tf.constant(x_b), tf.constant(y_b),
                 objective.noise((batch, steps), (seed, update)),
                 tf.constant(lp.lambda_l2, tf.float32), tf.constant(lp.lambda_fr, tf.float32),
             )
@@ -137,12 +137,12 @@ def _parse_variant(text: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arena", default="square", choices=["square", "triangle", "hexagon"])
+    ap.add_argument("--run", "--arena", dest="arena", default="square", help="a run of --config (its arena, trajectories, model, loss)")
+    ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget per optimiser (min)")
     ap.add_argument("--batch", type=int, default=500, help="trials per minibatch M")
     ap.add_argument("--steps", type=int, default=500, help="steps per trial T")
     ap.add_argument("--units", type=int, default=100, help="recurrent units N")
-    ap.add_argument("--pool", type=int, default=5000, help="training pool size (trials)")
     ap.add_argument("--adam-lr", type=float, nargs="*", default=[1e-3, 3e-3], help="Adam learning rates (none: no Adam)")
     ap.add_argument("--hf", action="append", default=None, metavar="KEY=VALUE[,KEY=VALUE]",
                     help="a Hessian-free variant (optimizer.hessian_free settings), repeatable; "
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="results/benchmarks/hf_vs_adam", help="output path without suffix")
     a = ap.parse_args(argv)
     variants = tuple(_parse_variant(v) for v in (a.hf or ["default"]))
-    rows = run(a.arena, a.minutes, a.batch, a.steps, a.units, a.pool, tuple(a.adam_lr), a.seed, a.threads,
+    rows = run(a.arena, a.minutes, a.batch, a.steps, a.units, a.config, tuple(a.adam_lr), a.seed, a.threads,
                hf_variants=variants)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
