@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
 # analyse / train-networks / report: which config (PRESET=quick uses workflow/presets/quick.yaml)
 PRESET ?=
-CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,)
+# your own config file(s), merged over config.yaml (and the preset); checked first by
+# python -m cw.config, which names the file, line and column of a YAML error
+CONFIGFILE ?=
+CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,) $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 OUTDIR := $(if $(PRESET),results/$(PRESET),results)
+CHECK   = $(BIN)/python -m cw.config $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
 
 .PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme clean-results
 
@@ -24,6 +28,7 @@ help:
 	@echo "make test             the test suite (~15 min, 2 cores); make test-fast: unit tests only"
 	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
 	@echo "make clean-results    move results/ aside to results.old-<date> (nothing is deleted)"
+	@echo "CONFIGFILE=my.yaml    with reproduce, analyse, train-networks: your config over config.yaml"
 
 setup: $(STAMP)
 
@@ -36,7 +41,8 @@ $(STAMP): pyproject.toml
 
 ## reproduce the paper from scratch: every run of config.yaml trained, every figure
 reproduce: setup
-	$(BIN)/snakemake --cores $(CORES)
+	@$(CHECK)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG)
 
 ## quick look: all runs and figures at reduced scale, into results/quick/
 quick: setup
@@ -44,10 +50,12 @@ quick: setup
 
 ## every figure and the claims table from the shipped networks (no training job)
 analyse: setup
+	@$(CHECK)
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=shipped
 
 ## train the shipped networks, or continue them from their committed training state
 train-networks: setup
+	@$(CHECK)
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=continue -- networks
 
 networks-status: setup
