@@ -18,7 +18,7 @@ CHECK   = $(BIN)/python -m cw.config $(if $(PRESET),workflow/presets/$(PRESET).y
 .PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme clean-results
 
 help:
-	@echo "make quick            all runs, figures, claims at reduced scale (~10 min, 2 cores) -> results/quick/"
+	@echo "make quick            all runs, figures, claims at reduced scale (~15 min, 2 cores) -> results/quick/"
 	@echo "make analyse          figures and claims from the networks shipped in networks/, no training"
 	@echo "                      (PRESET=quick: from networks/quick/; minutes)"
 	@echo "make train-networks   train or continue the shipped networks (1,900 updates: ~6 h per network"
