@@ -115,15 +115,52 @@ def progress(folder: str | Path) -> tuple[int, int] | None:
     return int(meta["update"]), int(meta.get("n_updates", -1))
 
 
+def snapshot(folder: str | Path, out: str | Path) -> int:
+    """Write the network of an unfinished training as a finished one: ``out`` gets the folder's
+    settings.json and, from its training state, weights.nc (the weights after the last saved
+    update), checkpoints.nc (the checkpoints so far) and history.csv, so that the analysis can
+    run on it in ``shipped`` mode (``networks_dir=<parent of out>``).  Returns the update."""
+    import shutil
+
+    from cw import io
+    from cw.model import WEIGHT_NAMES
+    from cw.training import load_state
+
+    folder, out = Path(folder), Path(out)
+    state = load_state(folder / STATE_FILE)
+    if state is None:
+        raise NetworkError(f"{folder}: no {STATE_FILE} to take a snapshot of")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(folder / SETTINGS_FILE, out / SETTINGS_FILE)
+    update = int(state["update"])
+    attrs = {"snapshot_of": str(folder), "snapshot_update": update}
+    updates = [int(u) for u in state["checkpoint_updates"]]
+    ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(updates))]
+    if updates[-1] != update:  # the current weights as the last checkpoint
+        updates.append(update)
+        ckpts.append({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
+    io.write_netcdf(io.checkpoints_dataset(updates, ckpts, attrs), out / "checkpoints.nc")
+    io.write_csv(list(state["history"]), out / "history.csv")
+    io.write_netcdf(io.weights_dataset({k: state[f"w_{k}"] for k in WEIGHT_NAMES}, attrs), out / "weights.nc")
+    return update
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cw.networks [DIR]``: one line per shipped network: run, updates, last error."""
+    """``python -m cw.networks [DIR]``: one line per shipped network: run, updates, last error.
+    ``python -m cw.networks --snapshot OUT DIR``: every unfinished network of DIR written to
+    OUT/<run>/ as if finished (:func:`snapshot`), to analyse a training in progress."""
     import argparse
     import numpy as np
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("dir", nargs="?", default="networks")
+    ap.add_argument("--snapshot", metavar="OUT", help="write unfinished networks to OUT/<run>/")
     args = ap.parse_args(argv)
     root = Path(args.dir)
+    if args.snapshot:
+        for f in sorted(p.parent for p in root.glob(f"*/{STATE_FILE}")):
+            print(f"{Path(args.snapshot) / f.name}: update {snapshot(f, Path(args.snapshot) / f.name)}")
+        return 0
     folders = sorted(p.parent for p in root.rglob(SETTINGS_FILE))
     if not folders:
         print(f"{root}: no networks")

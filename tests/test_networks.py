@@ -64,3 +64,28 @@ def test_check_shipped_refuses_missing_foreign_and_unfinished_networks(run, tmp_
     with pytest.raises(networks.NetworkError, match="trained with other settings") as exc:
         networks.check_shipped(folder, other)
     assert "\n" not in str(exc.value)
+
+
+def test_snapshot_of_an_unfinished_training(tmp_path, run):
+    """An unfinished training's state becomes weights, checkpoints and history that the
+    analysis accepts (settings hash unchanged)."""
+    import xarray as xr
+
+    from cw.model import LossParams, ModelParams, init_weights
+    from cw.training import TrainingParams, fresh_batches, rng_for, train
+
+    mp = ModelParams(n_units=6)
+    folder = tmp_path / "net" / "square"
+    networks.write_settings(folder, networks.training_settings(run))
+    tp = TrainingParams(optimizer="adam", n_updates=3, batch_size=4, n_checkpoints=3, state_every_minutes=0)
+    arena = {"name": "square", "shape": "square", "side": 1.0}
+    res = train(init_weights(mp, rng_for(1, "init")), fresh_batches(arena, {"n_steps": 20, "speed_max": 0.1}, mp, 4, 1),
+                mp, LossParams(), tp, 1, progress=False, state_path=folder / networks.STATE_FILE)
+    update = networks.snapshot(folder, tmp_path / "snap" / "square")
+    assert update == 3
+    with xr.open_dataset(tmp_path / "snap/square/weights.nc") as w:
+        np.testing.assert_array_equal(w["W_rec"].values, res.weights["W_rec"])
+        assert w.attrs["snapshot_update"] == 3
+    with xr.open_dataset(tmp_path / "snap/square/checkpoints.nc") as c:
+        assert list(c["update"].values) == res.checkpoint_updates
+    networks.check_shipped(tmp_path / "snap" / "square", run)  # accepted by shipped mode
