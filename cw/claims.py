@@ -346,14 +346,15 @@ def scale_preamble(output_dir: str, runs: Mapping[str, Mapping],
     runs : run name -> resolved run config (:func:`cw.config.resolve_run`: sections
         ``training``, ``model``, ``trajectories``, ``shuffles``).
     reference : the paper-scale settings to compare with (default: the defaults of
-        ``config.yaml``'s schema: 300 updates, 100 units, 500 test trials of 500 steps).
+        ``config.yaml``'s schema, read from it: 1,900 updates, 100 units, 500 test trials of
+        500 steps).
 
     Returns
     -------
     Markdown text: output folder, the scale numbers of every run, and, when any run is below
     the reference scale, a warning that its verdicts are not the paper's test.
     """
-    ref = dict(reference or {"n_updates": 300, "n_units": 100, "n_test": 500, "n_steps": 500})
+    ref = dict(reference or _schema_scale())
     lines = [f"Produced from output folder `{output_dir}`. Scale of every run (training updates, "
              "units, test trials x steps, shuffles per unit):", ""]
     reduced = []
@@ -411,6 +412,19 @@ def summarise_seeds(rows: Sequence[Mapping]) -> list[dict]:
             "max": float(fin.max()) if fin.size else float("nan"), "verdict": verdict,
         })
     return out
+
+
+def _schema_scale() -> dict:
+    """The paper-scale settings: the schema's defaults of n_updates, n_units, n_test, n_steps."""
+    from cw.config import load_schema
+
+    d = load_schema()["$defs"]
+    return {
+        "n_updates": d["training"]["properties"]["n_updates"]["default"],
+        "n_units": d["model"]["properties"]["n_units"]["default"],
+        "n_test": d["trajectories"]["properties"]["n_test"]["default"],
+        "n_steps": d["trajectories"]["properties"]["n_steps"]["default"],
+    }
 
 
 def _fmt(v) -> str:
