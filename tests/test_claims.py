@@ -142,8 +142,9 @@ def test_scale_preamble_names_the_scale():
     text = cl.scale_preamble("results/tiny", {"square": run(3, 12, 20, 60)})
     assert "`results/tiny`" in text and "n_updates 3, n_units 12, n_test 20 x n_steps 60" in text
     assert "**Reduced scale**" in text and "not the paper's test" in text
-    text = cl.scale_preamble("results", {"square": run(300, 100)})
+    text = cl.scale_preamble("results", {"square": run(1900, 100)})  # the schema's defaults
     assert "Reduced" not in text and "Paper scale" in text
+    assert "**Reduced scale**" in cl.scale_preamble("results", {"square": run(300, 100)})
     md = cl.claims_markdown([], preamble=text)
     assert md.index("Paper scale") < md.index("0 claim rows")
 
