@@ -4,7 +4,7 @@
 #   trajectories -> train -> activity -> ratemaps -> scores -> figures,   one chain per run
 #
 # Runs, arenas and every parameter live in config.yaml (validated by
-# workflow/schemas/config.schema.yaml). Results go to <output_dir>/<run>/..., figures to
+# cw/config.schema.yaml, linked from workflow/schemas/). Results go to <output_dir>/<run>/..., figures to
 # <output_dir>/figures/.
 from snakemake.utils import min_version
 

@@ -21,7 +21,7 @@ RUN_SECTIONS = (
     "shuffles", "celltypes", "tuning", "development", "boundary",
 )
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"  # package data (workflow/schemas/ links to it)
 
 
 class ConfigError(ValueError):

@@ -218,7 +218,6 @@ def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_pa
 
     lib = tmp_path / "lib"
     shutil.copytree(ROOT / "cw", lib / "cw", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "workflow/schemas", lib / "workflow/schemas")  # read beside the package
     env = {**os.environ, "PYTHONPATH": str(lib)}
 
     def jobs_after(edit_file, text):
