@@ -25,7 +25,7 @@ help:
 	@echo "                      on one core); stop with Ctrl-C at any time, rerun to continue"
 	@echo "make networks-status  one line per shipped network: updates done, last error"
 	@echo "make reproduce        everything from scratch, training included (~12 h on 2 cores)"
-	@echo "make test             the test suite (~15 min, 2 cores); make test-fast: unit tests only"
+	@echo "make test             the test suite (~7 min, 2 cores); make test-fast: unit tests only"
 	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
 	@echo "make clean-results    move results/ aside to results.old-<date> (nothing is deleted)"
 	@echo "CONFIGFILE=my.yaml    with reproduce, analyse, train-networks: your config over config.yaml"
