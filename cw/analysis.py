@@ -16,7 +16,7 @@ Config sections used (every key documented in the dataclass named):
 * ``tuning`` -> :class:`cw.tuning.TuningParams`
 * ``development`` -> :class:`cw.development.DevelopmentParams`
 * ``boundary`` -> :class:`cw.boundary.BoundaryParams`
-* ``trajectories`` -> :class:`cw.trajectories.TrajectoryParams` (``n_train``, ``n_test`` ignored)
+* ``trajectories`` -> :class:`cw.trajectories.TrajectoryParams` (``n_test`` ignored)
 * ``model`` -> :class:`cw.model.ModelParams`
 """
 
@@ -223,7 +223,7 @@ def analyse_boundary(
     bp = BoundaryParams.from_dict(boundary)
     mp = ModelParams.from_dict(model)
     tp = TrajectoryParams.from_config({k: v for k, v in dict(trajectories).items()
-                                       if k not in ("n_train", "n_test")})
+                                       if k != "n_test"})
     ar = _arena(arena)
     act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y", "boundary"))
     w = io.read_weights(weights)
@@ -231,7 +231,7 @@ def analyse_boundary(
     n_long = int(bp.long_path_factor) * int(tp.n_steps)
     t0 = time.perf_counter()
     trial = generate_trials(ar, 1, TrajectoryParams.from_config(
-        {**{k: v for k, v in dict(trajectories).items() if k not in ("n_train", "n_test")},
+        {**{k: v for k, v in dict(trajectories).items() if k != "n_test"},
          "n_steps": n_long}), _rng(seed, "long_path"))
     t_gen = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -281,7 +281,7 @@ def run_benchmark(
     shp = ShuffleParams.from_dict(shd)
     ctp = CellTypeParams.from_dict(cfg.get("celltypes"))
     tp = TrajectoryParams.from_config({k: v for k, v in dict(cfg["trajectories"]).items()
-                                       if k not in ("n_train", "n_test")})
+                                       if k != "n_test"})
     out = {}
     for i, name in enumerate(arenas):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))

@@ -23,7 +23,7 @@ def test_untrained_network_has_chance_level_cell_types(run):
     cfg = load_config("config.yaml")
     r = resolve_run(cfg, run)
     tp = TrajectoryParams.from_config({k: v for k, v in r["trajectories"].items()
-                                       if k not in ("n_train", "n_test")})
+                                       if k != "n_test"})
     ar = make_arena(run, cfg["arenas"][run])
     mp = ModelParams.from_dict(r["model"])
     rp = RatemapParams.from_dict(r["ratemaps"])
