@@ -168,12 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     for f in folders:
         done = progress(f)
         err = ""
+        finished = all((f / m).is_file() for m in MODEL_FILES)
         if (f / STATE_FILE).is_file():
             with np.load(f / STATE_FILE) as z:
                 hist = json.loads(z["__meta__"].tobytes().decode()).get("history", [])
             if hist:
                 err = f", error {hist[-1]['error']:.4g}"
-        state = "finished" if all((f / m).is_file() for m in MODEL_FILES) else "in progress"
+                per = float(np.median([h["seconds"] for h in hist[-50:]]))
+                if not finished and done:
+                    err += f", {per:.1f} s/update lately, ~{per * (done[1] - done[0]) / 3600:.1f} h to go"
+        state = "finished" if finished else "in progress"
         upd = f"update {done[0]} of {done[1]}" if done else "no state"
         print(f"{f}: {state}, {upd}{err}")
     return 0
