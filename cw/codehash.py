@@ -54,6 +54,11 @@ def module_path(name: str) -> Path | None:
     return None
 
 
+def _package(module: str, path: Path) -> str:
+    """The package a module's relative imports start from (itself for an ``__init__.py``)."""
+    return module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+
+
 def _imports(tree: ast.AST, package: str) -> set[str]:
     """``cw`` modules imported anywhere in ``tree`` (``from cw.a import b`` also tries ``cw.a.b``)."""
     out: set[str] = set()
@@ -80,8 +85,7 @@ def _closure(modules: set[str]) -> set[str]:
             continue
         seen.add(m)
         path = module_path(m)
-        package = m if path.name == "__init__.py" else m.rsplit(".", 1)[0]
-        todo += list(_imports(_parse(str(path)), package) - seen)
+        todo += list(_imports(_parse(str(path)), _package(m, path)) - seen)
         parent = m.rsplit(".", 1)[0]
         if parent != m and parent not in seen:
             todo.append(parent)  # importing cw.a.b runs cw/a/__init__.py
@@ -135,9 +139,8 @@ def step_dependencies(script: str | Path) -> tuple[list[ast.AST], set[str]]:
             mtree = _parse(str(path))
             defs = _definition_closure(mtree, names)
             parts += defs
-            package = node.module if path.name == "__init__.py" else node.module.rsplit(".", 1)[0]
             for d in defs:
-                whole |= _imports(d, package)
+                whole |= _imports(d, _package(node.module, path))
         elif isinstance(node, ast.Import):
             whole |= {a.name for a in node.names if module_path(a.name) is not None}
     return parts, _closure(whole)

@@ -101,11 +101,6 @@ def unflatten(vector: np.ndarray, like: Sequence, dtype: tf.DType = tf.float32) 
 
 
 # -- curvature products ---------------------------------------------------------------------------
-def _at(etas, c):
-    """Chunk ``c`` of the time-major rate noise, or None (no noise on the rates)."""
-    return None if etas is None else etas[c]
-
-
 class _Compiled:
     """A public entry point: Python argument handling (caches) around one compiled function.
 
@@ -152,8 +147,7 @@ class GaussNewton:
         weights = obj._tensors(weights)
         inputs = obj._tensor(inputs)
         u_flows = obj.trajectory(weights, inputs, noise)
-        etas = obj._alpha_noise(noise) if (obj.rate_noise and noise is not None) else None
-        return (u_flows, etas, weights, obj._tensors(v), inputs, *[obj._tensor(s) for s in scalars])
+        return (u_flows, obj._alpha_noise(noise), weights, obj._tensors(v), inputs, *[obj._tensor(s) for s in scalars])
 
     # ---------------------------------------------------------------------------------------
     def _tangent_chunk(self, u_flow, eta, weights, v, ib, emit, init):
@@ -200,7 +194,7 @@ class GaussNewton:
         out = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(1), dx, du, u0, acc))
         return out[-1]
 
-    def _jvp(self, u_flows, etas, weights, v, inputs):
+    def _jvp(self, u_flows, axi, weights, v, inputs):
         """Jacobian-vector products of the Euler state, rates and read-out.
 
         Returns
@@ -223,7 +217,7 @@ class GaussNewton:
                 )
                 return tuple(ta.write(t, z) for ta, z in zip(acc, (dx, du, dy)))
 
-            acc = self._tangent_chunk(u_flows[c], _at(etas, c), weights, v, ib, emit, init)
+            acc = self._tangent_chunk(u_flows[c], self.objective.rate_eta(axi, c), weights, v, ib, emit, init)
             dx, du = (tf.transpose(stack_steps(ta.flow, [None, n], dt), (1, 0, 2)) for ta in acc[:2])
             dy = tf.transpose(stack_steps(acc[2].flow, [n_out, None], dt), (2, 0, 1))
             parts.append((dx, du, dy))
@@ -249,7 +243,7 @@ class GaussNewton:
         c_s = structural / tf.cast(m, dt)
         return h_y, h_u, c_s
 
-    def _product(self, u_flows, etas, weights, v, inputs, lambda_l2, lambda_fr, structural, error_weight):
+    def _product(self, u_flows, axi, weights, v, inputs, lambda_l2, lambda_fr, structural, error_weight):
         """Curvature-vector product ``(G + structural * S) v``.
 
         Parameters
@@ -290,13 +284,13 @@ class GaussNewton:
                 return gy_ta.write(t, gy), r_ta.write(t, r), g_out + tf.matmul(gy, u_t)
 
             gy_ta, r_ta, g_out = self._tangent_chunk(
-                u_flows[c], _at(etas, c), weights, v, ib, emit, (ta(), ta(), tf.zeros_like(w_out_t))
+                u_flows[c], self.objective.rate_eta(axi, c), weights, v, ib, emit, (ta(), ta(), tf.zeros_like(w_out_t))
             )
             r_flow = r_ta.flow
             gs.append(
                 self.objective._backward_chunk(
                     w_rec, u_flows[c], ib, gy_ta.flow, w_out_t,
-                    lambda t, u_t, r_flow=r_flow: [read_step(r_flow, t, [None, n], dt)], _at(etas, c),
+                    lambda t, u_t, r_flow=r_flow: [read_step(r_flow, t, [None, n], dt)], self.objective.rate_eta(axi, c),
                 )
             )
             g_outs.append(g_out)
@@ -304,7 +298,7 @@ class GaussNewton:
         h_in, h_out = self._l2_diagonal(weights, lambda_l2)
         return [g_in + h_in * v[0], g_rec, g_b, tf.transpose(tf.add_n(g_outs)) + h_out * v[3]]
 
-    def _quadratic_forms(self, u_flows, etas, weights, v, inputs, lambda_l2, lambda_fr, error_weight):
+    def _quadratic_forms(self, u_flows, axi, weights, v, inputs, lambda_l2, lambda_fr, error_weight):
         """``(v^T G v, v^T S v)`` from one JVP (no VJP): cheaper than a product."""
         dt = self.dtype
         w_out, dw_out = weights[3], v[3]
@@ -320,7 +314,7 @@ class GaussNewton:
 
         zero = tf.zeros([], dt)
         sums = [
-            self._tangent_chunk(u_flows[c], _at(etas, c), weights, v, ib, emit, (zero, zero, zero))
+            self._tangent_chunk(u_flows[c], self.objective.rate_eta(axi, c), weights, v, ib, emit, (zero, zero, zero))
             for c, (ib, _) in enumerate(self.objective._chunked(inputs))
         ]
         s_y, s_u, s_x = (tf.add_n([s[i] for s in sums]) for i in range(3))

@@ -21,6 +21,8 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.validation import section_from_dict
+
 #: Trainable parameters, in the order used everywhere (flattening, files, optimisers).
 WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
 
@@ -99,10 +101,7 @@ class ModelParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ModelParams":
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"model.{unknown[0]}: unknown key")
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "model")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -103,16 +103,22 @@ def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
         )
 
 
-def progress(folder: str | Path) -> tuple[int, int] | None:
-    """(updates done, updates planned) from a folder's training state, or None without one."""
+def state_meta(folder: str | Path) -> dict | None:
+    """The non-array part of a folder's training state (update, n_updates, history, ...), read
+    without loading the weights; None without a state."""
     import numpy as np
 
     path = Path(folder) / STATE_FILE
     if not path.is_file():
         return None
     with np.load(path) as z:
-        meta = json.loads(z["__meta__"].tobytes().decode())
-    return int(meta["update"]), int(meta.get("n_updates", -1))
+        return json.loads(z["__meta__"].tobytes().decode())
+
+
+def progress(folder: str | Path) -> tuple[int, int] | None:
+    """(updates done, updates planned) from a folder's training state, or None without one."""
+    meta = state_meta(folder)
+    return None if meta is None else (int(meta["update"]), int(meta.get("n_updates", -1)))
 
 
 def snapshot(folder: str | Path, out: str | Path) -> int:
@@ -166,20 +172,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{root}: no networks")
         return 1
     for f in folders:
-        done = progress(f)
-        err = ""
+        meta = state_meta(f) or {}
+        hist = meta.get("history", [])
         finished = all((f / m).is_file() for m in MODEL_FILES)
-        if (f / STATE_FILE).is_file():
-            with np.load(f / STATE_FILE) as z:
-                hist = json.loads(z["__meta__"].tobytes().decode()).get("history", [])
-            if hist:
-                err = f", error {hist[-1]['error']:.4g}"
-                per = float(np.median([h["seconds"] for h in hist[-50:]]))
-                if not finished and done:
-                    err += f", {per:.1f} s/update lately, ~{per * (done[1] - done[0]) / 3600:.1f} h to go"
-        state = "finished" if finished else "in progress"
-        upd = f"update {done[0]} of {done[1]}" if done else "no state"
-        print(f"{f}: {state}, {upd}{err}")
+        upd, err = "no state", ""
+        if meta:
+            upd = f"update {meta['update']} of {meta.get('n_updates', -1)}"
+        if hist:
+            err = f", error {hist[-1]['error']:.4g}"
+            per = float(np.median([h["seconds"] for h in hist[-50:]]))
+            if not finished and meta:
+                err += f", {per:.1f} s/update lately, ~{per * (meta['n_updates'] - meta['update']) / 3600:.1f} h to go"
+        print(f"{f}: {'finished' if finished else 'in progress'}, {upd}{err}")
     return 0
 
 

@@ -24,6 +24,8 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.validation import section_from_dict
+
 #: Bands of each named rule, as fractions of the error E: (low, high) for lambda_L2 R_L2 and
 #: for lambda_FR R_FR; a low edge of None means the weight is never raised.
 RULES: dict[str, dict[str, tuple[float | None, float]]] = {
@@ -62,11 +64,7 @@ class PenaltyAdaptParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "PenaltyAdaptParams":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"training.adapt_penalties.{unknown[0]}: unknown key")
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training.adapt_penalties")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -60,13 +60,17 @@ def train_model(
     training: Mapping,
     seed: int,
     label: str,
+    keep_state: bool = False,
     progress: bool | str = "lines",
 ) -> None:
     """Train one run's network on fresh trials; write final weights, checkpoints and history.
 
     The full training state is kept beside the weights (``training_state.npz``) and the settings
     with their hash in ``settings.json`` (:mod:`cw.networks`), so that a stopped training resumes
-    exactly, also from a state committed to the repository.
+    exactly, also from a state committed to the repository.  ``keep_state`` (networks shipped
+    with the repository) keeps the final state too, so that rerunning a finished training only
+    rewrites its files; otherwise it is removed at the end, so that a rerun (e.g. after the
+    training code changed) trains afresh.
     """
     from cw import networks
     from cw.model import LossParams, ModelParams, init_weights
@@ -95,8 +99,8 @@ def train_model(
     io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
     io.write_csv(result.history, history_out)
     io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
-    # The final state stays: rerunning a finished training is then a no-op that rewrites the
-    # same files, and the shipped folder shows its history.
+    if not keep_state:
+        state.unlink(missing_ok=True)
 
 
 def training_state_path(weights_out: str) -> Path:
@@ -129,9 +133,7 @@ def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) ->
     """Rate map of every unit over the test samples after the first ``ratemaps.skip_steps``
     steps of every trial -> ``ratemaps.nc`` (attribute ``skip_steps``)."""
     from cw.arenas import make_arena
-    from cw.ratemaps import compute_ratemaps
-
-    from cw.ratemaps import RatemapParams, trial_samples
+    from cw.ratemaps import RatemapParams, compute_ratemaps, trial_samples
 
     rp = RatemapParams.from_dict(ratemaps)
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
@@ -144,9 +146,9 @@ def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) ->
         y,
         u,
         ar,
-        bin_size=float(ratemaps["bin_size"]),
-        min_occupancy=int(ratemaps["min_occupancy"]),
-        smoothing_sigma=float(ratemaps["smoothing_sigma"]),
+        bin_size=rp.bin_size,
+        min_occupancy=rp.min_occupancy,
+        smoothing_sigma=rp.smoothing_sigma,
     )
     rm.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps))
     rm.attrs["skip_steps"] = int(rp.skip_steps)

@@ -36,6 +36,12 @@ def _claim_verdicts(claims_csv: str | Path) -> dict[str, dict[str, str]]:
     return out
 
 
+def _best(values: np.ndarray) -> float:
+    """The largest finite value, NaN if there is none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else float("nan")
+
+
 def study_rows(
     runs: Sequence[Mapping], scores: Sequence[str], claims_csv: str | Path
 ) -> list[dict]:
@@ -57,8 +63,7 @@ def study_rows(
             "setting": run.get("setting", ""),
             "error_pct_width": v.get("_error_pct", ""),
             **{f"n_{t}": int(np.sum(types == t)) for t in COUNTED_TYPES},
-            "best_score60": float(np.nanmax(sc["score60"].values)) if np.isfinite(sc["score60"].values).any() else float("nan"),
-            "best_score90": float(np.nanmax(sc["score90"].values)) if np.isfinite(sc["score90"].values).any() else float("nan"),
+            **{f"best_{k}": _best(sc[k].values) for k in ("score60", "score90")},
         }
         row.update({c: v.get(c, "") for c in claims})
         rows.append(row)

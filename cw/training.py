@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,7 @@ from cw.optimizers import OPTIMIZERS
 log = logging.getLogger(__name__)
 
 from cw.seeds import STREAMS, rng_for, update_rng  # noqa: F401 (re-exported)
+from cw.validation import section_from_dict
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,7 @@ class TrainingParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "TrainingParams":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"training.{unknown[0]}: unknown key")
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -238,7 +236,6 @@ def train(
     progress: bool | str = True,
     on_update: Callable[[dict], None] | None = None,
     state_path: str | Path | None = None,
-    on_state: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train the CTRNN on fresh trials for every update.
 
@@ -262,7 +259,6 @@ def train(
         or SIGTERM arrives (then :class:`TrainingInterrupted` is raised); if it exists and
         matches these settings, training resumes from it and ends with the same weights as an
         uninterrupted run
-    on_state : called with ``state_path`` after each save
     """
     import tensorflow as tf
 
@@ -312,8 +308,6 @@ def train(
         for i, c in enumerate(ckpts):
             state.update({f"ckpt{i}_{k}": c[k] for k in WEIGHT_NAMES})
         save_state(state_path, state)
-        if on_state is not None:
-            on_state(Path(state_path))
 
     bar = None
     if progress:
@@ -381,15 +375,12 @@ class progress_bar:
     PLAIN_EVERY_S = 60.0
 
     def __init__(self, total: int, initial: int, label: str, lines: bool = False):
-        import sys
-
         self.total, self.label = total, label
-        self.tty = sys.stderr.isatty() and not lines
         self.t0 = time.perf_counter()
         self.initial = initial
         self.last = -1e9
         self.bar = None
-        if self.tty:
+        if sys.stderr.isatty() and not lines:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, initial=initial, desc=label, unit="upd", ncols=80,
@@ -402,8 +393,6 @@ class progress_bar:
             return
         now = time.perf_counter()
         if now - self.last >= self.PLAIN_EVERY_S or update == self.total:
-            import sys
-
             done = update - self.initial
             rate = (now - self.t0) / max(done, 1)
             eta = rate * (self.total - update)

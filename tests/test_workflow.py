@@ -59,6 +59,8 @@ def test_every_output_exists(workdir):
     for run in ("square", "triangle"):
         for f in PER_RUN:
             assert (workdir / OUT / run / f).is_file(), f"{run}/{f}"
+        # train mode removes a finished training's state: a rerun of train trains afresh
+        assert not (workdir / OUT / run / "model/training_state.npz").exists()
         for f in FIGURES:
             assert (workdir / OUT / "figures" / run / f).stat().st_size > 1000
         for rule in ("trajectories", "train", "activity", "ratemaps", "scores", "tuning", "development", "boundary"):

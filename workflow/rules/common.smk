@@ -15,7 +15,6 @@ config.update(_validated)
 
 OUT = config["output_dir"].rstrip("/")
 RUNS = {name: cw.config.resolve_run(config, name) for name in config["runs"]}
-CW_DIR = Path(cw.__file__).resolve().parent
 
 
 def _check_targets(argv):
@@ -23,7 +22,7 @@ def _check_targets(argv):
     it and the runs there are (instead of Snakemake's MissingRuleException)."""
     shared = {"figures", "logs", "benchmarks"}
     for arg in argv:
-        if not arg.startswith(f"{OUT}/") or arg.startswith("-"):
+        if not arg.startswith(f"{OUT}/"):
             continue
         parts = arg[len(OUT) + 1 :].split("/")
         if len(parts) >= 2 and parts[0] not in RUNS and parts[0] not in shared:

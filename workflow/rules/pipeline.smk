@@ -29,6 +29,7 @@ if NET_MODE != "shipped":
             history=model_path("history.csv"),
         params:
             code=script_code("train.py"),
+            keep_state=NET_MODE == "continue",  # shipped networks keep their final state
             arena=run_param("arena"),
             trajectories=run_param("trajectories"),
             model=run_param("model"),
