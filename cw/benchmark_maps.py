@@ -12,6 +12,9 @@ longer side):
 
 * ``grid`` (grid_like): hexagonal cosine lattices, spacing W/1.5 ... W/5 (few-period grids
   included), random orientation and phase;
+* ``grid_fields`` (grid_like): Gaussian fields (s.d. 0.15 spacing) on the vertices of a
+  hexagonal lattice, each displaced at random by 0.05 spacing (s.d.), spacing W/1.5 ... W/4:
+  grids that are not sums of cosines, with slightly irregular fields;
 * ``square_grid`` (grid_like): square lattices, period W/2 ... W/4;
 * ``band`` (band_like): plane waves, wavelength W/2 ... W/4.5, random orientation and phase;
 * ``border`` (border): a field along one wall, ``exp(-d / lambda)`` of the distance d to that
@@ -56,6 +59,7 @@ __all__ = ["FAMILIES", "TRUTH", "BenchmarkMaps", "make_maps", "run_benchmark",
 #: other than grid_like, band_like and border: spatially_irregular or non_spatial).
 TRUTH: dict[str, str] = {
     "grid": "grid_like",
+    "grid_fields": "grid_like",
     "square_grid": "grid_like",
     "band": "band_like",
     "border": "border",
@@ -118,6 +122,31 @@ def _bin_noise(rng, bounds, bin_size):
     return look
 
 
+#: Gaussian grid fields: s.d. as a fraction of the spacing (field radius ~0.3 spacing, as in
+#: recorded grid cells), and the s.d. of the random displacement of each field from its
+#: lattice vertex, fraction of the spacing (OURS).
+GRID_FIELD_SD = 0.15
+GRID_FIELD_JITTER = 0.05
+
+
+def _jittered_vertices(rng, bounds, spacing, orientation_deg, jitter):
+    """Vertices of a hexagonal lattice covering ``bounds`` (random offset), each displaced by
+    Gaussian noise of s.d. ``jitter * spacing``: (K,), (K,) positions (m)."""
+    x0, x1, y0, y1 = bounds
+    a, b = np.deg2rad(orientation_deg), np.deg2rad(orientation_deg + 60.0)
+    u = spacing * np.array([np.cos(a), np.sin(a)])
+    v = spacing * np.array([np.cos(b), np.sin(b)])
+    n = int(np.ceil(2 * max(x1 - x0, y1 - y0) / spacing)) + 2
+    i, j = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1))
+    c = np.array([(x0 + x1) / 2, (y0 + y1) / 2]) + rng.uniform(0, 1) * u + rng.uniform(0, 1) * v
+    pts = c + i.reshape(-1, 1) * u + j.reshape(-1, 1) * v
+    pts = pts + rng.normal(0.0, jitter * spacing, pts.shape)
+    pad = spacing
+    keep = ((pts[:, 0] > x0 - pad) & (pts[:, 0] < x1 + pad)
+            & (pts[:, 1] > y0 - pad) & (pts[:, 1] < y1 + pad))
+    return pts[keep, 0], pts[keep, 1]
+
+
 def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
               n_per_family: int | None = None) -> BenchmarkMaps:
     """The labelled maps of one arena (module docstring), as functions of position.
@@ -151,6 +180,14 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
             s, o, ph = W / periods, rng.uniform(0, 60), phase()
             add("grid", f"spacing={s:.2f} m ({periods:g} periods)",
                 lambda x, y, s=s, o=o, ph=ph: cosine_lattice(x, y, s, o, 3, ph))
+    for periods in (1.5, 2.0, 3.0, 4.0):
+        s, o = W / periods, rng.uniform(0, 60)
+        fx, fy = _jittered_vertices(rng, arena.bounds, s, o, GRID_FIELD_JITTER)
+        sd = GRID_FIELD_SD * s
+        add("grid_fields", f"spacing={s:.2f} m ({periods:g} periods)",
+            lambda x, y, fx=fx, fy=fy, sd=sd: np.exp(
+                -((np.asarray(x)[..., None] - fx) ** 2 + (np.asarray(y)[..., None] - fy) ** 2)
+                / (2 * sd * sd)).sum(-1))
     for periods in (2.0, 3.0, 4.0):
         s, o, ph = W / periods, rng.uniform(0, 90), phase()
         add("square_grid", f"period={s:.2f} m",
@@ -262,7 +299,8 @@ def run_benchmark(
     Returns
     -------
     dict arena -> {"family": (U,) str, "detail": (U,) str, "cell_type": (U,) str,
-    "scores": the scores Dataset of :func:`cw.celltypes.analyse_units`}.
+    "scores": the scores Dataset of :func:`cw.celltypes.analyse_units`,
+    "ratemaps": its rate maps (unit, y, x)}.
     """
     from cw.arenas import make_arena
     from cw.celltypes import CellTypeParams, analyse_units
@@ -293,10 +331,11 @@ def run_benchmark(
         pos = tr.position[:, skip:]
         act = act[:, skip:]
         U = act.shape[-1]
-        ds, _ = analyse_units(pos[..., 0].ravel(), pos[..., 1].ravel(), act.reshape(-1, U), ar,
+        ds, rate = analyse_units(pos[..., 0].ravel(), pos[..., 1].ravel(), act.reshape(-1, U), ar,
                               rp, sp_, shp, ctp, rng, keep_null=False)
         out[name] = {"family": maps.family, "detail": maps.detail,
-                     "cell_type": ds["cell_type"].values.astype(str), "scores": ds}
+                     "cell_type": ds["cell_type"].values.astype(str), "scores": ds,
+                     "ratemaps": rate}
     return out
 
 

@@ -18,21 +18,28 @@ reaches a minimum (NaN grid scores of linear ramps and constant maps: see
    function along the same direction (``band_wave_r2 - band_ramp_r2``,
    :func:`cw.scores.band_ramp_fit`): a saturating ramp leaks its power to the longest admissible
    wavelength (band score up to 0.6) but is monotone, not repeating.
-4. **grid_like** if the autocorrelogram (SAC) shows a regular lattice and the map has several
-   fields:
+4. **grid_like** if the map is a regular lattice with several fields:
 
-   * hexagonal: score60 significant and >= ``min_grid_score``, the 6 nearest SAC peaks have a
-     six-fold order ``grid_hex_order`` >= ``min_hex_order`` and distances within a factor
-     ``max_hex_spacing_ratio``; or (``use_score90``) square: score90 significant and
-     >= ``min_grid_score``, the 4 nearest peaks have four-fold order ``grid_square_order``
-     >= ``min_square_order`` and distances within ``max_square_spacing_ratio``;
-   * and ``grid_contrast >= min_grid_contrast`` (peaks stand above the SAC halfway back to
-     the centre) and ``n_fields >= min_grid_fields``.
+   * hexagonal: score60 significant and >= ``min_grid_score``, a hexagonal cosine lattice
+     explains at least ``min_lattice_r2`` of the map's variance (``|lattice_r2|``,
+     :func:`cw.lattice.lattice_fit`; the sign only says whether high or low activity forms
+     the lattice), it explains at least ``min_lattice_margin`` more than a single Gaussian
+     field does (``|lattice_r2| - |field_r2|``, :func:`cw.lattice.field_fit`: a central or
+     corner field is fitted by a long-spacing lattice with one vertex on it) and the map has
+     at least ``min_hex_fields`` fields (``n_fields``); or
+   * (``use_score90``) square: score90 significant and >= ``min_grid_score``, the 4 nearest
+     SAC peaks have four-fold order ``grid_square_order`` >= ``min_square_order`` and
+     distances within ``max_square_spacing_ratio``, ``grid_contrast >= min_grid_contrast``
+     (peaks stand above the SAC halfway back to the centre), ``n_fields >= min_grid_fields``,
+     and a square lattice explains at least ``min_square_lattice_r2`` of the variance and
+     ``min_lattice_margin`` more than one field (``square_lattice_r2``).
 
    Smooth random fields (Gaussian noise smoothed 5-10 cm) pass score60 or score90 and their
-   shuffle thresholds 1 time in 4; the lattice conditions remove them (see the benchmark). The
-   triangle's own 6-fold autocorrelation (a single field there reaches score60 > 1) and the
-   spurious edge peaks of a central field fail the field count and the regularity.
+   shuffle thresholds 1 time in 4; no lattice explains more than half of their variance, and
+   their SAC has no regular square lattice. Grids of 1.5-2 periods (the paper's grids) have
+   too few SAC peaks for a reliable hexagon of peaks but are fitted by the lattice (benchmark:
+   ``lattice_r2`` 0.63-0.9). The triangle's own 6-fold autocorrelation (a single field there
+   reaches score60 > 1) fails the field count.
 5. **border** if the border score is significant and >= ``min_border_score`` and its best field
    is a field along a wall: it covers at least ``min_border_coverage`` of that wall
    (``border_cm``), the map is a function of the distance to that wall falling off away from
@@ -106,21 +113,31 @@ class CellTypeParams:
         Grid-like units have score60 (or score90) of at least this (literature: 0.3-0.37).
     use_score90 : bool, default True
         Accept square grids (significant score90 and a square lattice) as grid-like.
+    min_lattice_r2 : float, default 0.5
+        Hexagonal grids: a hexagonal lattice (cosine or sharpened, :mod:`cw.lattice`) explains
+        at least this fraction of the map's variance (``|lattice_r2|``, in [0, 1]; benchmark:
+        cosine grids of 1.5-5 periods >= 0.64, Gaussian-field grids >= 0.52, smooth random
+        fields that pass score60 <= 0.47 but for 1 in 144 (0.64), plane waves ~0.33).
+    min_square_lattice_r2 : float, default 0.6
+        Square grids: a square lattice explains at least this (``|square_lattice_r2|``;
+        benchmark square lattices >= 0.67, smooth random fields <= 0.6 but for 1 in 144).
+    min_lattice_margin : float, default 0.1
+        ... and the lattice explains at least this much more variance than one Gaussian
+        field (``|lattice_r2| - |field_r2|``; benchmark grids of 1.5 periods 0.16-0.33,
+        central and corner fields <= 0).
+    min_hex_fields : int, default 2
+        Hexagonal grids have at least this many separate fields (``n_fields``; a single
+        central field is fitted by a lattice with one peak in the arena).
     min_grid_contrast : float, default 0.55
-        Grid-like units have a lattice contrast (``grid_contrast``: SAC peak minus the SAC
+        Square grids have a lattice contrast (``grid_contrast``: SAC peak minus the SAC
         halfway back to the centre) of at least this (benchmark: square lattices >= 0.68,
         smooth random fields with a square-looking SAC 0.4-0.5).
-    min_hex_order : float, default 0.9
-        Hexagonal lattice: |mean exp(6 i theta)| over the angles of the 6 nearest SAC peaks
-        (in [0, 1]; benchmark grids >= 0.95 in 95%).
-    max_hex_spacing_ratio : float, default 1.15
-        Hexagonal lattice: largest / smallest distance of those peaks (>= 1).
     min_square_order : float, default 0.9
         Square lattice: |mean exp(4 i theta)| over the 4 nearest SAC peaks (in [0, 1]).
     max_square_spacing_ratio : float, default 1.2
         Square lattice: largest / smallest distance of those 4 peaks (>= 1).
     min_grid_fields : int, default 3
-        Grid-like units have at least this many separate fields (``n_fields``).
+        Square grids have at least this many separate fields (``n_fields``).
     min_border_score : float, default 0.5
         Border units have a border score of at least this (Solstad et al. 2008: 0.5).
     min_border_coverage : float, default 0.4
@@ -143,9 +160,11 @@ class CellTypeParams:
     min_band_wave_margin: float = 0.2
     min_grid_score: float = 0.37
     use_score90: bool = True
+    min_lattice_r2: float = 0.5
+    min_square_lattice_r2: float = 0.6
+    min_lattice_margin: float = 0.1
+    min_hex_fields: int = 2
     min_grid_contrast: float = 0.55
-    min_hex_order: float = 0.9
-    max_hex_spacing_ratio: float = 1.15
     min_square_order: float = 0.9
     max_square_spacing_ratio: float = 1.2
     min_grid_fields: int = 3
@@ -161,22 +180,23 @@ class CellTypeParams:
             v = getattr(self, f.name)
             if not is_real(v) or not np.isfinite(v):
                 raise ValueError(f"celltypes.{f.name}: must be a finite number, got {v!r}")
-        for key in ("min_spatial_variance_fraction", "min_hex_order", "min_square_order",
+        for key in ("min_spatial_variance_fraction", "min_lattice_r2", "min_square_lattice_r2",
+                    "min_square_order",
                     "min_border_coverage", "min_border_profile_r2"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"celltypes.{key}: must be in [0, 1], got {getattr(self, key)!r}")
         if not self.max_border_halfwidth > 0.0:
             raise ValueError("celltypes.max_border_halfwidth: must be > 0 m, "
                              f"got {self.max_border_halfwidth!r}")
-        for key in ("max_hex_spacing_ratio", "max_square_spacing_ratio"):
-            if not getattr(self, key) >= 1.0:
-                raise ValueError(f"celltypes.{key}: must be >= 1, got {getattr(self, key)!r}")
+        if not self.max_square_spacing_ratio >= 1.0:
+            raise ValueError("celltypes.max_square_spacing_ratio: must be >= 1, "
+                             f"got {self.max_square_spacing_ratio!r}")
         if not self.min_band_periods >= 0:
             raise ValueError(f"celltypes.min_band_periods: must be >= 0, got {self.min_band_periods!r}")
-        if isinstance(self.min_grid_fields, bool) or int(self.min_grid_fields) != self.min_grid_fields \
-                or self.min_grid_fields < 0:
-            raise ValueError("celltypes.min_grid_fields: must be an integer >= 0, "
-                             f"got {self.min_grid_fields!r}")
+        for key in ("min_grid_fields", "min_hex_fields"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or int(v) != v or v < 0:
+                raise ValueError(f"celltypes.{key}: must be an integer >= 0, got {v!r}")
         if not isinstance(self.use_score90, (bool, np.bool_)):
             raise ValueError(f"celltypes.use_score90: must be true or false, got {self.use_score90!r}")
 
@@ -222,8 +242,7 @@ def classify(
     scores : per-unit (U,) arrays ``spatial_variance_fraction``, ``band_score``,
         ``border_score``, ``score60``, ``score90`` and the by-products of
         :func:`cw.scores.score_maps` used by the rule (``spatial_coherence``, ``band_periods``,
-        ``band_wave_r2``, ``band_ramp_r2``, ``grid_contrast``, ``grid_hex_order``,
-        ``grid_hex_ratio``, ``grid_square_order``, ``grid_square_ratio``, ``n_fields``,
+        ``band_wave_r2``, ``band_ramp_r2``, ``lattice_r2``, ``square_lattice_r2``, ``field_r2``, ``grid_contrast``, ``grid_square_order``, ``grid_square_ratio``, ``n_fields``,
         ``border_cm``, ``border_profile_r2``, ``border_profile_halfwidth``). A missing by-product
         skips its condition; a NaN one fails it.
     significant : per-unit bool arrays for the first five names (True = above the shuffle
@@ -246,16 +265,28 @@ def classify(
                   - np.asarray(scores["band_ramp_r2"], dtype=np.float64))
         band &= _at_least({"m": margin}, "m", p.min_band_wave_margin, sh)
     hexagonal = _passes(scores, significant, "score60", p.min_grid_score)
-    hexagonal &= _at_least(scores, "grid_hex_order", p.min_hex_order, sh)
-    hexagonal &= _at_most(scores, "grid_hex_ratio", p.max_hex_spacing_ratio, sh)
+    if "lattice_r2" in scores:
+        fit = np.abs(np.asarray(scores["lattice_r2"], dtype=np.float64))
+        hexagonal &= _at_least({"f": fit}, "f", p.min_lattice_r2, sh)
+        if "field_r2" in scores:
+            one = np.abs(np.asarray(scores["field_r2"], dtype=np.float64))
+            hexagonal &= _at_least({"m": fit - one}, "m", p.min_lattice_margin, sh)
+    hexagonal &= _at_least(scores, "n_fields", p.min_hex_fields, sh)
     grid = hexagonal
     if p.use_score90:
         square = _passes(scores, significant, "score90", p.min_grid_score)
         square &= _at_least(scores, "grid_square_order", p.min_square_order, sh)
         square &= _at_most(scores, "grid_square_ratio", p.max_square_spacing_ratio, sh)
+        square &= _at_least(scores, "grid_contrast", p.min_grid_contrast, sh)
+        square &= _at_least(scores, "n_fields", p.min_grid_fields, sh)
+        if "square_lattice_r2" in scores:
+            fit = np.abs(np.asarray(scores["square_lattice_r2"], dtype=np.float64))
+            square &= _at_least({"f": fit}, "f", p.min_square_lattice_r2, sh)
+            if "field_r2" in scores:
+                one = np.abs(np.asarray(scores["field_r2"], dtype=np.float64))
+                square &= _at_least({"m": fit - one}, "m", p.min_lattice_margin, sh)
         grid = grid | square
-    grid &= coherent & _at_least(scores, "grid_contrast", p.min_grid_contrast, sh)
-    grid &= _at_least(scores, "n_fields", p.min_grid_fields, sh)
+    grid &= coherent
     border = _passes(scores, significant, "border_score", p.min_border_score) & coherent
     border &= _at_least(scores, "border_cm", p.min_border_coverage, sh)
     border &= _at_least(scores, "border_profile_r2", p.min_border_profile_r2, sh)
@@ -312,8 +343,9 @@ def celltype_dataset(
         "first match: non_spatial unless spatial_variance_fraction significant and >= min; "
         "band_like if coherent and band_score significant and >= min with >= min_band_periods "
         "and a plane wave beating a monotone ramp by min_band_wave_margin; grid_like if coherent "
-        "and (score60 significant >= min_grid_score with a regular hexagonal SAC lattice, or "
-        "score90 with a square one), grid_contrast >= min and n_fields >= min_grid_fields; "
+        "and (score60 significant >= min_grid_score with |lattice_r2| >= min_lattice_r2, "
+        "|lattice_r2| - |field_r2| >= min_lattice_margin and n_fields >= min_hex_fields, or score90 significant >= min_grid_score with a regular "
+        "square SAC lattice, grid_contrast >= min and n_fields >= min_grid_fields); "
         "border if coherent and border_score significant >= min with one field covering >= "
         "min_border_coverage of a wall, the map a falling function of the distance to that wall "
         "(min_border_profile_r2) with a half-width <= max_border_halfwidth; else spatially_irregular (see cw.celltypes)")

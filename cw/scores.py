@@ -69,6 +69,8 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 import xarray as xr
 
+from cw.lattice import LATTICE_ATTRS, LatticeFitParams, field_fit, lattice_fit
+
 __all__ = [
     "autocorrelogram",
     "BandScoreParams",
@@ -438,6 +440,10 @@ class GridGeometryParams:
         (OURS): 0.2 lost the 6 peaks of grids with 1.5-2 periods in the triangle and the
         hexagon; the spurious edge peaks it lets through are rejected by the cell-type rule
         (lattice regularity and field count, :mod:`cw.celltypes`).
+    lattice_min_spacing, lattice_min_periods, lattice_n_spacings, lattice_orientation_step,
+    lattice_n_offsets,
+    lattice_sharpness : the search of the hexagonal-lattice fit (``lattice_r2``, used by the
+        grid-like rule): :class:`cw.lattice.LatticeFitParams` without the prefix.
     field_threshold : the fields counted by :func:`count_fields` (``n_fields``, used by the
         grid-like rule) are bins at or above this fraction of the map's range (OURS, 0.5: half
         the range separates neighbouring grid fields).
@@ -451,8 +457,29 @@ class GridGeometryParams:
     min_peak_overlap: float = 0.08
     field_threshold: float = 0.5
     min_field_bins: int = 2
+    lattice_min_spacing: float = 4.0
+    lattice_min_periods: float = 1.25
+    lattice_n_spacings: int = 32
+    lattice_orientation_step: float = 3.0
+    lattice_n_offsets: int = 12
+    lattice_sharpness: tuple = (0.0, 1.0, 3.0)
+    field_fit_widths: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+    @property
+    def lattice(self) -> LatticeFitParams:
+        """The lattice-fit search of these settings."""
+        return LatticeFitParams(self.lattice_min_spacing, self.lattice_min_periods,
+                                self.lattice_n_spacings, self.lattice_orientation_step,
+                                self.lattice_n_offsets, self.lattice_sharpness)
 
     def __post_init__(self):
+        object.__setattr__(self, "lattice_sharpness", self.lattice.sharpness)  # validated
+        w = np.asarray(self.field_fit_widths, dtype=np.float64) if not isinstance(
+            self.field_fit_widths, (str, bytes)) else np.array([np.nan])
+        if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w) & (w > 0)):
+            raise ValueError("scores.geometry.field_fit_widths: must be a list of numbers > 0 "
+                             f"(bins), got {self.field_fit_widths!r}")
+        object.__setattr__(self, "field_fit_widths", tuple(float(v) for v in w))
         if int(self.n_peaks) < 3:
             raise ValueError(f"scores.geometry.n_peaks: must be >= 3, got {self.n_peaks!r}")
         if not self.min_peak_distance >= 0:
@@ -1391,6 +1418,9 @@ def score_maps(
         out.update(band_ramp_fit(r, bin_size, out["band_orientation"], out["band_wavelength"]))
         out["spatial_coherence"] = spatial_coherence(r)
         out["n_fields"] = count_fields(r, geometry.field_threshold, geometry.min_field_bins)
+        out.update(lattice_fit(r, xc, yc, bin_size, geometry.lattice, 6))
+        out.update(lattice_fit(r, xc, yc, bin_size, geometry.lattice, 4))
+        out.update(field_fit(r, xc, yc, bin_size, geometry.field_fit_widths))
     if occupancy is not None and activity_variance is not None:
         out["spatial_variance_fraction"] = spatial_variance_fraction(r, occupancy, activity_variance)
     else:
@@ -1524,6 +1554,7 @@ SCORE_ATTRS: dict[str, dict] = {
     "border_profile_halfwidth": {"long_name": "distance from the best wall at which the fitted "
                                               "decreasing wall profile falls to half its range",
                                  "units": "m"},
+    **LATTICE_ATTRS,
 }
 
 

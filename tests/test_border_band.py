@@ -320,10 +320,12 @@ def test_lattice_contrast_separates_grids_from_smooth_maps_with_noise():
         assert np.all(~(out["grid_contrast"][:2] >= 0.15)), (name, out["grid_contrast"])
         p = CellTypeParams()
         with np.errstate(invalid="ignore"):
-            lattice = (out["grid_contrast"] >= p.min_grid_contrast) & (
-                ((out["grid_hex_order"] >= p.min_hex_order)
-                 & (out["grid_hex_ratio"] <= p.max_hex_spacing_ratio))
-                | ((out["grid_square_order"] >= p.min_square_order)
-                   & (out["grid_square_ratio"] <= p.max_square_spacing_ratio))) \
-                & (out["n_fields"] >= p.min_grid_fields)
-        assert not lattice.any(), (name, out["grid_contrast"], out["n_fields"])
+            fit = np.abs(out["lattice_r2"])
+            hexagonal = (fit >= p.min_lattice_r2) & (out["n_fields"] >= p.min_hex_fields) \
+                & (fit - np.abs(out["field_r2"]) >= p.min_lattice_margin)
+            square = (out["grid_contrast"] >= p.min_grid_contrast) \
+                & (out["grid_square_order"] >= p.min_square_order) \
+                & (out["grid_square_ratio"] <= p.max_square_spacing_ratio) \
+                & (out["n_fields"] >= p.min_grid_fields) \
+                & (np.abs(out["square_lattice_r2"]) >= p.min_square_lattice_r2)
+        assert not (hexagonal | square).any(), (name, out["lattice_r2"], out["n_fields"])

@@ -29,7 +29,8 @@ def _scores(**kw):
             "spatial_coherence": 0.9, "grid_hex_order": 0.97, "grid_hex_ratio": 1.05,
             "grid_square_order": 0.97, "grid_square_ratio": 1.05, "n_fields": 6,
             "band_periods": 2.5, "band_wave_r2": 0.8, "band_ramp_r2": 0.1,
-            "border_cm": 1.0, "border_profile_r2": 0.85, "border_profile_halfwidth": 0.14}
+            "border_cm": 1.0, "border_profile_r2": 0.85, "border_profile_halfwidth": 0.14,
+            "lattice_r2": 0.8, "square_lattice_r2": 0.8, "field_r2": 0.2}
     base.update(kw)
     return {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in base.items()}
 
@@ -41,21 +42,27 @@ ALL_SIG = {n: np.array([True]) for n in SCORE_NAMES}
     ({}, (), "spatially_irregular"),
     ({"score60": 0.8}, (), "grid_like"),
     ({"score90": 0.8}, (), "grid_like"),
-    ({"score60": 0.8, "grid_contrast": 0.05}, (), "spatially_irregular"),  # no lattice in the SAC
-    ({"score60": 0.8, "grid_contrast": np.nan}, (), "spatially_irregular"),
+    ({"score60": 0.8, "lattice_r2": 0.3}, (), "spatially_irregular"),   # no lattice fits the map
+    ({"score60": 0.8, "lattice_r2": np.nan}, (), "spatially_irregular"),
+    ({"score60": 0.8, "lattice_r2": -0.8}, (), "grid_like"),           # low activity forms it
+    ({"score60": 0.8, "field_r2": 0.75}, (), "spatially_irregular"),   # one field fits as well
+    ({"score60": 0.8, "grid_contrast": 0.05}, (), "grid_like"),        # SAC contrast: squares only
+    ({"score90": 0.8, "grid_contrast": 0.05}, (), "spatially_irregular"),  # no lattice in the SAC
+    ({"score90": 0.8, "grid_contrast": np.nan}, (), "spatially_irregular"),
     ({"score60": 0.8}, ("score60",), "spatially_irregular"),           # not above its null
     ({"score60": 0.2}, (), "spatially_irregular"),                     # below the minimum
     ({"border_score": 0.7, "score60": 0.8}, (), "grid_like"),          # grid before border
-    ({"border_score": 0.7, "score60": 0.8, "grid_hex_order": 0.5}, (), "border"),  # no lattice
+    ({"border_score": 0.7, "score60": 0.8, "lattice_r2": 0.4}, (), "border"),  # no lattice
     ({"border_score": 0.7}, (), "border"),
     ({"border_score": 0.7, "border_profile_r2": 0.3}, (), "spatially_irregular"),  # no wall profile
     ({"border_score": 0.7, "border_profile_halfwidth": 0.6}, (), "spatially_irregular"),  # ramp
     ({"border_score": 0.7, "border_cm": 0.2}, (), "spatially_irregular"),  # covers little wall
     ({"border_score": 0.7, "spatial_coherence": 0.1}, (), "spatially_irregular"),  # salt-and-pepper
-    ({"score60": 0.8, "grid_hex_order": 0.6}, (), "spatially_irregular"),  # irregular peaks
-    ({"score60": 0.8, "grid_hex_ratio": 1.4}, (), "spatially_irregular"),
     ({"score60": 0.8, "n_fields": 1}, (), "spatially_irregular"),          # a single field
     ({"score90": 0.8, "grid_square_order": 0.5}, (), "spatially_irregular"),
+    ({"score90": 0.8, "n_fields": 2}, (), "spatially_irregular"),
+    ({"score90": 0.8, "square_lattice_r2": 0.55}, (), "spatially_irregular"),  # no square lattice
+    ({"score90": 0.8, "field_r2": 0.75}, (), "spatially_irregular"),
     ({"score60": 0.34}, (), "spatially_irregular"),                    # below 0.37
     ({"band_score": 0.6}, (), "band_like"),
     ({"band_score": 0.6, "band_periods": 1.2}, (), "spatially_irregular"),  # no repeat

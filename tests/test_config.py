@@ -185,7 +185,10 @@ def test_schema_defaults_equal_the_library_defaults():
             lib = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             if lib is None or f.name not in defaults:
                 continue  # optional value resolved elsewhere (e.g. speed_max) or not configurable
-            assert defaults[f.name] == pytest.approx(lib) if isinstance(lib, float) else defaults[f.name] == lib, (cls.__name__, f.name)
+            got = defaults[f.name]
+            if isinstance(lib, tuple):  # YAML lists, tuples in the frozen dataclasses
+                lib, got = list(lib), list(got)
+            assert got == pytest.approx(lib) if isinstance(lib, float) else got == lib, (cls.__name__, f.name)
 
 
 def test_runs_expand_over_seeds_and_a_sweep(default):
