@@ -4,7 +4,7 @@ Each rule passes ``code_hash(<its script>)`` as a ``params:`` value, so Snakemak
 reruns the rule's jobs when, and only when, the code the step executes changes:
 
 * the script itself (``workflow/scripts/<rule>.py``);
-* for every name it imports from ``cw`` (e.g. ``from cw.pipeline import train_model``): that
+* for every name it imports from ``cw`` (e.g. ``from cw.steps.pipeline import train_model``): that
   function's own code and the module-level functions, classes and constants of the same module
   it refers to, recursively;
 * every ``cw`` module imported along the way (module-level or inside a function), whole, and the
@@ -12,7 +12,7 @@ reruns the rule's jobs when, and only when, the code the step executes changes:
 
 The code is hashed as its syntax tree without docstrings (``ast.dump``), so comments, docstrings
 and formatting never rerun anything, while any change to what runs does.  An edit of one step
-function in ``cw/pipeline.py`` reruns that step only; an edit in ``cw/scores.py`` reruns the
+function in ``cw/steps/pipeline.py`` reruns that step only; an edit in ``cw/analysis/scores.py`` reruns the
 steps that import it (scores, development, ...) but no training.
 """
 
@@ -42,7 +42,7 @@ def _parse(path: str) -> ast.Module:
 
 
 def module_path(name: str) -> Path | None:
-    """File of a ``cw`` module (``cw.optimizers`` -> its ``__init__.py``), None if not one."""
+    """File of a ``cw`` module (``cw.network.optimizers`` -> its ``__init__.py``), None if not one."""
     if name == "cw":
         return CW_DIR / "__init__.py"
     if not name.startswith("cw."):

@@ -110,7 +110,7 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
     cfg["runs"] = expand_runs(cfg["runs"])
     _raise_first(validator, cfg)  # the swept values, now in place
 
-    from cw.arenas import make_arena
+    from cw.task.arenas import make_arena
 
     for name, spec in cfg["arenas"].items():
         if spec["shape"] == "polygon" and "corners" not in spec:
@@ -121,7 +121,7 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
             make_arena(name, spec)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    from cw.claims import ClaimParams
+    from cw.analysis.claims import ClaimParams
 
     ClaimParams.from_dict(cfg["claims"])
     for run, spec in cfg["runs"].items():
@@ -152,7 +152,7 @@ def select_run_set(cfg: dict) -> dict:
 
 def _check_run(run: Mapping) -> None:
     """Checks that involve several sections of one resolved run."""
-    from cw.arenas import make_arena
+    from cw.task.arenas import make_arena
 
     name = run["name"]
     try:
@@ -223,18 +223,18 @@ def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:
 
 def build_params(run: Mapping) -> dict:
     """Construct the library's parameter objects from a resolved run (validates their ranges)."""
-    from cw.model import ModelParams
-    from cw.model import LossParams
-    from cw.training import TrainingParams
-    from cw.trajectories import TrajectoryParams
+    from cw.network.model import ModelParams
+    from cw.network.model import LossParams
+    from cw.network.training import TrainingParams
+    from cw.task.trajectories import TrajectoryParams
 
-    from cw.boundary import BoundaryParams
-    from cw.celltypes import CellTypeParams
-    from cw.development import DevelopmentParams
-    from cw.ratemaps import RatemapParams
-    from cw.scores import ScoreParams
-    from cw.shuffles import ShuffleParams
-    from cw.tuning import TuningParams
+    from cw.analysis.boundary import BoundaryParams
+    from cw.analysis.celltypes import CellTypeParams
+    from cw.analysis.development import DevelopmentParams
+    from cw.analysis.ratemaps import RatemapParams
+    from cw.analysis.scores import ScoreParams
+    from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.tuning import TuningParams
 
     traj = {k: v for k, v in run["trajectories"].items() if k != "n_test"}
     return {

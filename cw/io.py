@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import xarray as xr
 
-from cw.model import WEIGHT_NAMES
+from cw.network.model import WEIGHT_NAMES
 
 #: zlib level used for every netCDF variable (OURS: 4, a good size/speed trade-off).
 COMPRESSION_LEVEL = 4

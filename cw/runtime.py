@@ -37,7 +37,7 @@ def configure_threads(threads: int, start_up_log: str | os.PathLike | None = Non
 
     TensorFlow gets ``threads`` intra-op threads (one large operation split across cores: noise
     generation, transposes) and ``threads`` inter-op threads (independent operations side by
-    side).  The time loops of :mod:`cw.objective` cut the batch into as many chunks as there are
+    side).  The time loops of :mod:`cw.network.objective` cut the batch into as many chunks as there are
     inter-op threads and run them side by side: the per-step matrix products (500 x 100 by
     100 x 100) are too small to gain from intra-op threads (two intra-op threads made a loop of
     them slower than one), but two independent chunks keep two cores busy.
@@ -94,7 +94,7 @@ def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> No
         configure_threads(smk.threads, start_up_log=smk.log[0] if smk.log else None)
     try:
         func(*args, **kwargs)
-    except KeyboardInterrupt as exc:  # e.g. cw.training.TrainingInterrupted: the state is saved
+    except KeyboardInterrupt as exc:  # e.g. cw.network.training.TrainingInterrupted: the state is saved
         logging.getLogger(func.__module__).info("%s", exc or "interrupted")  # the log file; one line below
         print(f"cw: {exc or 'interrupted'}", file=sys.stderr)
         raise SystemExit(130) from None

@@ -1,0 +1,101 @@
+"""Activity of a trained network on held-out test trials, as an xarray Dataset."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import xarray as xr
+
+from cw.network.model import ModelParams, encode_inputs
+
+
+def network_runner(model: ModelParams, batch_size: int = 500):
+    """A function ``run(weights, speed, heading) -> (u, y)``: noise-free runs of the network.
+
+    One compiled forward pass serves every call, so several weight sets (e.g. training
+    checkpoints) are run without re-tracing.
+
+    Parameters
+    ----------
+    model : architecture (alpha, input encoding)
+    batch_size : trials simulated at once (memory bound only)
+
+    The returned function takes weights (WEIGHT_NAMES mapping), speed and heading ((M, T) arrays,
+    m/step and rad) and returns u ((M, T, N) float32 firing rates) and y ((M, T, N_out) float32
+    network output, m).
+    """
+    import tensorflow as tf
+
+    from cw.network.objective import Objective, weights_to_tensors
+
+    objective = Objective(model)
+
+    def run(weights: Mapping[str, np.ndarray], speed: np.ndarray, heading: np.ndarray):
+        w = weights_to_tensors(weights)
+        inputs = encode_inputs(speed, heading, model)
+        us, ys = [], []
+        for start in range(0, inputs.shape[0], batch_size):
+            u, y = objective.outputs(w, tf.constant(inputs[start : start + batch_size]))
+            us.append(u)
+            ys.append(y)
+        return np.concatenate(us).astype(np.float32), np.concatenate(ys).astype(np.float32)
+
+    return run
+
+
+def run_network(
+    weights: Mapping[str, np.ndarray],
+    speed: np.ndarray,
+    heading: np.ndarray,
+    model: ModelParams,
+    batch_size: int = 500,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free run of the network on trials: (u (M, T, N), y (M, T, N_out)); see :func:`network_runner`."""
+    return network_runner(model, batch_size)(weights, speed, heading)
+
+
+def activity_dataset(
+    u: np.ndarray,
+    y: np.ndarray,
+    test: xr.Dataset,
+    attrs: Mapping | None = None,
+) -> xr.Dataset:
+    """Dataset with dims (trial, time, unit): rates, true and decoded position, inputs, boundary flag.
+
+    Parameters
+    ----------
+    u : (M, T, N) firing rates; y : (M, T, 2) network output
+    test : the test trials (variables speed, heading, x, y, boundary on dims trial, time)
+    attrs : global attributes (run parameters, provenance)
+    """
+    m, t, n = u.shape
+    coords = {
+        "trial": ("trial", np.arange(m), {"long_name": "test trial index"}),
+        "time": ("time", np.arange(t), {"long_name": "time step (tau / 10 each)", "units": "step"}),
+        "unit": ("unit", np.arange(n), {"long_name": "recurrent unit index"}),
+    }
+
+    def var(dims, data, long_name, units):
+        return (dims, data, {"long_name": long_name, "units": units})
+
+    tt = ("trial", "time")
+    data = {
+        "u": var(tt + ("unit",), u, "firing rate u = tanh(x) of each unit", "1"),
+        "x": var(tt, test["x"].values, "true x position", "m"),
+        "y": var(tt, test["y"].values, "true y position", "m"),
+        "output_x": var(tt, y[..., 0], "network estimate of x position", "m"),
+        "output_y": var(tt, y[..., 1], "network estimate of y position", "m"),
+        "speed": var(tt, test["speed"].values, "speed input (before scaling)", "m step-1"),
+        "heading": var(tt, test["heading"].values, "heading direction input", "rad"),
+        "boundary": var(tt, test["boundary"].values.astype(np.int8), "boundary interaction (heading re-sampled at a wall)", "1"),
+    }
+    ds = xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
+    ds["boundary"].attrs.update(flag_values=np.array([0, 1], np.int8), flag_meanings="none wall_resample")
+    return ds
+
+
+def position_error(ds: xr.Dataset) -> float:
+    """Root-mean-square distance (m) between network output and true position over all samples."""
+    d2 = (ds["output_x"] - ds["x"]) ** 2 + (ds["output_y"] - ds["y"]) ** 2
+    return float(np.sqrt(d2.mean()))

@@ -1,0 +1,345 @@
+"""Spatial rate maps of unit activity (paper section 5, "Rate map"; OURS).
+
+A rate map is the mean activity of each unit in square spatial bins, computed
+from long test trajectories.  Bins whose centre lies outside the arena polygon,
+and bins visited fewer than ``min_occupancy`` times, are NaN.
+
+The binning grid is a regular grid of square bins of side ``bin_size`` that
+covers the arena's bounding box and is centred on the centre of that box (the
+grid overhangs the box by the same amount on both sides when the box width is
+not a multiple of ``bin_size``).
+
+The ``arena`` argument is duck-typed: any object with ``.bounds`` ->
+``(xmin, xmax, ymin, ymax)`` and ``.contains(points (..., 2)) -> bool (...)``
+(e.g. :class:`cw.task.arenas.Arena`), or a plain ``(K, 2)`` array of polygon corners.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import scipy.ndimage as ndi
+import scipy.sparse as sp
+import xarray as xr
+
+from cw.validation import section_from_dict
+
+__all__ = ["RatemapParams", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
+
+
+@dataclass(frozen=True)
+class RatemapParams:
+    """Rate-map settings (config section ``ratemaps``; all OURS).
+
+    bin_size : float, default 0.1
+        Side of a square spatial bin, m (> 0).
+    min_occupancy : int, default 1
+        Samples a bin needs to get a rate; fewer -> NaN (>= 1).
+    smoothing_sigma : float, default 0.0
+        s.d. of the NaN-aware Gaussian smoothing of the maps, in bins (0 = none; >= 0).
+    skip_steps : int, default 50
+        Steps at the start of every test trial left out of the rate maps, scores and shuffles
+        (>= 0; OURS). Every trial starts at the arena's centre, on a bin corner, from the
+        network's initial state: without it, the 4 bins at the centre hold ~10% of all samples
+        (40 times a uniform share), 60% of them from the first 50 steps, and the network's
+        start-up transient shows as a spurious "centre field". 50 steps = 5 time constants
+        (tau = 10 steps, ``model.alpha`` 0.1: 0.9^50 < 1% of the initial state remains);
+        measured on untrained networks of config.yaml (square, hexagon), the population's mean
+        |u| reaches within 5% of its late-trial level after 14-17 steps.
+    """
+
+    bin_size: float = 0.1
+    min_occupancy: int = 1
+    smoothing_sigma: float = 0.0
+    skip_steps: int = 50
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bin_size, bool) or not (
+            isinstance(self.bin_size, (int, float, np.integer, np.floating)) and self.bin_size > 0
+        ):
+            raise ValueError(f"ratemaps.bin_size: must be > 0 m, got {self.bin_size!r}")
+        if isinstance(self.min_occupancy, bool) or not isinstance(
+            self.min_occupancy, (int, np.integer)
+        ) or self.min_occupancy < 1:
+            raise ValueError(
+                f"ratemaps.min_occupancy: must be an integer >= 1, got {self.min_occupancy!r}"
+            )
+        if isinstance(self.smoothing_sigma, bool) or not (
+            isinstance(self.smoothing_sigma, (int, float, np.integer, np.floating))
+            and self.smoothing_sigma >= 0
+        ):
+            raise ValueError(
+                f"ratemaps.smoothing_sigma: must be >= 0 bins, got {self.smoothing_sigma!r}"
+            )
+
+        if isinstance(self.skip_steps, bool) or not isinstance(self.skip_steps, (int, np.integer)) \
+                or self.skip_steps < 0:
+            raise ValueError(f"ratemaps.skip_steps: must be an integer >= 0, got {self.skip_steps!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "RatemapParams":
+        return section_from_dict(cls, d, "ratemaps")
+
+
+def trial_samples(x: np.ndarray, y: np.ndarray, activity: np.ndarray, skip_steps: int):
+    """Concatenated samples of every trial after its first ``skip_steps`` steps.
+
+    Parameters
+    ----------
+    x, y : (M, T) positions (m) of M trials of T steps.
+    activity : (M, T, U) activity.
+    skip_steps : steps dropped at the start of every trial (``ratemaps.skip_steps``).
+
+    Returns
+    -------
+    x (S,), y (S,), activity (S, U) with S = M * (T - skip_steps), in trial order.
+    """
+    x, y, a = np.asarray(x), np.asarray(y), np.asarray(activity)
+    if x.ndim != 2 or y.shape != x.shape or a.shape[:2] != x.shape:
+        raise ValueError(f"trial_samples: x {x.shape}, y {y.shape} must be (M, T) and activity "
+                         f"{a.shape} (M, T, U)")
+    T = x.shape[1]
+    k = int(skip_steps)
+    if not 0 <= k < T:
+        raise ValueError(f"ratemaps.skip_steps: {skip_steps!r} leaves no sample of trials of "
+                         f"{T} steps (must be in [0, {T - 1}])")
+    return x[:, k:].ravel(), y[:, k:].ravel(), a[:, k:].reshape(-1, a.shape[-1])
+
+
+# --------------------------------------------------------------------------
+# arena helpers (duck typing, so this module does not depend on cw.task.arenas)
+# --------------------------------------------------------------------------
+def _points_in_polygon(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Even-odd (ray casting) point-in-polygon test; works for any simple polygon.
+
+    Points exactly on an edge may fall either side; callers only use it for bin
+    centres, which are generically not on edges.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    px, py = pts[..., 0], pts[..., 1]
+    inside = np.zeros(px.shape, dtype=bool)
+    c = np.asarray(corners, dtype=np.float64)
+    k = len(c)
+    for i in range(k):
+        x1, y1 = c[i]
+        x2, y2 = c[(i + 1) % k]
+        if y1 == y2:
+            continue
+        crosses = (y1 > py) != (y2 > py)
+        x_at = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= crosses & (px < x_at)
+    return inside
+
+
+def _arena_geometry(arena):
+    """Return ``(bounds, contains, name)`` for an Arena-like object or a corners array."""
+    if hasattr(arena, "bounds") and hasattr(arena, "contains"):
+        bounds = tuple(float(b) for b in arena.bounds)
+        return bounds, arena.contains, str(getattr(arena, "name", ""))
+    corners = np.asarray(arena, dtype=np.float64)
+    if corners.ndim != 2 or corners.shape[1] != 2 or len(corners) < 3:
+        raise TypeError(
+            "arena must have .bounds and .contains, or be a (K>=3, 2) array of corners"
+        )
+    bounds = (
+        float(corners[:, 0].min()),
+        float(corners[:, 0].max()),
+        float(corners[:, 1].min()),
+        float(corners[:, 1].max()),
+    )
+    return bounds, (lambda p: _points_in_polygon(p, corners)), ""
+
+
+# --------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------
+def _edges_1d(lo: float, hi: float, bin_size: float) -> np.ndarray:
+    width = hi - lo
+    # tolerance so that e.g. 1.0 / 0.05 = 20.000000000000004 gives 20 bins, not 21
+    n = max(1, int(math.ceil(width / bin_size - 1e-9)))
+    centre = 0.5 * (lo + hi)
+    start = centre - 0.5 * n * bin_size
+    return start + bin_size * np.arange(n + 1, dtype=np.float64)
+
+
+def bin_edges(
+    bounds: tuple[float, float, float, float], bin_size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (m) of square bins of side ``bin_size`` covering ``bounds``.
+
+    ``bounds = (xmin, xmax, ymin, ymax)``.  The number of bins per axis is
+    ``ceil(width / bin_size)`` and the grid is centred on the centre of the
+    bounding box.  Returns ``(x_edges, y_edges)`` of lengths ``nx + 1``, ``ny + 1``.
+    """
+    if not bin_size > 0:
+        raise ValueError(f"bin_size must be > 0, got {bin_size}")
+    xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+    if not (xmax > xmin and ymax > ymin):
+        raise ValueError(f"degenerate bounds {bounds}")
+    return _edges_1d(xmin, xmax, bin_size), _edges_1d(ymin, ymax, bin_size)
+
+
+def compute_ratemaps(
+    x: np.ndarray,
+    y: np.ndarray,
+    activity: np.ndarray,
+    arena,
+    bin_size: float,
+    min_occupancy: int = 1,
+    smoothing_sigma: float = 0.0,
+) -> xr.Dataset:
+    """Mean activity per spatial bin for every unit.
+
+    Parameters
+    ----------
+    x, y : (S,) sample positions (m).
+    activity : (S, U) activity (firing rate) of U units at each sample ((S,) is
+        treated as one unit).
+    arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
+    bin_size : side of the square bins (m).
+    min_occupancy : bins with fewer samples than this are NaN.
+    smoothing_sigma : s.d. (in bins) of an optional Gaussian smoothing of the rates that
+        respects the NaN mask (:func:`smooth_ratemap`); 0 (default) = no smoothing.
+
+    Returns
+    -------
+    xarray.Dataset with
+        ``rate (unit, y, x)``  mean activity; NaN outside the polygon (bin centre
+                               test) or where occupancy < min_occupancy,
+        ``occupancy (y, x)``   number of samples per bin (int64),
+        ``inside (y, x)``      bool, bin centre inside the polygon,
+    coordinates ``x``, ``y`` (bin centres, m) and ``unit``; attrs ``bin_size``,
+    ``min_occupancy``, ``smoothing_sigma`` (bins), ``n_samples``, ``n_dropped`` (samples that were non-finite or
+    outside the binning grid and therefore not counted) and ``arena`` (name, if any).
+
+    Implementation: one sparse (bins x samples) indicator matrix multiplied by the
+    (samples x units) activity matrix -- no loop over units.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    act = np.asarray(activity)
+    if act.ndim == 1:
+        act = act[:, None]
+    if act.ndim != 2:
+        raise ValueError(f"activity must be (S, U), got shape {act.shape}")
+    S = x.size
+    if y.size != S or act.shape[0] != S:
+        raise ValueError(
+            f"x ({x.size}), y ({y.size}) and activity ({act.shape[0]}) lengths differ"
+        )
+    if min_occupancy < 1:
+        raise ValueError("min_occupancy must be >= 1")
+    if not smoothing_sigma >= 0:
+        raise ValueError(f"ratemaps.smoothing_sigma: must be >= 0 bins, got {smoothing_sigma!r}")
+    U = act.shape[1]
+
+    bounds, contains, name = _arena_geometry(arena)
+    xe, ye = bin_edges(bounds, bin_size)
+    nx, ny = xe.size - 1, ye.size - 1
+    xc = 0.5 * (xe[:-1] + xe[1:])
+    yc = 0.5 * (ye[:-1] + ye[1:])
+
+    # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,
+    # samples clearly outside (or non-finite) are dropped.
+    fx = (x - xe[0]) / bin_size
+    fy = (y - ye[0]) / bin_size
+    eps = 1e-6
+    ok = (
+        np.isfinite(fx)
+        & np.isfinite(fy)
+        & (fx >= -eps)
+        & (fx <= nx + eps)
+        & (fy >= -eps)
+        & (fy <= ny + eps)
+    )
+    ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
+    iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
+    flat = iy * nx + ix
+    nbins = nx * ny
+
+    occupancy = np.bincount(flat, minlength=nbins).astype(np.int64)
+    act_ok = act[ok]
+    if not np.issubdtype(act_ok.dtype, np.floating):
+        act_ok = act_ok.astype(np.float64)
+    n_ok = flat.size
+    indicator = sp.csr_matrix(
+        (np.ones(n_ok, dtype=np.float64), (flat, np.arange(n_ok))), shape=(nbins, n_ok)
+    )
+    sums = np.asarray(indicator @ act_ok.astype(np.float64, copy=False))  # (nbins, U)
+
+    gx, gy = np.meshgrid(xc, yc)  # (ny, nx)
+    inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
+
+    occ2 = occupancy.reshape(ny, nx)
+    valid = inside & (occ2 >= min_occupancy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / occupancy[:, None]
+    rate = mean.T.reshape(U, ny, nx)
+    rate[:, ~valid] = np.nan
+    if smoothing_sigma > 0:
+        rate = smooth_ratemap(rate, smoothing_sigma)
+
+    ds = xr.Dataset(
+        data_vars={
+            "rate": (
+                ("unit", "y", "x"),
+                rate,
+                {"long_name": "mean activity per spatial bin", "units": "1"},
+            ),
+            "occupancy": (
+                ("y", "x"),
+                occ2,
+                {"long_name": "number of samples per bin", "units": "1"},
+            ),
+            "inside": (
+                ("y", "x"),
+                inside,
+                {"long_name": "bin centre inside the arena polygon"},
+            ),
+        },
+        coords={
+            "unit": ("unit", np.arange(U)),
+            "y": ("y", yc, {"units": "m", "long_name": "bin centre y"}),
+            "x": ("x", xc, {"units": "m", "long_name": "bin centre x"}),
+        },
+        attrs={
+            "bin_size": float(bin_size),
+            "min_occupancy": int(min_occupancy),
+            "smoothing_sigma": float(smoothing_sigma),
+            "n_samples": int(S),
+            "n_dropped": int(S - n_ok),
+            "arena": name,
+        },
+    )
+    return ds
+
+
+def smooth_ratemap(rate: np.ndarray, sigma_bins: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian smoothing of rate maps that respects the NaN mask.
+
+    Normalised convolution: ``G*(r . m) / G*m`` with ``m`` the validity mask, so
+    NaN bins neither contribute nor get filled; NaN stays NaN.  Works on a single
+    ``(ny, nx)`` map or a stack ``(..., ny, nx)`` (smoothing over the last two axes
+    only).  ``sigma_bins <= 0`` returns a copy.
+    """
+    r = np.asarray(rate, dtype=np.float64)
+    if r.ndim < 2:
+        raise ValueError("rate must be at least 2-D (..., ny, nx)")
+    out = r.copy()
+    if sigma_bins <= 0:
+        return out
+    valid = np.isfinite(r)
+    filled = np.where(valid, r, 0.0)
+    sig = (0.0,) * (r.ndim - 2) + (float(sigma_bins), float(sigma_bins))
+    num = ndi.gaussian_filter(filled, sig, mode="constant", cval=0.0, truncate=truncate)
+    den = ndi.gaussian_filter(
+        valid.astype(np.float64), sig, mode="constant", cval=0.0, truncate=truncate
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sm = num / den
+    out[valid] = sm[valid]
+    out[~valid] = np.nan
+    return out

@@ -1,0 +1,284 @@
+"""Significance of spatial scores from circular time-shift shuffles (docs/paper-map.md; OURS).
+
+The experimental standard (e.g. Langston et al. 2010, Solstad et al. 2008, Krupic et al. 2012):
+the activity time series of a unit is shifted circularly in time relative to the animal's
+positions, by a random offset of at least ``min_shift`` steps; the rate map of the shifted
+activity and its scores are computed; repeating this ``n_shuffles`` times gives a null
+distribution per unit and per score that keeps the unit's temporal statistics and the
+trajectory's occupancy but breaks the relation between activity and position. A unit's score is
+significant when it exceeds the ``percentile``-th percentile of its own null distribution.
+
+Conventions
+-----------
+* The test trials are concatenated in trial order into one series of ``S`` samples (activity
+  ``(S, U)``, positions ``(S,)``); shift ``s`` pairs the activity at sample ``t`` with the
+  position at sample ``(t - s) mod S``. All units share the same ``n_shuffles`` offsets (one
+  matrix product per shift gives every unit's map); each unit still gets its own null
+  distribution.
+* Offsets are drawn uniformly from the integers ``[min_shift, S - min_shift]`` with the
+  ``numpy.random.Generator`` passed in. The default ``min_shift`` = 500 steps = one trial (OURS),
+  so shifted activity always comes from another stretch of the test set, well beyond the
+  network's time constant (10 steps). Caveat: every trial starts at the arena centre, so an
+  offset close to a multiple of the trial length re-aligns time-in-trial and keeps a little
+  of the start-of-trial structure; with uniform offsets over ``S = 250,000`` samples this is
+  a small fraction of the shuffles.
+* Shuffled maps use exactly the binning, occupancy mask and smoothing of the real map (the
+  positions do not move, so the occupancy does not change).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+import xarray as xr
+
+from cw.analysis.ratemaps import bin_edges, smooth_ratemap
+from cw.validation import is_int, section_from_dict
+
+__all__ = [
+    "ShuffleParams",
+    "ShiftedRatemaps",
+    "shift_offsets",
+    "shuffle_null",
+    "null_thresholds",
+    "p_values",
+    "significance_dataset",
+]
+
+
+
+@dataclass(frozen=True)
+class ShuffleParams:
+    """Parameters of the shuffle null distributions (config section ``shuffles``; all OURS).
+
+    n_shuffles : int, default 100
+        Circular shifts per unit (the null distribution's size). >= 1; 100 gives a 95th
+        percentile with a standard error of about 2 percentile points.
+    min_shift : int, default 500
+        Smallest shift, in samples (integration steps; 500 = one trial). Offsets are uniform on
+        ``[min_shift, S - min_shift]``, so the concatenated series must have
+        ``S >= 2 * min_shift + 1`` samples.
+    percentile : float, default 95.0
+        Percentile of the null distribution used as each unit's threshold, in (0, 100).
+    batch_size : int, default 8
+        Shuffles whose maps are scored together (memory/speed only, results do not depend on
+        it): each batch scores ``batch_size * U`` maps at once.
+    """
+
+    n_shuffles: int = 100
+    min_shift: int = 500
+    percentile: float = 95.0
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        for key in ("n_shuffles", "min_shift", "batch_size"):
+            if not is_int(getattr(self, key)):
+                raise ValueError(f"shuffles.{key}: must be an integer, got {getattr(self, key)!r}")
+        if self.n_shuffles < 1:
+            raise ValueError(f"shuffles.n_shuffles: must be >= 1, got {self.n_shuffles}")
+        if self.min_shift < 1:
+            raise ValueError(f"shuffles.min_shift: must be >= 1 sample, got {self.min_shift}")
+        if self.batch_size < 1:
+            raise ValueError(f"shuffles.batch_size: must be >= 1, got {self.batch_size}")
+        if not 0.0 < float(self.percentile) < 100.0:
+            raise ValueError(f"shuffles.percentile: must be in (0, 100), got {self.percentile!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "ShuffleParams":
+        return section_from_dict(cls, d, "shuffles")
+
+
+def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``n_shuffles`` circular shifts drawn uniformly from ``[min_shift, n_samples - min_shift]``.
+
+    Raises ValueError (naming ``shuffles.min_shift``) if the series is too short.
+    """
+    if n_samples < 2 * min_shift + 1:
+        raise ValueError(
+            f"shuffles.min_shift: {min_shift} samples leaves no admissible shift in a series of "
+            f"{n_samples} samples (need >= 2 * min_shift + 1)"
+        )
+    return rng.integers(min_shift, n_samples - min_shift, size=n_shuffles, endpoint=True)
+
+
+class ShiftedRatemaps:
+    """Rate maps of activity circularly shifted in time relative to position.
+
+    The binning is exactly that of :func:`cw.analysis.ratemaps.compute_ratemaps` (same bin edges,
+    polygon mask, ``min_occupancy`` rule and smoothing), so ``maps(0)`` equals its ``rate``.
+    Each shift costs one sparse (bins x samples) by (samples x units) product.
+
+    Parameters
+    ----------
+    x, y : (S,) positions (m) of the concatenated samples.
+    activity : (S, U) activity.
+    arena : Arena-like (``.bounds``, ``.contains``).
+    bin_size : m; min_occupancy : samples; smoothing_sigma : bins (0 = none).
+
+    Attributes
+    ----------
+    x_centres (nx,), y_centres (ny,) : bin centres (m); occupancy (ny, nx) int; valid (ny, nx)
+    bool; variance (U,) : variance of each unit's activity over all S samples (float64).
+    """
+
+    def __init__(self, x, y, activity, arena, bin_size: float, min_occupancy: int = 1,
+                 smoothing_sigma: float = 0.0):
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        act = np.asarray(activity)
+        if act.ndim == 1:
+            act = act[:, None]
+        if act.ndim != 2 or act.shape[0] != x.size or y.size != x.size:
+            raise ValueError(f"x ({x.size}), y ({y.size}) and activity {act.shape} do not match")
+        self.n_samples, self.n_units = act.shape
+        self.smoothing_sigma = float(smoothing_sigma)
+        xe, ye = bin_edges(tuple(float(b) for b in arena.bounds), bin_size)
+        nx, ny = xe.size - 1, ye.size - 1
+        self.x_centres = 0.5 * (xe[:-1] + xe[1:])
+        self.y_centres = 0.5 * (ye[:-1] + ye[1:])
+        fx = (x - xe[0]) / bin_size
+        fy = (y - ye[0]) / bin_size
+        eps = 1e-6
+        ok = (np.isfinite(fx) & np.isfinite(fy) & (fx >= -eps) & (fx <= nx + eps)
+              & (fy >= -eps) & (fy <= ny + eps))
+        nbins = nx * ny
+        flat = np.full(x.size, nbins, dtype=np.int32)  # dropped samples -> dummy bin
+        ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
+        iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
+        flat[ok] = iy * nx + ix
+        self._flat = flat
+        self._nbins = nbins
+        self.shape = (ny, nx)
+        occ = np.bincount(flat, minlength=nbins + 1)[:nbins]
+        self.occupancy = occ.reshape(ny, nx)
+        gx, gy = np.meshgrid(self.x_centres, self.y_centres)
+        inside = np.asarray(arena.contains(np.stack([gx, gy], axis=-1)), dtype=bool)
+        self.valid = inside & (self.occupancy >= min_occupancy)
+        self._inv_occ = np.where(self.valid.ravel(), 1.0 / np.maximum(occ, 1), np.nan)
+        # float64 sums: the same accuracy as compute_ratemaps
+        self._act = np.ascontiguousarray(act, dtype=np.float64)
+        self.variance = self._act.var(axis=0)
+        self._ones = np.ones(x.size)
+        self._indptr = np.arange(x.size + 1, dtype=np.int32)
+
+    def maps(self, shift: int = 0) -> np.ndarray:
+        """(U, ny, nx) rate maps with the activity shifted by ``shift`` samples (NaN invalid)."""
+        b = np.roll(self._flat, int(shift))  # b[t] = bin of the position at t - shift
+        ind = sp.csc_matrix((self._ones, b, self._indptr), shape=(self._nbins + 1, self.n_samples))
+        sums = np.asarray(ind @ self._act)[: self._nbins]  # (nbins, U)
+        rate = (sums * self._inv_occ[:, None]).T.reshape(self.n_units, *self.shape)
+        if self.smoothing_sigma > 0:
+            rate = smooth_ratemap(rate, self.smoothing_sigma)
+        return rate
+
+
+def shuffle_null(
+    binner: ShiftedRatemaps,
+    score_fn: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    offsets: np.ndarray,
+    batch_size: int = 8,
+    names: tuple[str, ...] | None = None,
+) -> dict[str, np.ndarray]:
+    """Null distributions of scores under circular shifts.
+
+    Parameters
+    ----------
+    binner : ShiftedRatemaps of the run's activity.
+    score_fn : maps (B*U, ny, nx) -> dict of (B*U,) score arrays (e.g. a partial of
+        :func:`cw.analysis.scores.score_maps` with ``geometry=None``).
+    offsets : (n_shuffles,) shifts (samples), e.g. from :func:`shift_offsets`.
+    batch_size : shuffles scored together.
+    names : scores to keep (default: every 1-D output of ``score_fn``).
+
+    Returns
+    -------
+    dict name -> (n_shuffles, U) array.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    U = binner.n_units
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, offsets.size, max(1, int(batch_size))):
+        chunk = offsets[start: start + batch_size]
+        maps = np.concatenate([binner.maps(int(s)) for s in chunk], axis=0)
+        sc = score_fn(maps)
+        keys = names if names is not None else [k for k, v in sc.items() if np.ndim(v) == 1]
+        for k in keys:
+            if k not in out:
+                out[k] = np.full((offsets.size, U), np.nan)
+            out[k][start: start + chunk.size] = np.asarray(sc[k], dtype=np.float64).reshape(
+                chunk.size, U)
+    return out
+
+
+def null_thresholds(null: np.ndarray, percentile: float = 95.0) -> np.ndarray:
+    """Per-unit threshold: the ``percentile``-th percentile of the null (n_shuffles, U) over
+    its finite values (linear interpolation, numpy's default); NaN if none is finite."""
+    null = np.asarray(null, dtype=np.float64)
+    out = np.full(null.shape[1:], np.nan)
+    finite = np.isfinite(null)
+    has = finite.any(axis=0)
+    if np.any(has):
+        with np.errstate(invalid="ignore"):
+            out[has] = np.nanpercentile(null[:, has], percentile, axis=0)
+    return out
+
+
+def p_values(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """One-sided permutation p-value per unit: ``(1 + #{null >= observed}) / (1 + n)`` over the
+    finite null values; NaN where the observed score is NaN or no null value is finite."""
+    obs = np.asarray(observed, dtype=np.float64)
+    null = np.asarray(null, dtype=np.float64)
+    finite = np.isfinite(null)
+    n = finite.sum(axis=0)
+    ge = np.sum(finite & (null >= obs[None]), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = (1.0 + ge) / (1.0 + n)
+    return np.where(np.isfinite(obs) & (n > 0), p, np.nan)
+
+
+def significance_dataset(
+    scores: Mapping[str, np.ndarray],
+    null: Mapping[str, np.ndarray],
+    offsets: np.ndarray,
+    unit: np.ndarray,
+    params: ShuffleParams,
+    keep_null: bool = True,
+) -> xr.Dataset:
+    """Thresholds, significance flags and p-values of every score with a null distribution.
+
+    Returns a Dataset with, per score ``<s>`` in ``null``: ``threshold_<s>`` (unit),
+    ``significant_<s>`` (unit, bool: finite score > threshold), ``p_<s>`` (unit) and, if
+    ``keep_null``, ``null_<s>`` (shuffle, unit); coordinate ``shift`` (shuffle, samples).
+    """
+    data = {}
+    for name, nl in null.items():
+        thr = null_thresholds(nl, params.percentile)
+        obs = np.asarray(scores[name], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            sig = np.isfinite(obs) & np.isfinite(thr) & (obs > thr)
+        data[f"threshold_{name}"] = ("unit", thr, {
+            "long_name": f"{params.percentile:g}th percentile of the shuffle null of {name}",
+            "units": "1"})
+        data[f"significant_{name}"] = ("unit", sig, {
+            "long_name": f"{name} above its shuffle threshold"})
+        data[f"p_{name}"] = ("unit", p_values(obs, nl), {
+            "long_name": f"one-sided shuffle p-value of {name}", "units": "1"})
+        if keep_null:
+            data[f"null_{name}"] = (("shuffle", "unit"), np.asarray(nl), {
+                "long_name": f"{name} of circularly time-shifted activity", "units": "1"})
+    coords = {"unit": ("unit", np.asarray(unit)),
+              "shift": ("shuffle", np.asarray(offsets, dtype=np.int64), {
+                  "long_name": "circular shift of activity relative to position",
+                  "units": "step"})}
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update({f"shuffles_{k}": v for k, v in dataclasses.asdict(params).items()})
+    ds.attrs["shuffles_method"] = (
+        "activity circularly shifted in time relative to position by offsets uniform on "
+        "[min_shift, S - min_shift] samples (concatenated test trials); threshold = percentile "
+        "of each unit's null; significant = score > threshold")
+    return ds

@@ -1,0 +1,1 @@
+"""The network: CTRNN model, objective, curvature, optimizers, penalties and training."""

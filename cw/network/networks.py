@@ -1,0 +1,191 @@
+"""Trained networks shipped with the repository, and the settings hash that identifies them.
+
+A network is identified by every setting that made it: the arena, the trajectory generator, the
+model, the loss, the training and the seed (:func:`training_settings`).  Their hash
+(:func:`settings_hash`) is written beside the network (``settings.json``) and checked before a
+shipped network is analysed: a network trained with other settings is refused, so that results
+are never attributed to a configuration that did not produce them.
+
+Layout of a networks folder (config ``networks_dir``; ``networks/`` for config.yaml), one folder
+per run::
+
+    <networks_dir>/<run>/settings.json        the settings and their hash
+    <networks_dir>/<run>/training_state.npz   full training state (resumable; final once done)
+    <networks_dir>/<run>/weights.nc           final weights      } written when the training
+    <networks_dir>/<run>/checkpoints.nc       checkpoints        } has reached its last update
+    <networks_dir>/<run>/history.csv          one row per update }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+#: Keys of the ``training`` section that do not change the trained weights.
+NON_NUMERICAL_TRAINING_KEYS = ("log_every", "state_every_minutes")
+
+#: Keys of the ``trajectories`` section that concern the test set only.
+TEST_ONLY_TRAJECTORY_KEYS = ("n_test",)
+
+#: Settings added after networks were shipped, with the value that reproduces the behaviour from
+#: before the key existed: a key at this value is left out of the hash, so that adding an option
+#: never invalidates a shipped network or a committed training state.  ((section, key): value)
+NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("model", "nonlinearity"): "tanh"}
+
+SETTINGS_FILE = "settings.json"
+STATE_FILE = "training_state.npz"
+MODEL_FILES = ("weights.nc", "checkpoints.nc", "history.csv")
+
+
+class NetworkError(RuntimeError):
+    """A shipped network is missing, unfinished or made by other settings (one-line message)."""
+
+
+def training_settings(run: Mapping[str, Any]) -> dict:
+    """The settings of a resolved run (:func:`cw.config.resolve_run`) that determine its weights."""
+    out = {
+        "arena": dict(run["arena"]),
+        "seed": int(run["seed"]),
+        "trajectories": {k: v for k, v in run["trajectories"].items() if k not in TEST_ONLY_TRAJECTORY_KEYS},
+        "model": dict(run["model"]),
+        "loss": dict(run["loss"]),
+        "training": {k: v for k, v in run["training"].items() if k not in NON_NUMERICAL_TRAINING_KEYS},
+    }
+    for (section, key), neutral in NEUTRAL_DEFAULTS.items():
+        if section in out and key in out[section] and out[section][key] == neutral:
+            del out[section][key]
+    return out
+
+
+def settings_hash(settings: Mapping[str, Any]) -> str:
+    """SHA-256 (first 16 hex digits) of the settings as canonical JSON (sorted keys; numbers as
+    Python writes them, so 1 and 1.0 differ: the config loader keeps the schema's types)."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_settings(folder: str | Path, settings: Mapping[str, Any]) -> str:
+    """Write ``settings.json`` (settings and hash) into ``folder``; returns the hash."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    h = settings_hash(settings)
+    tmp = folder / f".{SETTINGS_FILE}.part"
+    tmp.write_text(json.dumps({"hash": h, "settings": settings}, indent=1, sort_keys=True) + "\n")
+    tmp.replace(folder / SETTINGS_FILE)
+    return h
+
+
+def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
+    """Raise :class:`NetworkError` unless ``folder`` holds the finished network of ``run``."""
+    folder = Path(folder)
+    name = run["name"]
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        raise NetworkError(f"{folder}: no shipped network for run '{name}' (no {SETTINGS_FILE}); train it with make train-networks")
+    try:
+        stored = json.loads(path.read_text())["hash"]
+    except (ValueError, KeyError) as exc:
+        raise NetworkError(f"{path}: unreadable ({exc}); delete the folder and train the run again") from None
+    want = settings_hash(training_settings(run))
+    if stored != want:
+        raise NetworkError(
+            f"{folder}: shipped network of run '{name}' was trained with other settings (hash {stored}, config {want}); "
+            "restore the settings or retrain it with make train-networks"
+        )
+    missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
+    if missing:
+        done = progress(folder)
+        where = f" (update {done[0]} of {done[1]} in {STATE_FILE})" if done else ""
+        raise NetworkError(
+            f"{folder}: training of run '{name}' not finished{where}; continue it with make train-networks"
+        )
+
+
+def state_meta(folder: str | Path) -> dict | None:
+    """The non-array part of a folder's training state (update, n_updates, history, ...), read
+    without loading the weights; None without a state."""
+    import numpy as np
+
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        return json.loads(z["__meta__"].tobytes().decode())
+
+
+def progress(folder: str | Path) -> tuple[int, int] | None:
+    """(updates done, updates planned) from a folder's training state, or None without one."""
+    meta = state_meta(folder)
+    return None if meta is None else (int(meta["update"]), int(meta.get("n_updates", -1)))
+
+
+def snapshot(folder: str | Path, out: str | Path) -> int:
+    """Write the network of an unfinished training as a finished one: ``out`` gets the folder's
+    settings.json and, from its training state, weights.nc (the weights after the last saved
+    update), checkpoints.nc (the checkpoints so far) and history.csv, so that the analysis can
+    run on it in ``shipped`` mode (``networks_dir=<parent of out>``).  Returns the update."""
+    import shutil
+
+    from cw import io
+    from cw.network.model import WEIGHT_NAMES
+    from cw.network.training import load_state
+
+    folder, out = Path(folder), Path(out)
+    state = load_state(folder / STATE_FILE)
+    if state is None:
+        raise NetworkError(f"{folder}: no {STATE_FILE} to take a snapshot of")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(folder / SETTINGS_FILE, out / SETTINGS_FILE)
+    update = int(state["update"])
+    attrs = {"snapshot_of": str(folder), "snapshot_update": update}
+    updates = [int(u) for u in state["checkpoint_updates"]]
+    ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(updates))]
+    if updates[-1] != update:  # the current weights as the last checkpoint
+        updates.append(update)
+        ckpts.append({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
+    io.write_netcdf(io.checkpoints_dataset(updates, ckpts, attrs), out / "checkpoints.nc")
+    io.write_csv(list(state["history"]), out / "history.csv")
+    io.write_netcdf(io.weights_dataset({k: state[f"w_{k}"] for k in WEIGHT_NAMES}, attrs), out / "weights.nc")
+    return update
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cw.network.networks [DIR]``: one line per shipped network: run, updates, last error.
+    ``python -m cw.network.networks --snapshot OUT DIR``: every unfinished network of DIR written to
+    OUT/<run>/ as if finished (:func:`snapshot`), to analyse a training in progress."""
+    import argparse
+    import numpy as np
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("dir", nargs="?", default="networks")
+    ap.add_argument("--snapshot", metavar="OUT", help="write unfinished networks to OUT/<run>/")
+    args = ap.parse_args(argv)
+    root = Path(args.dir)
+    if args.snapshot:
+        for f in sorted(p.parent for p in root.glob(f"*/{STATE_FILE}")):
+            print(f"{Path(args.snapshot) / f.name}: update {snapshot(f, Path(args.snapshot) / f.name)}")
+        return 0
+    folders = sorted(p.parent for p in root.rglob(SETTINGS_FILE))
+    if not folders:
+        print(f"{root}: no networks")
+        return 1
+    for f in folders:
+        meta = state_meta(f) or {}
+        hist = meta.get("history", [])
+        finished = all((f / m).is_file() for m in MODEL_FILES)
+        upd, err = "no state", ""
+        if meta:
+            upd = f"update {meta['update']} of {meta.get('n_updates', -1)}"
+        if hist:
+            err = f", error {hist[-1]['error']:.4g}"
+            per = float(np.median([h["seconds"] for h in hist[-50:]]))
+            if not finished and meta:
+                err += f", {per:.1f} s/update lately, ~{per * (meta['n_updates'] - meta['update']) / 3600:.1f} h to go"
+        print(f"{f}: {'finished' if finished else 'in progress'}, {upd}{err}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

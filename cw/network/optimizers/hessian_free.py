@@ -1,0 +1,394 @@
+"""Hessian-free (truncated Newton) optimisation: Martens (2010), Martens & Sutskever (2011).
+
+One update on a minibatch (all evaluations see the same trials and the same noise sample)::
+
+    f0, g  <- loss and gradient on the batch (g rescaled to norm <= clip_grad_norm for CG)
+    A v    := G v + lambda v + lambda mu S v        on the curvature batch (a subset of the batch)
+    CG on A d = -g from x0 = decay * d_prev, stopped by Martens' relative-progress rule or the cap,
+           saving the iterates i = 1, 2, 3, 4, 6, 8, 11, ... (i_{j+1} = ceil(1.3 i_j)) and the last
+    d_prev <- last CG iterate
+    CG backtracking: walk back over the saved iterates while the loss on the batch keeps falling
+    rho    <- [f(theta + d) - f(theta)] / [g.d + d^T G d / 2]   (Martens: undamped model,
+              curvature batch, chosen iterate)
+    lambda <- lambda * 3/2 if rho < 1/4 (or undefined);  lambda * 2/3 if rho > 3/4
+    eta    <- Armijo backtracking line search from 1 (x0.8, c = 1e-2); 0 rejects the step
+    theta  <- theta + eta d
+
+G is the Gauss-Newton matrix of the loss (error, firing-rate penalty and L2 penalty) and S the
+structural-damping matrix on the hidden states; see :mod:`cw.network.curvature`.  CG vectors, scalars and
+dot products are float64 numpy (P ~ 10,500) while the network runs in the objective's dtype.
+
+The pure pieces (:func:`conjugate_gradient`, :func:`backtrack`, :func:`update_damping`,
+:func:`line_search`) are separate functions so that they can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import Callable, Mapping, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from cw.network.curvature import GaussNewton, flatten, shapes_of, unflatten
+from cw.network.optimizers import Batch
+from cw.network.optimizers.params import HessianFreeParams, structural_coefficient  # noqa: F401 (re-exported)
+
+#: Codes of the reason CG stopped, as logged under ``cg_stop``.
+CG_STOP_CODES = {"max_iters": 0, "martens": 1, "residual": 2, "curvature": 3}
+
+
+# -- pure pieces ----------------------------------------------------------------------------------
+class CGResult(NamedTuple):
+    """Outcome of :func:`conjugate_gradient`.
+
+    x : last iterate; saved : (iteration, iterate) pairs in increasing order, the last one is
+    ``(iterations, x)``; phi : phi[i] the quadratic model after i iterations (phi[0] at the start);
+    iterations : CG iterations run; products : calls of the operator; stop : key of
+    :data:`CG_STOP_CODES`; restarted : the warm start was discarded for 0.
+    """
+
+    x: np.ndarray
+    saved: list
+    phi: list
+    iterations: int
+    products: int
+    stop: str
+    restarted: bool
+
+
+def save_schedule(max_iters: int, ratio: float = 1.3) -> list[int]:
+    """Iterations at which CG saves its iterate for backtracking: 1, then ceil(ratio * previous)."""
+    out, i = [], 1
+    while i <= max_iters:
+        out.append(i)
+        i = max(i + 1, math.ceil(round(i * ratio, 9)))
+    return out
+
+
+def conjugate_gradient(
+    apply_a: Callable[[np.ndarray], np.ndarray],
+    b: np.ndarray,
+    x0: np.ndarray | None = None,
+    *,
+    max_iters: int = 50,
+    min_iters: int = 1,
+    epsilon: float = 5e-4,
+    gap_ratio: float = 0.1,
+    min_gap: int = 10,
+    save_ratio: float = 1.3,
+    residual_tol: float = 1e-10,
+) -> CGResult:
+    """Linear CG on ``A x = b`` (A symmetric positive definite), i.e. minimising
+    ``phi(x) = x^T A x / 2 - b^T x``, with Martens' (2010) relative-progress stopping rule.
+
+    Stops after iteration i when (first that applies):
+
+    * ``pAp <= 0`` ("curvature"; the iteration is not taken; cannot happen for a damped GN matrix);
+    * ``i >= min_iters``, ``i > k``, ``phi[i-k] < 0`` and ``(phi[i] - phi[i-k]) / phi[i] < k epsilon``
+      with ``k = max(min_gap, ceil(gap_ratio i))`` ("martens");
+    * ``||r|| <= residual_tol ||b||`` ("residual"; checked at the start too: a warm start at the
+      solution runs no iteration);
+    * ``i = max_iters`` ("max_iters").
+
+    A non-zero ``x0`` with ``phi(x0) >= 0`` is replaced by 0 (``restarted``).  All arithmetic is in
+    float64.  ``apply_a`` is called once per iteration, plus once at a non-zero start.
+    """
+    b = np.asarray(b, np.float64)
+    products, restarted = 0, False
+    if x0 is not None and np.any(x0):
+        x = np.array(x0, np.float64)
+        r = b - apply_a(x)
+        products += 1
+        phi0 = -0.5 * float(x @ (r + b))
+        if not phi0 < 0:
+            x, r, phi0, restarted = np.zeros_like(b), b.copy(), 0.0, True
+    else:
+        x, r, phi0 = np.zeros_like(b), b.copy(), 0.0
+    phi = [phi0]
+    saved: list[tuple[int, np.ndarray]] = []
+    schedule = set(save_schedule(max_iters, save_ratio))
+    tol = residual_tol * float(np.linalg.norm(b))
+    rr = float(r @ r)
+    p = r.copy()
+    i, stop = 0, "max_iters"
+    if math.sqrt(rr) <= tol:
+        stop = "residual"
+    else:
+        for it in range(1, max_iters + 1):
+            ap = apply_a(p)
+            products += 1
+            kappa = float(p @ ap)
+            if not kappa > 0:
+                stop = "curvature"
+                break
+            i = it
+            a = rr / kappa
+            x = x + a * p
+            r = r - a * ap
+            rr_new = float(r @ r)
+            phi.append(-0.5 * float(x @ (r + b)))
+            if i in schedule:
+                saved.append((i, x.copy()))
+            k = max(min_gap, math.ceil(round(gap_ratio * i, 9)))
+            if i >= min_iters and i > k and phi[i - k] < 0 and (phi[i] - phi[i - k]) / phi[i] < k * epsilon:
+                stop = "martens"
+                break
+            if math.sqrt(rr_new) <= tol:
+                stop = "residual"
+                break
+            p = r + (rr_new / rr) * p
+            rr = rr_new
+    if not saved or saved[-1][0] != i:
+        saved.append((i, x.copy()))
+    return CGResult(x, saved, phi, i, products, stop, restarted)
+
+
+def backtrack(saved: list, f: Callable[[int, np.ndarray], float]) -> tuple[int, float, int]:
+    """CG backtracking (Martens 2010, section 4.6).
+
+    Starting from the last saved iterate, step back while the objective ``f(iteration, x)``
+    strictly decreases; returns ``(index into saved, its objective, evaluations)``.
+    """
+    j = len(saved) - 1
+    fj = f(*saved[j])
+    evals = 1
+    while j > 0:
+        f_prev = f(*saved[j - 1])
+        evals += 1
+        if f_prev < fj:
+            j, fj = j - 1, f_prev
+        else:
+            break
+    return j, fj, evals
+
+
+def update_damping(
+    damping: float,
+    rho: float,
+    *,
+    boost: float = 1.5,
+    drop: float = 2.0 / 3.0,
+    rho_low: float = 0.25,
+    rho_high: float = 0.75,
+) -> float:
+    """Levenberg-Marquardt rule: ``damping * boost`` if rho < rho_low or rho is not finite,
+    ``damping * drop`` if rho > rho_high, else unchanged."""
+    if not np.isfinite(rho) or rho < rho_low:
+        return damping * boost
+    if rho > rho_high:
+        return damping * drop
+    return damping
+
+
+def line_search(
+    f: Callable[[float], float],
+    f0: float,
+    slope: float,
+    *,
+    f_at_one: float | None = None,
+    shrink: float = 0.8,
+    c: float = 1e-2,
+    max_tries: int = 60,
+) -> tuple[float, float, int]:
+    """Armijo backtracking line search: the first eta in 1, shrink, shrink^2, ... with
+    ``f(eta) <= f0 + c eta slope``; ``(0, f0)`` if none in ``max_tries`` or if ``slope >= 0``
+    (not a descent direction).  ``f_at_one``, when known, saves the first evaluation.
+
+    Returns ``(eta, f(eta), evaluations including a reused f_at_one)``.
+    """
+    if not slope < 0:
+        return 0.0, f0, 0
+    eta = 1.0
+    for k in range(max_tries):
+        fe = f_at_one if (k == 0 and f_at_one is not None) else f(eta)
+        if np.isfinite(fe) and fe <= f0 + c * eta * slope:
+            return eta, fe, k + 1
+        eta *= shrink
+    return 0.0, f0, max_tries
+
+
+# -- the optimiser --------------------------------------------------------------------------------
+class HessianFree:
+    """Hessian-free optimiser on the CTRNN objective (see :mod:`cw.network.optimizers` for the interface).
+
+    State between updates: the damping lambda and the last CG iterate (``get_state``).
+    """
+
+    name = "hessian_free"
+
+    def __init__(self, objective, params: HessianFreeParams | None = None):
+        self.objective = objective
+        self.params = params or HessianFreeParams()
+        self.gn = GaussNewton(objective)
+        self.damping = float(self.params.initial_damping)
+        self.prev: np.ndarray | None = None
+        self.n_updates = 0
+
+    # ---------------------------------------------------------------------------------------
+    def _shifted(self, theta: np.ndarray, d: np.ndarray, eta: float, shapes) -> list[tf.Tensor]:
+        return unflatten(theta + eta * d, shapes, self.objective.dtype)
+
+    def _curvature_batch(self, batch: Batch) -> Batch:
+        m = int(batch.inputs.shape[0])
+        mc = max(1, int(round(self.params.curvature_fraction * m)))
+        if mc >= m:
+            return batch
+        return Batch(batch.inputs[:mc], batch.targets[:mc], batch.noise[:mc], batch.lambda_l2, batch.lambda_fr)
+
+    def step(self, weights: list[tf.Tensor], batch: Batch) -> tuple[list[tf.Tensor], dict[str, float]]:
+        t_start = time.perf_counter()
+        p, obj, dt = self.params, self.objective, self.objective.dtype
+        weights = [tf.convert_to_tensor(w, dt) for w in weights]
+        shapes = shapes_of(weights)
+        theta = flatten(weights)
+
+        terms0, grads = obj.loss_and_grad(weights, *batch)
+        terms0 = {k: float(v) for k, v in terms0.items()}
+        f0 = terms0["loss"]
+        g = flatten(grads)
+        gnorm = float(np.linalg.norm(g))
+        scale = min(1.0, p.clip_grad_norm / gnorm) if p.clip_grad_norm > 0 and gnorm > 0 else 1.0
+
+        # Damped curvature on the curvature batch.
+        curv = self._curvature_batch(batch)
+        lam = self.damping
+        mu = structural_coefficient(p, int(curv.inputs.shape[1]), int(weights[1].shape[0]))
+        struct = tf.constant(lam * mu, dt)
+        one = tf.constant(1.0, dt)
+
+        def apply_a(v: np.ndarray) -> np.ndarray:
+            gv = self.gn.product(
+                weights, unflatten(v, shapes, dt), curv.inputs, curv.noise, curv.lambda_l2, curv.lambda_fr, struct, one
+            )
+            return flatten(gv) + lam * v
+
+        x0 = None
+        if self.prev is not None and p.cg_warm_start_decay > 0 and self.prev.shape == theta.shape:
+            x0 = p.cg_warm_start_decay * self.prev
+        with _single_threaded_blas():
+            cg = conjugate_gradient(
+                apply_a,
+                -scale * g,
+                x0,
+                max_iters=p.cg_max_iters,
+                min_iters=p.cg_min_iters,
+                epsilon=p.cg_epsilon,
+                gap_ratio=p.cg_gap_ratio,
+                min_gap=p.cg_min_gap,
+                save_ratio=p.backtrack_save_ratio,
+                residual_tol=p.cg_residual_tol,
+            )
+        self.prev = cg.x
+
+        # CG backtracking on the whole batch.
+        evaluated: dict[int, dict] = {}
+
+        def f_iterate(i: int, x: np.ndarray) -> float:
+            t = obj.loss_terms(self._shifted(theta, x, 1.0, shapes), *batch)
+            evaluated[i] = {k: float(v) for k, v in t.items()}
+            return _finite_or_inf(evaluated[i]["loss"])
+
+        j, f_d, bt_evals = backtrack(cg.saved, f_iterate)
+        chosen, d = cg.saved[j]
+
+        # Reduction ratio on the curvature batch, undamped quadratic model (Martens).
+        if curv is batch:
+            fc0, fcd = f0, f_d
+        else:
+            fc0 = float(obj.loss_terms(weights, *curv)["loss"])
+            fcd = _finite_or_inf(float(obj.loss_terms(self._shifted(theta, d, 1.0, shapes), *curv)["loss"]))
+        vgv, _ = self.gn.quadratic_forms(
+            weights, unflatten(d, shapes, dt), curv.inputs, curv.noise, curv.lambda_l2, curv.lambda_fr, one
+        )
+        slope = float(g @ d)
+        model_change = slope + 0.5 * float(vgv)
+        # Undefined (NaN) when the model predicts no decrease; -inf when the loss is not finite.
+        rho = (fcd - fc0) / model_change if model_change < 0 else float("nan")
+        self.damping = update_damping(
+            lam, rho, boost=p.damping_boost, drop=p.damping_drop, rho_low=p.rho_low, rho_high=p.rho_high
+        )
+
+        # Armijo line search on the whole batch.
+        last_terms: dict = {}
+
+        def f_eta(eta: float) -> float:
+            t = obj.loss_terms(self._shifted(theta, d, eta, shapes), *batch)
+            last_terms.clear()
+            last_terms.update({k: float(v) for k, v in t.items()})
+            return _finite_or_inf(last_terms["loss"])
+
+        eta, _, ls_evals = line_search(
+            f_eta,
+            f0,
+            slope,
+            f_at_one=f_d,
+            shrink=p.line_search_shrink,
+            c=p.line_search_c,
+            max_tries=p.line_search_max_tries,
+        )
+        if eta == 0.0:
+            new_weights, after = weights, terms0
+            self.prev = None  # a rejected step discards the warm start (Sutskever, Sussillo)
+        else:
+            new_weights = self._shifted(theta, d, eta, shapes)
+            after = evaluated[chosen] if eta == 1.0 else dict(last_terms)
+        self.n_updates += 1
+
+        log = dict(terms0)
+        log.update({f"{k}_after": v for k, v in after.items()})
+        log.update(
+            damping=lam,
+            damping_next=self.damping,
+            structural_damping=lam * mu,
+            cg_iters=float(cg.iterations),
+            cg_chosen=float(chosen),
+            cg_products=float(cg.products),
+            cg_stop=float(CG_STOP_CODES[cg.stop]),
+            cg_restarted=float(cg.restarted),
+            backtrack_evals=float(bt_evals),
+            rho=float(rho),
+            model_change=model_change,
+            step_size=float(eta),
+            line_search_evals=float(ls_evals),
+            step_norm=float(eta * np.linalg.norm(d)),
+            grad_norm=gnorm,
+            grad_scale=scale,
+            seconds=time.perf_counter() - t_start,
+        )
+        return new_weights, log
+
+    # ---------------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Damping, the last CG iterate (empty when there is none) and the update count."""
+        return {
+            "damping": np.asarray(self.damping, np.float64),
+            "cg_prev": np.zeros(0) if self.prev is None else self.prev.copy(),
+            "n_updates": np.asarray(self.n_updates, np.int64),
+        }
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        self.damping = float(state["damping"])
+        prev = np.asarray(state.get("cg_prev", np.zeros(0)), np.float64)
+        self.prev = prev.copy() if prev.size else None
+        self.n_updates = int(state.get("n_updates", 0))
+
+
+def _single_threaded_blas():
+    """numpy's BLAS on one thread while CG runs (a context manager).
+
+    CG's vectors have P ~ 10^4 entries, above OpenBLAS's threshold for threading a dot product;
+    its worker threads then spin after every dot product and take a core from the TensorFlow
+    curvature product that follows (measured: products 15-20 % slower with 2 BLAS threads).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover (threadpoolctl comes with scikit-learn)
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _finite_or_inf(v: float) -> float:
+    return v if np.isfinite(v) else float("inf")

@@ -1,0 +1,210 @@
+"""Settings of the optimisers (TensorFlow-free, so that configurations validate quickly)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+import numpy as np
+
+
+#: How the structural-damping matrix S is normalised (see HessianFreeParams).
+STRUCTURAL_NORMALISATIONS = ("per_element", "per_trial")
+
+
+@dataclass(frozen=True)
+class AdamParams:
+    """Adam settings (all OURS; the paper used Hessian-free).
+
+    learning_rate : step size, in weight units per update (1e-3).
+    beta1, beta2 : decay rates of the first and second moment estimates (0.9, 0.999).
+    epsilon : added to the root of the second moment, avoids division by zero (1e-8).
+    clip_grad_norm : the gradient is rescaled to at most this global L2 norm; 0 disables (10,
+        the value of Cueva's own code for Hessian-free, docs/paper-map.md).
+    """
+
+    learning_rate: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    clip_grad_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0:
+            raise ValueError(f"training.adam.learning_rate: must be > 0, got {self.learning_rate}")
+        for key in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ValueError(f"training.adam.{key}: must be in [0, 1), got {getattr(self, key)}")
+        if self.clip_grad_norm < 0:
+            raise ValueError(f"training.adam.clip_grad_norm: must be >= 0, got {self.clip_grad_norm}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "AdamParams":
+        return cls(**dict(d))
+
+
+@dataclass(frozen=True)
+class HessianFreeParams:
+    """Settings of the Hessian-free optimiser (config section ``training.hessian_free``).
+
+    Provenance of each value (CODE, CODE-2020, OURS) as in config.yaml and docs/paper-map.md.
+    OURS: our choice, following Martens (2010) / Martens & Sutskever (2011), where the paper and
+    the authors' code are silent.
+
+    Damping
+    -------
+    initial_damping : float, default 0.01
+        Tikhonov (Levenberg-Marquardt) damping lambda at the first update, added to the curvature
+        of the loss as defined in :mod:`cw.network.objective` (a mean over trials, steps and outputs), so
+        in units of that loss per squared weight (OURS: 0.01.  Sussillo's and drasmuss' codes
+        start at 1, but on our mean-normalised loss a path-integration run with N = 100,
+        T = M = 100 kept rho ~ 1 for the ~10 updates lambda needed to fall from 1 to ~0.01, and
+        after 10 updates reached a 4x higher loss than a start at 0.01.)
+    damping_boost : float, default 1.5
+        Factor applied to lambda when rho < ``rho_low`` or rho is undefined (PAPER: 3/2).
+    damping_drop : float, default 2/3
+        Factor applied to lambda when rho > ``rho_high`` (PAPER: 2/3).
+    rho_low, rho_high : float, defaults 0.25, 0.75
+        Reduction-ratio thresholds of the Levenberg-Marquardt rule (PAPER: 1/4 and 3/4).
+    structural_damping : float, default 1500
+        Martens & Sutskever's mu: the matrix damped is ``G + lambda I + lambda mu S`` with S the
+        hidden-state (pre-activation) matching-loss curvature of :mod:`cw.network.curvature`.
+        Dimensionless; 0 disables it.  Its scale depends on how S is normalised, see
+        ``structural_damping_normalisation`` (CODE: mu = 1500 on pre-activations in the port of
+        the authors' trainer; CODE-2020: mu = 3000 in the first author's later code).
+    structural_damping_normalisation : {"per_element", "per_trial"}, default "per_element"
+        ``per_element``: S is a mean over trials, steps and units, like the loss (CODE: the
+        port's convention, with mu = 1500).  ``per_trial``: S is averaged over trials but summed
+        over steps and units, as the per-case objectives of Martens & Sutskever (2011), whose
+        mu = 0.03 it reproduces (OURS, the previous default).  The two agree when
+        ``mu_per_trial = mu_per_element / (T N)``: with T = 500 and N = 100, mu = 1500 per
+        element is mu = 0.03 per trial.
+
+    Conjugate gradient
+    ------------------
+    cg_max_iters : int, default 50
+        Maximum CG iterations per update (PAPER: 50 in Cueva's code; Martens: 250).
+    cg_min_iters : int, default 1
+        The relative-progress rule is not applied before this many iterations (OURS: 1, Martens).
+    cg_epsilon : float, default 5e-4
+        Martens' stopping rule: stop at iteration i when i > k, phi(x_{i-k}) < 0 and
+        (phi(x_i) - phi(x_{i-k})) / phi(x_i) < k * epsilon, phi the damped quadratic model
+        (OURS: 5e-4, Martens 2010 section 4.4).
+    cg_gap_ratio : float, default 0.1
+        k = max(cg_min_gap, ceil(cg_gap_ratio * i)) (OURS: 0.1, Martens).
+    cg_min_gap : int, default 10
+        See ``cg_gap_ratio`` (OURS: 10, Martens).
+    cg_residual_tol : float, default 1e-10
+        CG also stops when the residual norm falls below this fraction of the gradient norm
+        (dimensionless; OURS, after Sutskever's code, which used an absolute 1e-10).
+    cg_warm_start_decay : float, default 0.95
+        CG starts from this times the previous update's last CG iterate (PAPER: 0.95).  If that
+        start is worse than 0 under the current quadratic model, CG starts from 0 (OURS).  0 turns
+        warm starts off.
+    backtrack_save_ratio : float, default 1.3
+        CG iterates are saved at i = 1 and then i <- ceil(1.3 i) (1, 2, 3, 4, 6, 8, 11, 15, 20, 26,
+        34, 45, ...) and at the last iteration, for CG backtracking on the batch (PAPER: 1.3).
+
+    Line search and gradient
+    ------------------------
+    line_search_shrink : float, default 0.8
+        Step size multiplier after a failed Armijo test (PAPER: 0.8).
+    line_search_c : float, default 1e-2
+        Armijo constant: accept eta when f(theta + eta d) <= f(theta) + c eta g.d (PAPER: 1e-2).
+    line_search_max_tries : int, default 60
+        Loss evaluations before the step is rejected (eta = 0) (OURS: 60, Martens' code).
+    clip_grad_norm : float, default 10.0
+        The gradient given to CG is rescaled to at most this global L2 norm; 0 disables.  Its unit
+        is that of the loss per weight (PAPER: 10).  rho and the Armijo test use the unclipped
+        gradient, since they compare the loss with its quadratic model.
+
+    Minibatches
+    -----------
+    curvature_fraction : float, default 0.25
+        Fraction of the update's trials (the first ones of the batch, which is already a random
+        draw) used for the curvature products and the numerator of rho; the gradient,
+        backtracking and line search use the whole batch (OURS: 1/4, as Martens 2010; on the
+        paper's triangle task it gave nearly the progress per update of 1.0 at ~1/3 the time of
+        an update: ``python -m benchmarks.bench_optimizers --hf curvature_fraction=1 --hf
+        curvature_fraction=0.25``).
+    """
+
+    initial_damping: float = 0.01
+    damping_boost: float = 1.5
+    damping_drop: float = 2.0 / 3.0
+    rho_low: float = 0.25
+    rho_high: float = 0.75
+    structural_damping: float = 1500.0
+    structural_damping_normalisation: str = "per_element"
+    cg_max_iters: int = 50
+    cg_min_iters: int = 1
+    cg_epsilon: float = 5e-4
+    cg_gap_ratio: float = 0.1
+    cg_min_gap: int = 10
+    cg_residual_tol: float = 1e-10
+    cg_warm_start_decay: float = 0.95
+    backtrack_save_ratio: float = 1.3
+    line_search_shrink: float = 0.8
+    line_search_c: float = 1e-2
+    line_search_max_tries: int = 60
+    clip_grad_norm: float = 10.0
+    curvature_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        def bad(key, rule):
+            raise ValueError(f"training.hessian_free.{key}: must be {rule}, got {getattr(self, key)!r}")
+
+        for key in ("initial_damping", "cg_epsilon", "line_search_c"):
+            if not getattr(self, key) > 0:
+                bad(key, "> 0")
+        for key in ("structural_damping", "cg_gap_ratio", "cg_residual_tol", "clip_grad_norm"):
+            if not getattr(self, key) >= 0:
+                bad(key, ">= 0")
+        if self.structural_damping_normalisation not in STRUCTURAL_NORMALISATIONS:
+            raise ValueError(
+                "training.hessian_free.structural_damping_normalisation: must be one of "
+                f"{', '.join(STRUCTURAL_NORMALISATIONS)}, got {self.structural_damping_normalisation!r}"
+            )
+        if not self.damping_boost > 1:
+            bad("damping_boost", "> 1")
+        if not 0 < self.damping_drop < 1:
+            bad("damping_drop", "in (0, 1)")
+        if not self.rho_low <= self.rho_high:
+            bad("rho_low", f"<= rho_high ({self.rho_high})")
+        for key in ("cg_max_iters", "cg_min_iters", "cg_min_gap", "line_search_max_tries"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                bad(key, "an integer >= 1")
+        if self.cg_min_iters > self.cg_max_iters:
+            bad("cg_min_iters", f"<= cg_max_iters ({self.cg_max_iters})")
+        if not 0 <= self.cg_warm_start_decay <= 1:
+            bad("cg_warm_start_decay", "in [0, 1]")
+        if not self.backtrack_save_ratio > 1:
+            bad("backtrack_save_ratio", "> 1")
+        if not 0 < self.line_search_shrink < 1:
+            bad("line_search_shrink", "in (0, 1)")
+        if not 0 < self.curvature_fraction <= 1:
+            bad("curvature_fraction", "in (0, 1]")
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "HessianFreeParams":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"training.hessian_free: unknown key(s) {', '.join(unknown)}")
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def structural_coefficient(params: "HessianFreeParams", n_steps: int, n_units: int) -> float:
+    """mu as the coefficient of the per-trial S of :mod:`cw.network.curvature` (dimensionless).
+
+    ``per_trial``: mu itself; ``per_element``: mu / (T N), S being then a mean over the T steps
+    and N units of a trial as well as over trials.
+    """
+    mu = float(params.structural_damping)
+    if params.structural_damping_normalisation == "per_element":
+        return mu / (int(n_steps) * int(n_units))
+    return mu

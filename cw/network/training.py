@@ -1,0 +1,405 @@
+"""Training loop: fresh trials for every update, one optimiser update each, checkpoints, history.
+
+Seeds: the run's integer seed drives independent streams (see :func:`rng_for`), so that the
+trajectories, the initial weights and the noise are each reproducible on their own.  The
+training trials of update k come from the stream ``train_trials`` and k alone
+(:func:`update_rng`), so an interrupted training resumes with exactly the batches it would have
+seen (PAPER and CODE: fresh trials for every minibatch, each used once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from cw.network.model import LossParams, ModelParams
+from cw.network.optimizers import OPTIMIZERS
+
+log = logging.getLogger(__name__)
+
+from cw.seeds import STREAMS, rng_for, update_rng  # noqa: F401 (re-exported)
+from cw.validation import section_from_dict
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Optimisation settings (config section ``training``).
+
+    optimizer : "hessian_free" (PAPER) or "adam" (OURS, a first-order baseline).
+    n_updates : number of parameter updates, each on fresh trials (CODE: 1900).
+    batch_size : trials per minibatch, M (PAPER: 500).
+    n_checkpoints : number of log-spaced saved weight sets, always including the initial
+        (update 0) and final weights (OURS: 12; Fig. 4 needs early/intermediate/late).
+    checkpoint_every : weights are also saved every this many updates, 0 = never (OURS: 100, so
+        that the late checkpoints show when the maps stop changing).
+    log_every : write a line to the log every this many updates (OURS: 10).
+    state_every_minutes : wall-clock minutes between saves of the full training state, from
+        which a killed training resumes exactly (OURS: 5; 0 saves after every update).
+    adam, hessian_free : settings of each optimiser (:mod:`cw.network.optimizers.params`).
+    adapt_penalties : settings of Cueva's adaptive penalty weights (:mod:`cw.network.penalties`).
+    """
+
+    optimizer: str = "hessian_free"
+    n_updates: int = 1900
+    batch_size: int = 500
+    n_checkpoints: int = 12
+    checkpoint_every: int = 100
+    log_every: int = 10
+    state_every_minutes: float = 5.0
+    adam: dict = field(default_factory=dict)
+    hessian_free: dict = field(default_factory=dict)
+    adapt_penalties: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"training.optimizer: unknown optimiser '{self.optimizer}' (expected {', '.join(OPTIMIZERS)})"
+            )
+        for key in ("n_updates", "batch_size", "log_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"training.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.n_checkpoints < 2:
+            raise ValueError(f"training.n_checkpoints: must be >= 2, got {self.n_checkpoints}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"training.checkpoint_every: must be >= 0, got {self.checkpoint_every}")
+        if self.state_every_minutes < 0:
+            raise ValueError(f"training.state_every_minutes: must be >= 0, got {self.state_every_minutes}")
+        # construct the nested settings so that their own checks run now
+        from cw.network.optimizers.params import AdamParams, HessianFreeParams
+        from cw.network.penalties import PenaltyAdaptParams
+
+        AdamParams.from_dict(self.adam)
+        HessianFreeParams.from_dict(self.hessian_free)
+        PenaltyAdaptParams.from_dict(self.adapt_penalties)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "TrainingParams":
+        return section_from_dict(cls, d, "training")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def optimizer_settings(self) -> dict:
+        return dict(getattr(self, self.optimizer))
+
+
+def checkpoint_updates(n_updates: int, n_checkpoints: int, every: int = 0) -> list[int]:
+    """Updates after which weights are saved: 0, then log-spaced up to ``n_updates`` inclusive,
+    plus every multiple of ``every`` (0: none).
+
+    Fewer than ``n_checkpoints`` log-spaced ones are returned when ``n_updates`` is too small to
+    space them.
+    """
+    inner = np.geomspace(1, n_updates, n_checkpoints - 1)
+    regular = range(every, n_updates, every) if every > 0 else ()
+    return sorted({0, *np.unique(np.round(inner).astype(int)).tolist(), *regular, n_updates})
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    weights : final weights (numpy arrays, WEIGHT_NAMES keys)
+    checkpoint_updates : updates at which ``checkpoints`` were taken
+    checkpoints : weights at those updates
+    history : one dict per update (update index, loss terms, optimiser diagnostics, seconds)
+    """
+
+    weights: dict
+    checkpoint_updates: list[int]
+    checkpoints: list[dict]
+    history: list[dict]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became non-finite; the message names the run and the update."""
+
+
+def _fingerprint(*parts) -> str:
+    """Short hash identifying a training set-up, so a saved state is only resumed by its own run."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def save_state(path: str | Path, state: dict) -> None:
+    """Write a training state atomically (``.npz``: arrays plus one JSON blob)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    meta = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path: str | Path) -> dict | None:
+    """A state written by :func:`save_state`, or None if there is none; a damaged file is an error."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            state = {k: z[k] for k in z.files if k != "__meta__"}
+            state.update(json.loads(z["__meta__"].tobytes().decode()))
+    except Exception as exc:
+        raise RuntimeError(f"{path}: cannot read training state ({type(exc).__name__}: {exc}); delete it to restart") from None
+    return state
+
+
+def fresh_batches(arena: Mapping, trajectories: Mapping, model: ModelParams, batch_size: int, seed: int) -> "BatchSource":
+    """``batches(k)``: the fresh training trials of update k as network inputs and targets.
+
+    Parameters
+    ----------
+    arena : arena spec with its ``name`` (config ``arenas`` entry)
+    trajectories : the run's ``trajectories`` section (``n_test`` ignored)
+    model : network settings (input encoding)
+    batch_size : trials per update, M
+    seed : the run's seed; update k draws from :func:`update_rng` (seed, k)
+
+    Returns
+    -------
+    callable k -> (inputs (M, T, N_in) float32, targets (M, T, 2) float32 in m)
+    """
+    from cw.task.arenas import make_arena
+    from cw.network.model import encode_inputs
+    from cw.task.trajectories import TrajectoryParams, generate_trials
+
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
+
+    def batches(update: int):
+        trials = generate_trials(ar, int(batch_size), params, update_rng(seed, update))
+        return encode_inputs(trials.speed, trials.heading, model), trials.position.astype(np.float32)
+
+    return batches
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a training; its full state was saved first (message says where)."""
+
+
+@contextlib.contextmanager
+def _deferred_signals():
+    """Within the block, SIGINT and SIGTERM only set a flag (read by the training loop), so that
+    an update is never cut in half and the state is saved before exiting.  Outside the main
+    thread (where handlers cannot be installed) the block does nothing."""
+    flag = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, _frame):
+        flag["signal"] = signum
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+BatchSource = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
+
+
+def train(
+    weights: Mapping[str, np.ndarray],
+    batches: BatchSource,
+    model: ModelParams,
+    loss: LossParams,
+    training: TrainingParams,
+    seed: int,
+    settings_hash: str = "",
+    label: str = "train",
+    progress: bool | str = True,
+    on_update: Callable[[dict], None] | None = None,
+    state_path: str | Path | None = None,
+) -> TrainResult:
+    """Train the CTRNN on fresh trials for every update.
+
+    Parameters
+    ----------
+    weights : initial weights
+    batches : ``batches(k)`` returns update k's trials (1-based): network inputs
+        (M, T, N_in) float32 and target positions (M, T, N_out) float32 (m); it must depend on k
+        alone (e.g. :func:`update_rng`), so that a resumed training sees the same trials
+    model, loss, training : parameters
+    seed : the run's seed (noise streams)
+    settings_hash : identifies every setting that made the network (see :mod:`cw.network.networks`); a
+        saved state is only resumed by a training with the same hash and initial weights
+    label : name shown on the progress line
+    progress : show progress with an ETA on stderr: True for a tqdm bar on a terminal (plain
+        lines otherwise), ``"lines"`` for a plain line every minute (several jobs on one
+        terminal, as under Snakemake), False for none
+    on_update : called with each history row (e.g. to log it)
+    state_path : file for the full training state (weights, optimiser state, penalty weights,
+        history, checkpoints), saved every ``state_every_minutes``, at the end, and when SIGINT
+        or SIGTERM arrives (then :class:`TrainingInterrupted` is raised); if it exists and
+        matches these settings, training resumes from it and ends with the same weights as an
+        uninterrupted run
+    """
+    import tensorflow as tf
+
+    from cw.network.model import WEIGHT_NAMES
+    from cw.network.objective import Objective, tensors_to_weights, weights_to_tensors
+    from cw.network.optimizers import Batch, make_optimizer
+    from cw.network.penalties import PenaltyAdaptParams, adapt_penalty_weights
+
+    m = training.batch_size
+    objective = Objective(model)
+    optimizer = make_optimizer(training.optimizer, training.optimizer_settings, objective)
+    adapt = PenaltyAdaptParams.from_dict(training.adapt_penalties)
+    noise_seed = int(np.random.SeedSequence([int(seed), STREAMS["noise"]]).generate_state(1)[0] >> 1)
+    lam_l2, lam_fr = float(loss.lambda_l2), float(loss.lambda_fr)
+
+    w = weights_to_tensors(weights)
+    saves = set(checkpoint_updates(training.n_updates, training.n_checkpoints, training.checkpoint_every))
+    ckpt_updates, ckpts, history = [0], [tensors_to_weights(w)], []
+    start = 1
+
+    fingerprint = _fingerprint(
+        settings_hash or [model.to_dict(), loss.to_dict(), training.to_dict(), int(seed)],
+        *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
+    )
+    if state_path is not None:
+        state = load_state(state_path)
+        if state is not None and state.get("fingerprint") != fingerprint:
+            log.warning("%s: %s belongs to other settings; starting afresh", label, state_path)
+            state = None
+        if state is not None:
+            start = int(state["update"]) + 1
+            w = weights_to_tensors({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
+            optimizer.set_state({k[4:]: v for k, v in state.items() if k.startswith("opt_")})
+            lam_l2, lam_fr = float(state["lambda_l2"]), float(state["lambda_fr"])
+            history = state["history"]
+            ckpt_updates = list(state["checkpoint_updates"])
+            ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(ckpt_updates))]
+            log.info("%s: resuming from %s after update %d", label, state_path, start - 1)
+
+    def snapshot(update: int) -> None:
+        state = {
+            "fingerprint": fingerprint, "update": update, "n_updates": training.n_updates,
+            "lambda_l2": lam_l2, "lambda_fr": lam_fr, "history": history, "checkpoint_updates": ckpt_updates,
+        }
+        state.update({f"w_{k}": v for k, v in tensors_to_weights(w).items()})
+        state.update({f"opt_{k}": np.asarray(v) for k, v in optimizer.get_state().items()})
+        for i, c in enumerate(ckpts):
+            state.update({f"ckpt{i}_{k}": c[k] for k in WEIGHT_NAMES})
+        save_state(state_path, state)
+
+    bar = None
+    if progress:
+        bar = progress_bar(training.n_updates, start - 1, label, lines=progress == "lines")
+    t_start = last_save = time.perf_counter()
+    with _deferred_signals() as stop:
+        for update in range(start, training.n_updates + 1):
+            t0 = time.perf_counter()
+            inputs, targets = batches(update)
+            if inputs.shape[0] != m:
+                raise ValueError(f"{label}: batch of update {update} has {inputs.shape[0]} trials, expected {m}")
+            t_batch = time.perf_counter() - t0
+            n_steps = inputs.shape[1]
+            batch = Batch(
+                inputs=tf.constant(inputs),
+                targets=tf.constant(targets),
+                noise=objective.noise((m, n_steps), (noise_seed, update)),
+                lambda_l2=tf.constant(lam_l2, objective.dtype),
+                lambda_fr=tf.constant(lam_fr, objective.dtype),
+            )
+            w_new, info = optimizer.step(w, batch)
+            row = {"update": update, **info, "lambda_l2": lam_l2, "lambda_fr": lam_fr}
+            row["batch_seconds"] = t_batch
+            row["seconds"] = time.perf_counter() - t0
+            if not all(np.isfinite(float(v)) for k, v in row.items() if k.startswith("loss")) or not all(
+                bool(tf.reduce_all(tf.math.is_finite(t))) for t in w_new
+            ):
+                raise TrainingDiverged(
+                    f"{label}: non-finite loss or weights at update {update}"
+                    + (f"; last good state kept in {state_path}" if state_path is not None and Path(state_path).is_file() else "")
+                )
+            w = w_new
+            lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
+            history.append(row)
+            if on_update is not None:
+                on_update(row)
+            if update in saves:
+                ckpt_updates.append(update)
+                ckpts.append(tensors_to_weights(w))
+            interrupted = stop["signal"] is not None and update < training.n_updates
+            if state_path is not None and (
+                time.perf_counter() - last_save >= 60.0 * training.state_every_minutes
+                or update == training.n_updates
+                or interrupted
+            ):
+                snapshot(update)
+                last_save = time.perf_counter()
+            if bar is not None:
+                bar.show(update, row)
+            if interrupted:
+                if bar is not None:
+                    bar.close()
+                where = f"state saved in {state_path}; rerun the same command to resume" if state_path else "no state saved"
+                raise TrainingInterrupted(f"{label}: interrupted after update {update} of {training.n_updates}; {where}")
+    if bar is not None:
+        bar.close()
+    log.info("%s: updates %d-%d in %.1f s", label, start, training.n_updates, time.perf_counter() - t_start)
+    return TrainResult(tensors_to_weights(w), ckpt_updates, ckpts, history)
+
+
+class progress_bar:
+    """One progress line per training: tqdm on a terminal (prefixed by the run name, 80 columns),
+    else a plain line every ``PLAIN_EVERY_S`` seconds (several jobs sharing a log or terminal)."""
+
+    PLAIN_EVERY_S = 60.0
+
+    def __init__(self, total: int, initial: int, label: str, lines: bool = False):
+        self.total, self.label = total, label
+        self.t0 = time.perf_counter()
+        self.initial = initial
+        self.last = -1e9
+        self.bar = None
+        if sys.stderr.isatty() and not lines:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=label, unit="upd", ncols=80,
+                            bar_format="{desc} {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+
+    def show(self, update: int, row: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"err {row['error']:.3g}", refresh=False)
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.PLAIN_EVERY_S or update == self.total:
+            done = update - self.initial
+            rate = (now - self.t0) / max(done, 1)
+            eta = rate * (self.total - update)
+            print(f"{self.label}: update {update}/{self.total}, error {row['error']:.4g}, "
+                  f"{rate:.1f} s/update, {eta / 60:.0f} min left", file=sys.stderr, flush=True)
+            self.last = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

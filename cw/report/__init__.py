@@ -1,0 +1,1 @@
+"""Reporting: figures, the README writer and the multi-run study."""

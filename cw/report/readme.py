@@ -1,0 +1,144 @@
+"""The README's results section: a few figures of a finished run, and its claims table.
+
+Usage (after ``snakemake --cores N`` has finished)::
+
+    python -m cw.report.readme --results results --docs docs --wall "2 h 05 min"
+
+copies the figures listed in :data:`FIGURES` from ``<results>/figures`` into ``<docs>/``, scaled
+down to ``--width`` pixels (small enough to commit), and replaces the part of ``README.md``
+between the markers :data:`BEGIN` and :data:`END` with the figures, the claims table
+(``<results>/claims.md``), the date of the claims table, the machine (CPU model, cores) and the
+wall time given with ``--wall`` (Snakemake does not record the wall time of a whole workflow
+run; the wall times of all its jobs are summed from their ``benchmark:`` files and printed too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import os
+import platform
+from pathlib import Path
+
+BEGIN = "<!-- results:begin (written by python -m cw.report.readme) -->"
+END = "<!-- results:end -->"
+
+#: (path under <results>/figures, file name under docs/, caption)
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("triangle/trajectories.png", "fig1c_triangle.png",
+     "Fig. 1c: held-out trajectories (black) and the network's estimate (colour), triangle"),
+    ("fig2_examples.png", "fig2_examples.png",
+     "Fig. 2: example units of each type in each arena, chosen by their scores"),
+    ("triangle/fig3_units.png", "fig3_triangle_units.png",
+     "Fig. 3: nine triangle units, rate map, direction and speed tuning"),
+    ("triangle/fig4_development.png", "fig4_triangle_development.png",
+     "Fig. 4: development of the triangle network (t-SNE, unit counts, map stability)"),
+    ("square_no_metabolic/fig5_metabolic.png", "fig5_metabolic.png",
+     "Fig. 5: square arena without vs with the metabolic cost"),
+    ("triangle/fig6_boundary.png", "fig6_triangle_boundary.png",
+     "Fig. 6: error around boundary interactions and along a long path, triangle"),
+    ("training.png", "training.png", "Training curves of every run"),
+)
+
+
+def machine() -> str:
+    """CPU model and core count of this machine, e.g. ``Intel Xeon ... (2 cores)``."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def job_hours(results: Path) -> float:
+    """Sum of the ``s`` column (job wall seconds) of every benchmark file under ``results``, in hours."""
+    total = 0.0
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        with open(tsv, newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                try:
+                    total += float(row["s"])
+                except (KeyError, ValueError):
+                    continue
+    return total / 3600.0
+
+
+def shrink(src: Path, dst: Path, width: int) -> None:
+    """Copy a PNG, scaled down to at most ``width`` pixels wide (aspect kept) and reduced to a
+    256-colour palette (the figures' colour maps survive it; the files shrink ~3x)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        if im.width > width:
+            im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+        im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(dst.name + ".tmp")
+        im.save(tmp, format="PNG", optimize=True)
+        os.replace(tmp, dst)
+
+
+def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
+    """Markdown of the results section for the run in ``results``."""
+    claims = results / "claims.md"
+    if not claims.is_file():
+        raise FileNotFoundError(f"{claims}: no claims table; run the workflow first")
+    stamp = _dt.datetime.fromtimestamp(claims.stat().st_mtime, _dt.timezone.utc)
+    body = claims.read_text().split("\n")
+    body = [ln for ln in body if not ln.startswith("# ")]  # the table's own title
+    lines = [
+        BEGIN,
+        "",
+        f"Latest full run of `config.yaml`: claims table of {stamp:%Y-%m-%d %H:%M} UTC, on {machine()}; "
+        f"wall time {wall} (`snakemake --cores {os.cpu_count()}`), {job_hours(results):.1f} h summed "
+        "over all jobs.",
+    ]
+    if note:
+        lines += ["", note]
+    lines.append("")
+    for _, name, caption in FIGURES:
+        lines += [f"![{caption}]({docs_rel}/{name})", f"*{caption}.*", ""]
+    lines += ["#### Claims", ""] + body + ["", END]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_readme(readme: Path, text: str) -> None:
+    """Replace the marked results section of ``readme`` with ``text``."""
+    old = readme.read_text()
+    if BEGIN not in old or END not in old:
+        raise ValueError(f"{readme}: markers {BEGIN!r} and {END!r} not found")
+    head, rest = old.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = head + text.rstrip("\n") + tail
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(new)
+    os.replace(tmp, readme)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m cw.report.readme", description=__doc__.split("\n")[0])
+    ap.add_argument("--results", default="results", help="output folder of the run (config output_dir)")
+    ap.add_argument("--docs", default="docs", help="folder for the small PNGs")
+    ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--wall", required=True, help="wall time of the workflow run, as text")
+    ap.add_argument("--note", default="", help="a sentence placed under the heading line")
+    ap.add_argument("--width", type=int, default=900, help="width of the PNGs (pixels)")
+    a = ap.parse_args(argv)
+    results, docs = Path(a.results), Path(a.docs)
+    missing = [str(results / "figures" / src) for src, _, _ in FIGURES if not (results / "figures" / src).is_file()]
+    if missing:
+        raise SystemExit(f"error: figure not found: {missing[0]} (run the workflow first)")
+    text = section(results, os.path.relpath(docs, Path(a.readme).parent), a.wall, a.note)
+    for src, name, _ in FIGURES:
+        shrink(results / "figures" / src, docs / name, a.width)
+    update_readme(Path(a.readme), text)
+    print(f"wrote {len(FIGURES)} figures to {docs}/ and the results section of {a.readme}")
+
+
+if __name__ == "__main__":
+    main()

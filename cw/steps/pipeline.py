@@ -1,0 +1,189 @@
+"""The pipeline's steps as file-to-file functions, one per Snakemake rule.
+
+Each function takes paths and plain-builtin parameters (as Snakemake's ``params:`` hands them
+over), reads its inputs with clear errors, calls the array-level functions of the other ``cw``
+modules, and writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from cw import io
+
+log = logging.getLogger(__name__)
+
+
+
+# -- trajectories --------------------------------------------------------------------------------
+def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int) -> None:
+    """Held-out test trials of one run -> ``trajectories.nc`` (training trials are generated
+    afresh for every update by the training step)."""
+    from cw.task.arenas import make_arena
+    from cw.seeds import rng_for
+    from cw.task.trajectories import Trials, TrajectoryParams, generate_trials, trials_dataset
+
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
+    test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
+    t = params.n_steps
+    empty = Trials(np.zeros((0, t), np.float32), np.zeros((0, t), np.float32), np.zeros((0, t, 2), np.float32),
+                   np.zeros((0, t), bool))
+    ds = trials_dataset(empty, test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
+    io.write_netcdf(ds, out)
+    log.info(
+        "%s: %d test trials of %d steps; %.2f boundary interactions per trial",
+        out, test.speed.shape[0], params.n_steps, float(test.boundary.sum(1).mean()),
+    )
+
+
+def _read_trials(path: str, subset: str):
+    from cw.task.trajectories import trials_from_dataset
+
+    ds = io.open_dataset(path, required=("speed", "heading", "x", "y", "boundary", "subset"))
+    return ds, trials_from_dataset(ds, subset)
+
+
+# -- training ------------------------------------------------------------------------------------
+def train_model(
+    weights_out: str,
+    checkpoints_out: str,
+    history_out: str,
+    arena: Mapping,
+    trajectories: Mapping,
+    model: Mapping,
+    loss: Mapping,
+    training: Mapping,
+    seed: int,
+    label: str,
+    keep_state: bool = False,
+    progress: bool | str = "lines",
+) -> None:
+    """Train one run's network on fresh trials; write final weights, checkpoints and history.
+
+    The full training state is kept beside the weights (``training_state.npz``) and the settings
+    with their hash in ``settings.json`` (:mod:`cw.network.networks`), so that a stopped training resumes
+    exactly, also from a state committed to the repository.  ``keep_state`` (networks shipped
+    with the repository) keeps the final state too, so that rerunning a finished training only
+    rewrites its files; otherwise it is removed at the end, so that a rerun (e.g. after the
+    training code changed) trains afresh.
+    """
+    from cw.network import networks
+    from cw.network.model import LossParams, ModelParams, init_weights
+    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+
+    mp, lp, tp = ModelParams.from_dict(model), LossParams.from_dict(loss), TrainingParams.from_dict(training)
+    run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,
+           "training": training, "seed": seed}
+    folder = Path(weights_out).parent
+    h = networks.write_settings(folder, networks.training_settings(run))
+    batches = fresh_batches(arena, trajectories, mp, tp.batch_size, seed)
+    weights0 = init_weights(mp, rng_for(seed, "init"))
+
+    def log_row(row: dict) -> None:
+        if row["update"] % tp.log_every == 0 or row["update"] == tp.n_updates:
+            log.info("update %d: %s", row["update"], ", ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "update"))
+
+    state = training_state_path(weights_out)
+    result = train(
+        weights0, batches, mp, lp, tp, seed, settings_hash=h,
+        label=label, progress=progress, on_update=log_row, state_path=state,
+    )
+    attrs = io.run_attrs(arena=arena, trajectories=trajectories, model=model, loss=loss, training=training) | {
+        "seed": seed, "run": label, "settings_hash": h,
+    }
+    io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
+    io.write_csv(result.history, history_out)
+    io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
+    if not keep_state:
+        state.unlink(missing_ok=True)
+
+
+def training_state_path(weights_out: str) -> Path:
+    """Where a training job keeps its resumable state: beside its weights, not a declared output."""
+    from cw.network.networks import STATE_FILE
+
+    return Path(weights_out).with_name(STATE_FILE)
+
+
+# -- activity ------------------------------------------------------------------------------------
+def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) -> None:
+    """Noise-free activity of the trained network on the test trials -> ``activity.nc``."""
+    from cw.analysis.activity import activity_dataset, position_error, run_network
+    from cw.network.model import ModelParams
+
+    mp = ModelParams.from_dict(model)
+    ds, trials = _read_trials(trajectories, "test")
+    w = io.read_weights(weights)
+    u, y = run_network(w, trials.speed, trials.heading, mp)
+    test = ds.isel(trial=np.flatnonzero(ds["subset"].values == "test"))
+    attrs = {k: v for k, v in ds.attrs.items()} | io.params_attrs(model=model)
+    act = activity_dataset(u, y, test, attrs)
+    act.attrs["rms_position_error_m"] = position_error(act)
+    io.write_netcdf(act, out)
+    log.info("%s: RMS position error %.4f m", out, act.attrs["rms_position_error_m"])
+
+
+# -- rate maps ------------------------------------------------------------------------
+def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
+    """Rate map of every unit over the test samples after the first ``ratemaps.skip_steps``
+    steps of every trial -> ``ratemaps.nc`` (attribute ``skip_steps``)."""
+    from cw.task.arenas import make_arena
+    from cw.analysis.ratemaps import RatemapParams, compute_ratemaps, trial_samples
+
+    rp = RatemapParams.from_dict(ratemaps)
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    ds = io.open_dataset(activity, required=("u", "x", "y"))
+    x, y, u = trial_samples(ds["x"].transpose("trial", "time").values,
+                            ds["y"].transpose("trial", "time").values,
+                            ds["u"].transpose("trial", "time", "unit").values, rp.skip_steps)
+    rm = compute_ratemaps(
+        x,
+        y,
+        u,
+        ar,
+        bin_size=rp.bin_size,
+        min_occupancy=rp.min_occupancy,
+        smoothing_sigma=rp.smoothing_sigma,
+    )
+    rm.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps))
+    rm.attrs["skip_steps"] = int(rp.skip_steps)
+    rm.attrs["arena_corners"] = ar.corners.ravel()
+    io.write_netcdf(rm, out)
+
+
+# -- figures -------------------------------------------------------------------------------------
+def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """All units' rate maps with their grid scores (Appendix A-C style)."""
+    from cw.report import figures as fg
+
+    rm = io.open_dataset(ratemaps, required=("rate",))
+    sc = io.open_dataset(scores, required=("score60", "score90"))
+    fig = fg.ratemap_panel(rm, sc, title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """Test trajectories and the network's estimate of them (Fig. 1c style)."""
+    from cw.report import figures as fg
+
+    act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y"))
+    corners = io.open_dataset(ratemaps).attrs["arena_corners"].reshape(-1, 2)
+    fig = fg.trajectory_panel(act, corners, n_trials=int(figures["n_example_trials"]), title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def figure_training(histories: list[str], runs: list[str], outs: list[str], figures: Mapping) -> None:
+    """Loss terms over training for every run."""
+    from cw.report import figures as fg
+
+    fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def ensure_dir(path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The task: arenas and the simulated trajectories (inputs and targets)."""
