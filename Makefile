@@ -9,11 +9,11 @@ CORES  ?= all
 # analyse / train-networks / report: which config (PRESET=quick uses workflow/presets/quick.yaml)
 PRESET ?=
 # your own config file(s), merged over config.yaml (and the preset); checked first by
-# python -m cw.config, which names the file, line and column of a YAML error
+# python -m cw.steps.settings, which names the file, line and column of a YAML error
 CONFIGFILE ?=
 CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,) $(if $(CONFIGFILE),--configfile $(CONFIGFILE),)
 OUTDIR := $(if $(PRESET),results/$(PRESET),results)
-CHECK   = $(BIN)/python -m cw.config $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
+CHECK   = $(BIN)/python -m cw.steps.settings $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
 
 .PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme clean-results
 
@@ -59,7 +59,7 @@ train-networks: setup
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=continue -- networks
 
 networks-status: setup
-	@$(BIN)/python -m cw.networks networks
+	@$(BIN)/python -m cw.network.networks networks
 
 ## the whole test suite (unit tests and the end-to-end workflow test)
 test: setup
@@ -76,7 +76,7 @@ report: setup
 ## (WALL: the wall time of the run, as text, e.g. make readme WALL="1 h 20 min")
 readme: setup
 	@test -n "$(WALL)" || { echo 'error: give the wall time of the run, e.g. make readme WALL="1 h 20 min"'; exit 1; }
-	$(BIN)/python -m cw.readme --results results --docs docs --wall "$(WALL)"
+	$(BIN)/python -m cw.report.readme --results results --docs docs --wall "$(WALL)"
 
 ## results are hours of computing: moved aside, never deleted
 clean-results:

@@ -47,7 +47,8 @@ def run(
     import tensorflow as tf
 
     from cw.task.arenas import make_arena
-    from cw.config import load_config, resolve_run
+    from cw.config import resolve_run
+    from cw.steps.settings import load_config
     from cw.network.model import LossParams, ModelParams, encode_inputs, init_weights
     from cw.network.objective import Objective, weights_to_tensors
     from cw.network.optimizers import Batch, make_optimizer

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_threads(1)
     import numpy as np
 
-    from cw.config import load_config, resolve_run
+    from cw.config import resolve_run
+    from cw.steps.settings import load_config
     from cw.network.model import LossParams, ModelParams, init_weights
     from cw.network.training import TrainingParams, fresh_batches, rng_for, train
 

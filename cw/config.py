@@ -2,7 +2,7 @@
 
 A *run* is one trained network. Its settings are the top-level sections of the config
 (``trajectories``, ``model``, ``loss``, ``training``, ``ratemaps``, ``scores``) with the run's own
-overrides merged on top, plus its arena and seed. :func:`load_config` checks everything before any
+overrides merged on top, plus its arena and seed. :func:`cw.steps.settings.load_config` checks everything before any
 job starts, and reports the first problem as a one-line :class:`ConfigError` naming the key.
 """
 
@@ -87,11 +87,12 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
-def validate_config(config: Mapping, schema: dict | None = None) -> dict:
-    """Validated copy of ``config`` with defaults filled in; raises :class:`ConfigError`.
+def validate_schema(config: Mapping, schema: dict | None = None) -> dict:
+    """Copy of ``config`` checked against the schema (types, ranges, unknown keys), with defaults
+    filled in and run sweeps expanded; raises :class:`ConfigError`.
 
-    Checks the schema (types, ranges, unknown keys), that each run names a defined arena, that
-    every arena is a valid convex polygon, and that each run's resolved sections construct.
+    The checks that need the library's parameter classes (arenas are valid polygons, each run's
+    sections construct) follow in :func:`cw.steps.settings.validate_config`.
     """
     schema = schema or load_schema()
     cfg = copy.deepcopy(dict(config))
@@ -110,26 +111,6 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
     cfg["runs"] = expand_runs(cfg["runs"])
     _raise_first(validator, cfg)  # the swept values, now in place
 
-    from cw.task.arenas import make_arena
-
-    for name, spec in cfg["arenas"].items():
-        if spec["shape"] == "polygon" and "corners" not in spec:
-            raise ConfigError(f"arenas.{name}.corners: required for shape 'polygon'")
-        if spec["shape"] != "polygon" and "side" not in spec:
-            raise ConfigError(f"arenas.{name}.side: required for shape '{spec['shape']}'")
-        try:
-            make_arena(name, spec)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    from cw.analysis.claims import ClaimParams
-
-    ClaimParams.from_dict(cfg["claims"])
-    for run, spec in cfg["runs"].items():
-        if spec["arena"] not in cfg["arenas"]:
-            raise ConfigError(
-                f"runs.{run}.arena: unknown arena {spec['arena']!r} (defined: {', '.join(cfg['arenas'])})"
-            )
-        _check_run(resolve_run(cfg, run))
     return cfg
 
 
@@ -148,23 +129,6 @@ def select_run_set(cfg: dict) -> dict:
             raise ConfigError(f"runs: unknown run set {runs!r} (run_sets defines: {', '.join(sets) or 'none'})")
         cfg["runs"] = copy.deepcopy(sets[runs])
     return cfg
-
-
-def _check_run(run: Mapping) -> None:
-    """Checks that involve several sections of one resolved run."""
-    from cw.task.arenas import make_arena
-
-    name = run["name"]
-    try:
-        params = build_params(run)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"runs.{name}: {exc}") from None
-    arena = make_arena(run["arena"]["name"], {k: v for k, v in run["arena"].items() if k != "name"})
-    if params["trajectories"].speed_cap >= arena.inradius:
-        raise ConfigError(
-            f"runs.{name}.trajectories.speed_max: {params['trajectories'].speed_cap} m/step must be below the "
-            f"inradius {arena.inradius:.3g} m of arena '{arena.name}'"
-        )
 
 
 def _format_value(value) -> str:
@@ -221,37 +185,6 @@ def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:
     return out
 
 
-def build_params(run: Mapping) -> dict:
-    """Construct the library's parameter objects from a resolved run (validates their ranges)."""
-    from cw.network.model import ModelParams
-    from cw.network.model import LossParams
-    from cw.network.training import TrainingParams
-    from cw.task.trajectories import TrajectoryParams
-
-    from cw.analysis.boundary import BoundaryParams
-    from cw.analysis.celltypes import CellTypeParams
-    from cw.analysis.development import DevelopmentParams
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
-    from cw.analysis.tuning import TuningParams
-
-    traj = {k: v for k, v in run["trajectories"].items() if k != "n_test"}
-    return {
-        "trajectories": TrajectoryParams.from_config(traj),
-        "model": ModelParams.from_dict(run["model"]),
-        "loss": LossParams.from_dict(run["loss"]),
-        "training": TrainingParams.from_dict(run["training"]),
-        "ratemaps": RatemapParams.from_dict(run["ratemaps"]),
-        "scores": ScoreParams.from_dict(run["scores"]),
-        "shuffles": ShuffleParams.from_dict(run["shuffles"]),
-        "celltypes": CellTypeParams.from_dict(run["celltypes"]),
-        "tuning": TuningParams.from_dict(run["tuning"]),
-        "development": DevelopmentParams.from_dict(run["development"]),
-        "boundary": BoundaryParams.from_dict(run["boundary"]),
-    }
-
-
 def read_yaml(path: str | Path) -> dict:
     """A YAML config file as a mapping; a syntax error is one line with the file, line and column."""
     path = Path(path)
@@ -272,39 +205,10 @@ def read_yaml(path: str | Path) -> dict:
     return dict(data)
 
 
-def load_config(config: Mapping | str | Path) -> dict:
-    """Validate a config mapping (or YAML file) and return it with defaults filled in."""
+def read_config(config: Mapping | str | Path) -> dict:
+    """A config mapping (or YAML file) checked against the schema, with defaults filled in."""
     if isinstance(config, (str, Path)):
         config = read_yaml(config)
     if not isinstance(config, Mapping):
         raise ConfigError("config: must be a mapping of keys to values")
-    return validate_config(config)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cw.config [FILE ...]``: check config.yaml merged with the given config files
-    (in order, as ``snakemake --configfile FILE ...`` merges them) and list the runs."""
-    import argparse
-    import sys
-
-    from snakemake.utils import update_config
-
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("files", nargs="*")
-    ap.add_argument("--base", default="config.yaml", help="the workflow's config file")
-    ap.add_argument("--replace", action="store_true", help="as --replace-workflow-config: ignore the base file")
-    args = ap.parse_args(argv)
-    try:
-        cfg = {} if args.replace else read_yaml(args.base)
-        for f in args.files:
-            update_config(cfg, read_yaml(f))
-        out = validate_config(cfg)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 1
-    print(f"config ok: {len(out['runs'])} run(s): {', '.join(out['runs'])}; output in {out['output_dir']}/")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return validate_schema(config)

@@ -18,7 +18,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import xarray as xr
 
-from cw.network.model import WEIGHT_NAMES
+#: The weight arrays of a network, in order (eq. 1-2: input, recurrent, bias, output).
+WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
 
 #: zlib level used for every netCDF variable (OURS: 4, a good size/speed trade-off).
 COMPRESSION_LEVEL = 4

@@ -1,4 +1,4 @@
-"""Tests for cw.arenas: geometry against closed-form ground truth and input validation."""
+"""Tests for cw.task.arenas: geometry against closed-form ground truth and input validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cw.arenas import Arena, make_arena, regular_polygon
+from cw.task.arenas import Arena, make_arena, regular_polygon
 
 SQRT3 = math.sqrt(3.0)
 

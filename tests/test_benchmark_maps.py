@@ -1,4 +1,4 @@
-"""The cell-type rule on the labelled synthetic benchmark (cw.benchmark_maps): confusion-matrix
+"""The cell-type rule on the labelled synthetic benchmark (cw.analysis.benchmark_maps): confusion-matrix
 targets in the square, triangle and hexagon of config.yaml, and the known false positives of
 the scores (smooth random fields, saturating ramps, salt-and-pepper noise, linear ramps)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cw.benchmark_maps import (
+from cw.analysis.benchmark_maps import (
     FAMILIES,
     PREDICTED,
     TRUTH,
@@ -65,8 +65,8 @@ def test_every_arena_separately(bench):
 
 
 def test_benchmark_maps_are_labelled_and_normalised():
-    from cw.arenas import make_arena
-    from cw.config import load_config
+    from cw.task.arenas import make_arena
+    from cw.steps.settings import load_config
 
     cfg = load_config("config.yaml")
     for name in ("square", "triangle", "hexagon"):
@@ -85,7 +85,7 @@ def test_benchmark_maps_are_labelled_and_normalised():
 def test_saturating_ramps_fit_a_ramp_better_than_a_wave():
     """Problem (2): a tanh ramp reaches a band score of 0.4-0.6 (power leaking to the longest
     admissible wavelength) but a monotone function explains it better than the wave."""
-    from cw.scores import band_scores, score_maps
+    from cw.analysis.scores import band_scores, score_maps
 
     yy, xx = (np.mgrid[0:20, 0:20] + 0.5) / 20
     c = (np.arange(20) + 0.5) / 20
@@ -102,8 +102,8 @@ def test_saturating_ramps_fit_a_ramp_better_than_a_wave():
 
 def test_salt_and_pepper_is_not_coherent_and_smooth_maps_are():
     """Problem (3): scattered bins have a spatial coherence far below the rule's minimum."""
-    from cw.celltypes import CellTypeParams
-    from cw.scores import spatial_coherence
+    from cw.analysis.celltypes import CellTypeParams
+    from cw.analysis.scores import spatial_coherence
 
     rng = np.random.default_rng(3)
     noise = rng.standard_normal((5, 20, 20))
@@ -117,7 +117,7 @@ def test_salt_and_pepper_is_not_coherent_and_smooth_maps_are():
 def test_nan_grid_scores_say_why():
     """Problem (4): a linear ramp's autocorrelogram is 1 at every lag, so its grid scores are
     NaN; the status flag records it (2), a constant map gets 1, a grid 0."""
-    from cw.scores import SCORE_ATTRS, score_maps
+    from cw.analysis.scores import SCORE_ATTRS, score_maps
 
     yy, xx = (np.mgrid[0:20, 0:20] + 0.5) / 20
     c = (np.arange(20) + 0.5) / 20
@@ -130,7 +130,7 @@ def test_nan_grid_scores_say_why():
 
 
 def test_benchmark_script_prints_the_matrix(capsys):
-    from cw.benchmark_maps import main
+    from cw.analysis.benchmark_maps import main
 
     assert main(["config.yaml", "--trials", "20", "--shuffles", "20", "--arenas", "square",
                  "--seeds", "0"]) == 0

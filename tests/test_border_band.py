@@ -2,7 +2,7 @@
 
 Maps are evaluated at the bin centres of the default 5 cm grid and masked by the polygon
 (square side 1 m: 20x20 bins; triangle side 1.5 m: 26x30; hexagon side 0.6 m: 21x24).
-Measured (cw.scores defaults), min..max over each family, per arena (square | triangle |
+Measured (cw.analysis.scores defaults), min..max over each family, per arena (square | triangle |
 hexagon):
 
   family                               border score                band score
@@ -29,10 +29,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cw.arenas import make_arena
-from cw.celltypes import CellTypeParams
-from cw.ratemaps import bin_edges
-from cw.scores import (
+from cw.task.arenas import make_arena
+from cw.analysis.celltypes import CellTypeParams
+from cw.analysis.ratemaps import bin_edges
+from cw.analysis.scores import (
     SCORE_NAMES,
     BandScoreParams,
     BorderScoreParams,
@@ -290,8 +290,8 @@ def test_params_validation_names_config_keys():
 
 
 def test_triangle_single_field_scores_high_but_has_no_lattice():
-    """The caveat of cw.scores: the triangle's own 6-fold autocorrelation gives one smooth
-    central field score60 ~ 1.4; the missing lattice peaks expose it (cw.celltypes)."""
+    """The caveat of cw.analysis.scores: the triangle's own 6-fold autocorrelation gives one smooth
+    central field score60 ~ 1.4; the missing lattice peaks expose it (cw.analysis.celltypes)."""
     ar = make_arena("triangle", ARENAS["triangle"])
     xc, yc, X, Y, inside = _grid(ar)
     blob = np.where(inside, np.exp(-(X**2 + Y**2) / (2 * 0.1**2)), np.nan)

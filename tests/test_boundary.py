@@ -1,4 +1,4 @@
-"""Boundary analysis (cw.boundary, Fig. 6) recovers planted error patterns; long-path parts."""
+"""Boundary analysis (cw.analysis.boundary, Fig. 6) recovers planted error patterns; long-path parts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from cw import io
-from cw.boundary import (
+from cw.analysis.boundary import (
     BoundaryParams,
     binned_stats,
     boundary_curves,
@@ -21,7 +21,7 @@ from cw.boundary import (
     time_since_boundary,
     windowed_error,
 )
-from cw.model import ModelParams, encode_inputs, init_weights, simulate_numpy
+from cw.network.model import ModelParams, encode_inputs, init_weights, simulate_numpy
 
 
 def test_time_since_and_recent_counts():
@@ -104,7 +104,7 @@ def _planted_resets(rng, M, T, p_flag, keep):
 
 
 def test_recovers_planted_drop_after_episodes():
-    from cw.claims import ClaimParams, c6_boundary
+    from cw.analysis.claims import ClaimParams, c6_boundary
 
     rng = np.random.default_rng(4)
     M, T = 400, 500
@@ -187,7 +187,7 @@ def test_simulate_long_matches_reference_simulation():
 
 
 def test_analyse_boundary_file_to_file(tmp_path):
-    from cw.analysis import analyse_boundary
+    from cw.steps.analysis import analyse_boundary
 
     rng = np.random.default_rng(5)
     mp = {"n_units": 10}

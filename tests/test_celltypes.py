@@ -1,4 +1,4 @@
-"""Cell-type rule (cw.celltypes): precedence on hand-made scores, and end to end on synthetic
+"""Cell-type rule (cw.analysis.celltypes): precedence on hand-made scores, and end to end on synthetic
 units driven by position along real trajectories (square and triangle arenas)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from cw.arenas import make_arena
-from cw.celltypes import (
+from cw.task.arenas import make_arena
+from cw.analysis.celltypes import (
     CELL_TYPES,
     CellTypeParams,
     analyse_units,
@@ -17,10 +17,10 @@ from cw.celltypes import (
     counts_dataset,
     type_counts,
 )
-from cw.ratemaps import RatemapParams
-from cw.scores import SCORE_NAMES, ScoreParams
-from cw.shuffles import ShuffleParams
-from cw.trajectories import TrajectoryParams, generate_trials
+from cw.analysis.ratemaps import RatemapParams
+from cw.analysis.scores import SCORE_NAMES, ScoreParams
+from cw.analysis.shuffles import ShuffleParams
+from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
 def _scores(**kw):
@@ -172,7 +172,7 @@ def test_analyse_scores_file_to_file(tmp_path):
     import xarray as xr
 
     from cw import io
-    from cw.analysis import analyse_scores
+    from cw.steps.analysis import analyse_scores
 
     arena_cfg = {"name": "hexagon", "shape": "hexagon", "side": 0.6}
     arena = make_arena("hexagon", {"shape": "hexagon", "side": 0.6})

@@ -1,4 +1,4 @@
-"""Claims (cw.claims) on synthetic datasets with known answers: what should hold holds, what
+"""Claims (cw.analysis.claims) on synthetic datasets with known answers: what should hold holds, what
 should fail fails, what cannot be measured is untestable; and the table writers."""
 
 import csv
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cw import claims as cl
+from cw.analysis import claims as cl
 from cw import io
-from cw.celltypes import CELL_TYPES
+from cw.analysis.celltypes import CELL_TYPES
 
 SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]).ravel()
 
@@ -191,7 +191,7 @@ def test_make_claims_from_files(tmp_path):
     for key in ("scores", "tuning", "development", "boundary"):
         paths[key] = str(tmp_path / f"{key}.nc")
         io.write_netcdf(d[key], paths[key])
-    from cw.reporting import make_claims
+    from cw.steps.report import make_claims
 
     out = {k: str(tmp_path / f"claims.{k}") for k in ("md", "csv", "seeds", "html")}
     make_claims([{"name": "square", "arena": "square", "ablation": False}], [paths["scores"]],

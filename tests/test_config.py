@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cw.config import ConfigError, deep_merge, load_config, resolve_run, select_run_set
+from cw.config import ConfigError, deep_merge, resolve_run, select_run_set
+from cw.steps.settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,23 +144,23 @@ def test_schema_defaults_equal_the_library_defaults():
     import dataclasses
 
     from cw.config import load_schema
-    from cw.model import LossParams, ModelParams
-    from cw.optimizers.params import AdamParams, HessianFreeParams
-    from cw.penalties import PenaltyAdaptParams
-    from cw.training import TrainingParams
-    from cw.trajectories import TrajectoryParams
+    from cw.network.model import LossParams, ModelParams
+    from cw.network.optimizers.params import AdamParams, HessianFreeParams
+    from cw.network.penalties import PenaltyAdaptParams
+    from cw.network.training import TrainingParams
+    from cw.task.trajectories import TrajectoryParams
 
-    from cw.boundary import BoundaryParams
-    from cw.celltypes import CellTypeParams
-    from cw.development import DevelopmentParams
-    from cw.ratemaps import RatemapParams
-    from cw.scores import BandScoreParams, BorderScoreParams, GridGeometryParams
-    from cw.shuffles import ShuffleParams
-    from cw.tuning import TuningParams
+    from cw.analysis.boundary import BoundaryParams
+    from cw.analysis.celltypes import CellTypeParams
+    from cw.analysis.development import DevelopmentParams
+    from cw.analysis.ratemaps import RatemapParams
+    from cw.analysis.scores import BandScoreParams, BorderScoreParams, GridGeometryParams
+    from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.tuning import TuningParams
 
     training = load_schema()["$defs"]["training"]["properties"]
     scores = load_schema()["$defs"]["scores"]["properties"]
-    from cw.claims import ClaimParams
+    from cw.analysis.claims import ClaimParams
 
     pairs = [
         (ClaimParams, _schema_defaults("claims")),
@@ -223,7 +224,8 @@ def test_bad_sweeps_name_the_key(default, sweep, key):
 
 
 def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
-    from cw.config import main, read_yaml
+    from cw.config import read_yaml
+    from cw.steps.settings import main
 
     bad = tmp_path / "my.yaml"
     bad.write_text("runs:\n  mine: {arena: square, seed: 1\ntraining: {}\n")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cw.curvature import GaussNewton, flatten, unflatten
-from cw.model import ModelParams, init_weights, simulate_numpy
-from cw.objective import Objective
+from cw.network.curvature import GaussNewton, flatten, unflatten
+from cw.network.model import ModelParams, init_weights, simulate_numpy
+from cw.network.objective import Objective
 
 F64 = tf.float64
 M, T, N = 3, 7, 5

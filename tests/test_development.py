@@ -1,4 +1,4 @@
-"""Development analysis (cw.development, Fig. 4) on a tiny network with 3 checkpoints."""
+"""Development analysis (cw.analysis.development, Fig. 4) on a tiny network with 3 checkpoints."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from cw import io
-from cw.celltypes import CELL_TYPES
-from cw.development import (
+from cw.analysis.celltypes import CELL_TYPES
+from cw.analysis.development import (
     DevelopmentParams,
     correlation_distance,
     map_correlation_to_final,
     tsne_checkpoint_indices,
     tsne_embedding,
 )
-from cw.model import ModelParams, init_weights
+from cw.network.model import ModelParams, init_weights
 
 
 def test_checkpoint_indices():
@@ -73,8 +73,8 @@ def test_tsne_is_seeded_and_separates_clusters():
 
 
 def test_analyse_development_on_tiny_network(tmp_path):
-    from cw.analysis import analyse_development
-    from cw.pipeline import make_trajectories
+    from cw.steps.analysis import analyse_development
+    from cw.steps.pipeline import make_trajectories
 
     arena = {"name": "square", "shape": "square", "side": 1.0}
     traj = {"n_test": 30, "n_steps": 100}

@@ -1,4 +1,4 @@
-"""Figures (cw.figures, cw.reporting) on small synthetic datasets: every panel draws, files are
+"""Figures (cw.report.figures, cw.steps.report) on small synthetic datasets: every panel draws, files are
 written, examples are chosen by their scores, and a missing cell type is said in its panel."""
 
 import matplotlib.pyplot as plt
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cw import figures as fg
+from cw.report import figures as fg
 from cw import io, reporting
-from cw.celltypes import CELL_TYPES
+from cw.analysis.celltypes import CELL_TYPES
 
 N = 12
 SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]).ravel()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cw.model import WEIGHT_NAMES, ModelParams, encode_inputs, init_weights
-from cw.objective import Objective
-from cw.optimizers import OPTIMIZERS, Batch, make_optimizer
-from cw.optimizers.hessian_free import (
+from cw.network.model import WEIGHT_NAMES, ModelParams, encode_inputs, init_weights
+from cw.network.objective import Objective
+from cw.network.optimizers import OPTIMIZERS, Batch, make_optimizer
+from cw.network.optimizers.hessian_free import (
     CG_STOP_CODES,
     HessianFree,
     HessianFreeParams,
@@ -22,7 +22,7 @@ from cw.optimizers.hessian_free import (
     save_schedule,
     update_damping,
 )
-from cw.penalties import PenaltyAdaptParams, adapt_penalty_weights
+from cw.network.penalties import PenaltyAdaptParams, adapt_penalty_weights
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def test_adaptive_penalties_misc():
 def test_structural_damping_normalisations_agree(small):
     """mu per element (CODE: 1500) equals mu / (T N) per trial (0.03 at T = 500, N = 100), and
     the optimiser's damped products agree exactly when the two are set that way."""
-    from cw.optimizers.params import structural_coefficient
+    from cw.network.optimizers.params import structural_coefficient
 
     per_el = HessianFreeParams(structural_damping=1500.0, structural_damping_normalisation="per_element")
     per_tr = HessianFreeParams(structural_damping=0.03, structural_damping_normalisation="per_trial")

@@ -5,8 +5,8 @@ import pytest
 import xarray as xr
 
 from cw import io
-from cw.arenas import make_arena
-from cw.trajectories import TrajectoryParams, generate_trials
+from cw.task.arenas import make_arena
+from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
 def _dataset():
@@ -41,7 +41,7 @@ def test_missing_truncated_and_foreign_files_name_the_file(tmp_path):
 
 
 def test_missing_checkpoint_or_weights_is_a_clear_error(tmp_path):
-    from cw.pipeline import extract_activity
+    from cw.steps.pipeline import extract_activity
 
     with pytest.raises(io.InputFileError, match="trajectories.nc: file not found"):
         extract_activity(str(tmp_path / "trajectories.nc"), str(tmp_path / "weights.nc"), str(tmp_path / "a.nc"), {})
@@ -51,10 +51,10 @@ def test_missing_checkpoint_or_weights_is_a_clear_error(tmp_path):
 
 
 def test_same_seed_same_trajectories_and_scores():
-    from cw.celltypes import CellTypeParams, analyse_units
-    from cw.ratemaps import RatemapParams
-    from cw.scores import ScoreParams
-    from cw.shuffles import ShuffleParams
+    from cw.analysis.celltypes import CellTypeParams, analyse_units
+    from cw.analysis.ratemaps import RatemapParams
+    from cw.analysis.scores import ScoreParams
+    from cw.analysis.shuffles import ShuffleParams
 
     arena = make_arena("hexagon", {"shape": "hexagon", "side": 0.6})
     p = TrajectoryParams(n_steps=200)

@@ -1,11 +1,11 @@
-"""Lattice and single-field fits (cw.lattice) on maps of known geometry."""
+"""Lattice and single-field fits (cw.analysis.lattice) on maps of known geometry."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cw.lattice import LatticeFitParams, field_fit, lattice_fit, lattice_templates
+from cw.analysis.lattice import LatticeFitParams, field_fit, lattice_fit, lattice_templates
 from cw.synthetic import cosine_lattice
 
 C = np.arange(20) * 0.1 + 0.05          # 2-m square, 0.1-m bins

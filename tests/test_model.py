@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cw.model import (
+from cw.network.model import (
     LossParams,
     ModelParams,
     encode_inputs,
     init_weights,
-    loss_numpy,
     simulate_numpy,
 )
-from cw.objective import Objective, weights_to_tensors
+from cw.network.objective import Objective, weights_to_tensors
+from reference_loss import loss_numpy
 
 
 def _random_weights(p: ModelParams, rng, scale=0.3):
@@ -45,7 +45,7 @@ def test_euler_step_by_hand():
 
 def test_rectified_tanh_units():
     """retanh: max(0, tanh(x)); the TF forward pass matches the numpy reference."""
-    from cw.model import rate_of
+    from cw.network.model import rate_of
 
     x = np.array([-2.0, -0.1, 0.0, 0.3, 5.0])
     np.testing.assert_allclose(rate_of(x, "retanh"), [0, 0, 0, np.tanh(0.3), np.tanh(5.0)], rtol=1e-15)

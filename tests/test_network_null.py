@@ -7,15 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cw.activity import network_runner
-from cw.arenas import make_arena
-from cw.celltypes import CellTypeParams, analyse_units, type_counts
-from cw.config import load_config, resolve_run
-from cw.model import ModelParams, init_weights
-from cw.ratemaps import RatemapParams, trial_samples
-from cw.scores import ScoreParams
-from cw.shuffles import ShuffleParams
-from cw.trajectories import TrajectoryParams, generate_trials
+from cw.analysis.activity import network_runner
+from cw.task.arenas import make_arena
+from cw.analysis.celltypes import CellTypeParams, analyse_units, type_counts
+from cw.config import resolve_run
+from cw.steps.settings import load_config
+from cw.network.model import ModelParams, init_weights
+from cw.analysis.ratemaps import RatemapParams, trial_samples
+from cw.analysis.scores import ScoreParams
+from cw.analysis.shuffles import ShuffleParams
+from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
 @pytest.mark.parametrize("run", ["square", "hexagon"])  # orthogonal and Gaussian W_rec

@@ -1,4 +1,4 @@
-"""Settings hashes of trained networks and the checks on shipped ones (cw.networks)."""
+"""Settings hashes of trained networks and the checks on shipped ones (cw.network.networks)."""
 
 import copy
 import json
@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from cw import networks
-from cw.config import load_config, resolve_run
+from cw.network import networks
+from cw.config import resolve_run
+from cw.steps.settings import load_config
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,8 @@ def test_snapshot_of_an_unfinished_training(tmp_path, run):
     analysis accepts (settings hash unchanged)."""
     import xarray as xr
 
-    from cw.model import LossParams, ModelParams, init_weights
-    from cw.training import TrainingParams, fresh_batches, rng_for, train
+    from cw.network.model import LossParams, ModelParams, init_weights
+    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
 
     mp = ModelParams(n_units=6)
     folder = tmp_path / "net" / "square"

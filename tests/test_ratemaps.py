@@ -1,4 +1,4 @@
-"""Tests for cw.ratemaps: binning, rate maps in polygon arenas, NaN-aware smoothing."""
+"""Tests for cw.analysis.ratemaps: binning, rate maps in polygon arenas, NaN-aware smoothing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cw.ratemaps import bin_edges, compute_ratemaps, smooth_ratemap
+from cw.analysis.ratemaps import bin_edges, compute_ratemaps, smooth_ratemap
 
 # ---------------------------------------------------------------------------
-# arenas: the real cw.arenas.Arena when available, else a minimal stand-in with
+# arenas: the real cw.task.arenas.Arena when available, else a minimal stand-in with
 # the same duck-typed interface (.name, .corners, .bounds, .contains).
 # ---------------------------------------------------------------------------
 TRI_CORNERS = np.array([[-0.5, -0.3], [0.45, -0.3], [-0.1, 0.55]])  # our own, not equilateral
@@ -43,7 +43,7 @@ def _convex_contains(corners, points):
 
 def _arena(shape):
     try:
-        from cw.arenas import make_arena
+        from cw.task.arenas import make_arena
     except ImportError:  # colleague's module not there yet
         make_arena = None
     if shape == "custom_triangle":
@@ -99,7 +99,7 @@ def test_bin_edges_cover_and_centred():
 @pytest.mark.parametrize("shape", ["square", "custom_triangle", "triangle", "hexagon"])
 def test_ratemap_reproduces_known_function(shape):
     if shape == "triangle":
-        pytest.importorskip("cw.arenas")
+        pytest.importorskip("cw.task.arenas")
     arena = _arena(shape)
     rng = np.random.default_rng(3)
     S, bs = 200_000, 0.05 if shape != "hexagon" else 0.1
@@ -258,10 +258,10 @@ def test_start_transient_is_left_out_of_the_maps():
     """Every test trial starts at the arena's centre, on a bin corner: without skipping, the
     centre bins hold many times the mean occupancy, most of it from the first 50 steps (the
     network's start-up transient). ``ratemaps.skip_steps`` (5 tau) removes those steps."""
-    from cw.arenas import make_arena
-    from cw.config import load_config
-    from cw.ratemaps import RatemapParams, bin_edges, trial_samples
-    from cw.trajectories import TrajectoryParams, generate_trials
+    from cw.task.arenas import make_arena
+    from cw.steps.settings import load_config
+    from cw.analysis.ratemaps import RatemapParams, bin_edges, trial_samples
+    from cw.task.trajectories import TrajectoryParams, generate_trials
 
     cfg = load_config("config.yaml")
     skip = RatemapParams.from_dict(cfg["ratemaps"]).skip_steps

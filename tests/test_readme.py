@@ -1,11 +1,11 @@
-"""README results section (cw.readme): figures scaled down, section replaced between markers."""
+"""README results section (cw.report.readme): figures scaled down, section replaced between markers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cw import readme
+from cw.report import readme
 
 
 def _png(path, w, h):

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cw.model import LossParams, ModelParams, init_weights
-from cw.training import TrainingParams, fresh_batches, load_state, rng_for, train
+from cw.network.model import LossParams, ModelParams, init_weights
+from cw.network.training import TrainingParams, fresh_batches, load_state, rng_for, train
 
 N_UPDATES = 8
 ARENA = {"name": "square", "shape": "square", "side": 1.0}
@@ -22,8 +22,8 @@ TRAJ = {"n_steps": 25, "zero_speed_fraction": 0.5, "speed_max": 0.1}
 DRIVER = """
 import sys, time, numpy as np
 from pathlib import Path
-from cw.model import LossParams, ModelParams, init_weights
-from cw.training import TrainingParams, fresh_batches, rng_for, train
+from cw.network.model import LossParams, ModelParams, init_weights
+from cw.network.training import TrainingParams, fresh_batches, rng_for, train
 mp = ModelParams(n_units=10)
 tp = TrainingParams(optimizer=sys.argv[2], n_updates={n}, batch_size=20, n_checkpoints=4,
                     state_every_minutes=float(sys.argv[5]), hessian_free={{"cg_max_iters": 8}})

@@ -1,4 +1,4 @@
-"""Tests for cw.scores: NaN-aware autocorrelogram and grid scores on synthetic maps.
+"""Tests for cw.analysis.scores: NaN-aware autocorrelogram and grid scores on synthetic maps.
 
 Measured values (default GridScoreParams; the test families below: 20/32/40-bin maps,
 spacings 0.25/0.35/0.5 of the map width, orientations 0/17/41 deg, 3 phases; "square
@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cw.ratemaps import compute_ratemaps
-from cw.scores import GridScoreParams, autocorrelogram, grid_scores, scores_dataset
+from cw.analysis.ratemaps import compute_ratemaps
+from cw.analysis.scores import GridScoreParams, autocorrelogram, grid_scores, scores_dataset
 from cw.synthetic import cosine_lattice
 
 SPACINGS = (0.25, 0.35, 0.5)  # fraction of the map width
@@ -284,7 +284,7 @@ def test_params_validation():
 # ---------------------------------------------------------------------------
 def test_scores_dataset_end_to_end(tmp_path):
     try:
-        from cw.arenas import make_arena
+        from cw.task.arenas import make_arena
 
         arena = make_arena("square", {"shape": "square", "side": 1.0})
     except ImportError:

@@ -1,4 +1,4 @@
-"""Circular time-shift null distributions (cw.shuffles) on synthetic activity.
+"""Circular time-shift null distributions (cw.analysis.shuffles) on synthetic activity.
 
 Setup: 120 trials x 500 steps (60,000 samples) of the project's trajectory generator in the
 1 m square; "noise" units are AR(1) noise in time (time constant 20 steps) independent of
@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from cw.arenas import make_arena
-from cw.ratemaps import compute_ratemaps
-from cw.scores import SCORE_NAMES, score_maps
-from cw.shuffles import (
+from cw.task.arenas import make_arena
+from cw.analysis.ratemaps import compute_ratemaps
+from cw.analysis.scores import SCORE_NAMES, score_maps
+from cw.analysis.shuffles import (
     ShiftedRatemaps,
     ShuffleParams,
     null_thresholds,
@@ -34,7 +34,7 @@ from cw.shuffles import (
     shuffle_null,
     significance_dataset,
 )
-from cw.trajectories import TrajectoryParams, generate_trials
+from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
 def ar1(rng, n, units, tau=20.0):

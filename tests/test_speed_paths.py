@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cw.curvature import GaussNewton, flatten
-from cw.model import WEIGHT_NAMES, ModelParams, init_weights
-from cw.objective import Objective
+from cw.network.curvature import GaussNewton, flatten
+from cw.network.model import WEIGHT_NAMES, ModelParams, init_weights
+from cw.network.objective import Objective
 
 F64 = tf.float64
 

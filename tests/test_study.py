@@ -1,9 +1,9 @@
-"""The study table (cw.study): one row per run, counts, best scores and claim verdicts."""
+"""The study table (cw.report.study): one row per run, counts, best scores and claim verdicts."""
 
 import numpy as np
 import xarray as xr
 
-from cw.study import study_markdown, study_rows
+from cw.report.study import study_markdown, study_rows
 
 
 def _scores(path, types, s60, s90):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cw.arenas import make_arena
-from cw.model import LossParams, ModelParams, encode_inputs, init_weights
-from cw.training import TrainingParams, checkpoint_updates, fresh_batches, rng_for, train, update_rng
-from cw.trajectories import TrajectoryParams, generate_trials
+from cw.task.arenas import make_arena
+from cw.network.model import LossParams, ModelParams, encode_inputs, init_weights
+from cw.network.training import TrainingParams, checkpoint_updates, fresh_batches, rng_for, train, update_rng
+from cw.task.trajectories import TrajectoryParams, generate_trials
 
 ARENA = {"name": "square", "shape": "square", "side": 1.0}
 TRAJ = {"n_steps": 60, "zero_speed_fraction": 0.5, "speed_max": 0.1}
@@ -105,7 +105,7 @@ def _train_wrong_batch():
 
 
 def test_divergence_names_the_run_and_update(tmp_path):
-    from cw.training import TrainingDiverged
+    from cw.network.training import TrainingDiverged
 
     mp = ModelParams(n_units=6)
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""Tests for cw.trajectories: the motion model against its specification (the paper, section 2)."""
+"""Tests for cw.task.trajectories: the motion model against its specification (the paper, section 2)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cw.arenas import make_arena
+from cw.task.arenas import make_arena
 from cw.io import write_netcdf
-from cw.trajectories import (
+from cw.task.trajectories import (
     TrajectoryParams,
     Trials,
     arena_from_dataset,

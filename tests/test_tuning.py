@@ -1,4 +1,4 @@
-"""Direction and speed tuning (cw.tuning) recover planted tuning."""
+"""Direction and speed tuning (cw.analysis.tuning) recover planted tuning."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from cw.tuning import TuningParams, binned_mean, direction_tuning, speed_tuning, tuning_dataset
+from cw.analysis.tuning import TuningParams, binned_mean, direction_tuning, speed_tuning, tuning_dataset
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_params_validation():
 
 def test_analyse_tuning_file_to_file(tmp_path, inputs):
     from cw import io
-    from cw.analysis import analyse_tuning
+    from cw.steps.analysis import analyse_tuning
 
     rng, heading, speed = inputs
     u = (0.2 * np.cos(heading - 1.0) + 3.0 * speed)[..., None].astype(np.float32)

@@ -241,3 +241,14 @@ def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_pa
     scores = jobs_after("scores.py", "\n\ndef _extra():\n    return 1\n")
     assert scores.get("scores") == 2, scores
     assert not {"train", "trajectories", "activity"} & set(scores), scores
+
+
+@pytest.mark.slow
+def test_tiny_preset_weights_are_bit_identical_to_the_reference(workdir):
+    """The trained weights of the tiny preset equal, bit for bit, those written before the library
+    was grouped into stage sub-packages (tests/data/README.md)."""
+    ref = np.load(ROOT / "tests/data/tiny_weights.npz")
+    for run in ("square", "triangle"):
+        with xr.open_dataset(workdir / OUT / run / "model/weights.nc") as ds:
+            for k in ("W_in", "W_rec", "b", "W_out"):
+                assert np.array_equal(ds[k].values, ref[f"{run}/{k}"]), f"{run}/{k}"

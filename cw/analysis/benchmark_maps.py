@@ -304,13 +304,13 @@ def run_benchmark(
     """
     from cw.task.arenas import make_arena
     from cw.analysis.celltypes import CellTypeParams, analyse_units
-    from cw.config import load_config
+    from cw.config import read_config
     from cw.analysis.ratemaps import RatemapParams
     from cw.analysis.scores import ScoreParams
     from cw.analysis.shuffles import ShuffleParams
     from cw.task.trajectories import TrajectoryParams, generate_trials
 
-    cfg = load_config(config) if not isinstance(config, Mapping) else config
+    cfg = read_config(config) if not isinstance(config, Mapping) else config
     rp = RatemapParams.from_dict(cfg.get("ratemaps"))
     sp_ = ScoreParams.from_dict(cfg.get("scores"))
     shd = dict(cfg.get("shuffles") or {})

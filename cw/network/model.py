@@ -21,10 +21,8 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.io import WEIGHT_NAMES  # noqa: F401 (trainable parameters, in the order used everywhere)
 from cw.validation import section_from_dict
-
-#: Trainable parameters, in the order used everywhere (flattening, files, optimisers).
-WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
 
 RECURRENT_INITS = ("orthogonal", "gaussian")
 NOISE_LOCATIONS = ("rate", "activation")
@@ -240,28 +238,3 @@ def rate_of(x: np.ndarray, nonlinearity: str = "tanh") -> np.ndarray:
         raise ValueError(f"nonlinearity: unknown '{nonlinearity}'")
     r = np.tanh(x)
     return np.maximum(r, 0.0) if nonlinearity == "retanh" else r
-
-
-def loss_numpy(
-    weights: Mapping[str, np.ndarray],
-    u: np.ndarray,
-    y: np.ndarray,
-    targets: np.ndarray,
-    loss: LossParams,
-) -> dict[str, float]:
-    """Loss terms of eq. 3-5 computed literally from the paper's sums (reference for tests).
-
-    u : (M, T, N) rates; y, targets : (M, T, N_out).
-    """
-    m, t, n = u.shape
-    n_out = y.shape[-1]
-    n_in = weights["W_in"].shape[0]
-    error = float(np.sum((y - targets) ** 2) / (m * t * n_out))
-    r_l2 = float(np.sum(weights["W_in"] ** 2) / (n * n_in) + np.sum(weights["W_out"] ** 2) / (n * n_out))
-    r_fr = float(np.sum(u**2) / (n * t * m))
-    return {
-        "loss": error + loss.lambda_l2 * r_l2 + loss.lambda_fr * r_fr,
-        "error": error,
-        "r_l2": r_l2,
-        "r_fr": r_fr,
-    }

@@ -5,9 +5,10 @@ from pathlib import Path
 import cw
 import cw.codehash
 import cw.config
+import cw.steps.settings
 
 try:
-    _validated = cw.config.validate_config(config)
+    _validated = cw.steps.settings.validate_config(config)
 except cw.config.ConfigError as _err:
     sys.exit(f"config error: {_err}")
 config.clear()
@@ -38,12 +39,12 @@ _check_targets(sys.argv[1:])
 NET_MODE = config["networks_mode"]
 NET_DIR = config["networks_dir"].rstrip("/")
 if NET_MODE == "shipped":
-    import cw.networks
+    import cw.network.networks
 
     for _run in RUNS.values():
         try:
-            cw.networks.check_shipped(f"{NET_DIR}/{_run['name']}", _run)
-        except cw.networks.NetworkError as _err:
+            cw.network.networks.check_shipped(f"{NET_DIR}/{_run['name']}", _run)
+        except cw.network.networks.NetworkError as _err:
             sys.exit(f"network error: {_err}")
 
 

@@ -64,7 +64,7 @@ rule figure_training:
 
 # -- the paper's figures and the claims table --------------------------------------------
 
-import cw.claims
+import cw.analysis.claims
 
 
 def arena_shape(run):
@@ -291,7 +291,7 @@ rule claims:
         code=script_code("claims.py"),
         runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in sorted(RUNS)],
         claims=CLAIM_PARAMS,
-        preamble=cw.claims.scale_preamble(OUT, RUNS),
+        preamble=cw.analysis.claims.scale_preamble(OUT, RUNS),
     log:
         f"{OUT}/logs/claims.log",
     benchmark:

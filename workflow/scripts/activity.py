@@ -1,5 +1,5 @@
 """Snakemake step: noise-free activity of the trained network on the test trials."""
-from cw.pipeline import extract_activity
+from cw.steps.pipeline import extract_activity
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

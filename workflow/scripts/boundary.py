@@ -1,5 +1,5 @@
 """Snakemake step: error around boundary interactions and over a long test path (Fig. 6)."""
-from cw.analysis import analyse_boundary
+from cw.steps.analysis import analyse_boundary
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

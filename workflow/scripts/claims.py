@@ -1,5 +1,5 @@
 """Snakemake step: the claims table (markdown, CSV, across-seed CSV, HTML), every verdict computed."""
-from cw.reporting import make_claims
+from cw.steps.report import make_claims
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: scores and cell types at every training checkpoint, t-SNE of units (Fig. 4)."""
-from cw.analysis import analyse_development
+from cw.steps.analysis import analyse_development
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: Fig. 6a/6b, error around boundary interactions and over a long path."""
-from cw.reporting import figure_boundary
+from cw.steps.report import figure_boundary
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

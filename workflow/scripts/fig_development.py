@@ -1,5 +1,5 @@
 """Snakemake step: Fig. 4, t-SNE of the units over training and type counts per checkpoint."""
-from cw.reporting import figure_development
+from cw.steps.report import figure_development
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: Fig. 2, example units of each cell type per run, chosen by their scores."""
-from cw.reporting import figure_examples
+from cw.steps.report import figure_examples
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

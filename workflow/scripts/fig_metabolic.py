@@ -1,5 +1,5 @@
 """Snakemake step: Fig. 5, all maps without vs with the metabolic cost."""
-from cw.reporting import figure_metabolic
+from cw.steps.report import figure_metabolic
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: each score's distribution over units against its shuffle null."""
-from cw.reporting import figure_nulls
+from cw.steps.report import figure_nulls
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: Appendix A-C, direction and speed tuning curves of every unit."""
-from cw.reporting import figure_tuning
+from cw.steps.report import figure_tuning
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: Fig. 3, nine units of a (triangle) run: map, direction and speed tuning."""
-from cw.reporting import figure_units
+from cw.steps.report import figure_units
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: rate map of every unit (mean activity per spatial bin)."""
-from cw.pipeline import make_ratemaps
+from cw.steps.pipeline import make_ratemaps
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: every spatial score, its shuffle threshold and the cell type of every unit."""
-from cw.analysis import analyse_scores
+from cw.steps.analysis import analyse_scores
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

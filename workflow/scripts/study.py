@@ -1,6 +1,6 @@
 """Snakemake step: the study of conditions, one table and one figure over its runs."""
 from cw.runtime import run_step
-from cw.study import make_study
+from cw.report.study import make_study
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)
 i, o, p = smk.input, smk.output, smk.params

@@ -1,5 +1,5 @@
 """Snakemake step: train one run's CTRNN (eq. 1-5) on fresh trials; save weights, checkpoints, history."""
-from cw.pipeline import train_model
+from cw.steps.pipeline import train_model
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

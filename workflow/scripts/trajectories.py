@@ -1,5 +1,5 @@
 """Snakemake step: training pool and test trials of one run (paper section 2)."""
-from cw.pipeline import make_trajectories
+from cw.steps.pipeline import make_trajectories
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
 """Snakemake step: direction and speed tuning curves of every unit (Fig. 3, Appendix)."""
-from cw.analysis import analyse_tuning
+from cw.steps.analysis import analyse_tuning
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)
