@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 from cw.report import figures as fg
-from cw import io, reporting
+from cw import io
+from cw.steps import report as reporting
 from cw.analysis.celltypes import CELL_TYPES
 
 N = 12
