@@ -214,7 +214,7 @@ def test_a_target_of_an_unknown_run_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_path):
     """Each rule's params carry the hash of the code its step runs (cw.codehash): a comment
-    reruns nothing, an edit in a figure module only figure jobs, an edit in the score module no
+    reruns nothing, an edit in a figure module only figure jobs, an edit in a score module no
     training, no trajectories and no network run."""
     import os
 
@@ -233,12 +233,12 @@ def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_pa
         finally:
             path.write_text(original)
 
-    assert jobs_after("figures.py", "") == {}  # the copy itself changes nothing
-    assert jobs_after("figures.py", "\n# a comment\n") == {}
-    assert jobs_after("training.py", '\n\ndef _later():\n    """A docstring only."""\n') != {}  # code, not comment
-    figs = jobs_after("figures.py", "\n\ndef _extra():\n    return 1\n")
+    assert jobs_after("report/figures.py", "") == {}  # the copy itself changes nothing
+    assert jobs_after("report/figures.py", "\n# a comment\n") == {}
+    assert jobs_after("network/training.py", '\n\ndef _later():\n    """A docstring only."""\n') != {}  # code, not comment
+    figs = jobs_after("report/figures.py", "\n\ndef _extra():\n    return 1\n")
     assert figs and all(r.startswith("figure_") or r in ("all", "claims") for r in figs), figs
-    scores = jobs_after("scores.py", "\n\ndef _extra():\n    return 1\n")
+    scores = jobs_after("analysis/scores/grid.py", "\n\ndef _extra():\n    return 1\n")
     assert scores.get("scores") == 2, scores
     assert not {"train", "trajectories", "activity"} & set(scores), scores
 

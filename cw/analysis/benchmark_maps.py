@@ -202,7 +202,7 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
         a, b = corners[k], corners[(k + 1) % K]
 
         def wall(x, y, a=a, b=b, lam=lam):
-            from cw.analysis.scores import _segment_distances
+            from cw.analysis.scores.border import _segment_distances
             d = _segment_distances(np.stack([x, y], -1), np.stack([a, b]))[..., 0]
             return np.exp(-d / lam)
         add("border", f"wall {k}, decay={lam:.2f} m", wall)

@@ -1,0 +1,258 @@
+"""Band score (spectral dominance of one plane wave) and the band ramp fit.
+
+Part of :mod:`cw.analysis.scores`, whose docstring describes the definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+
+from cw.analysis.scores.grid import _as_stack
+
+
+def _bin_size(xc: np.ndarray, yc: np.ndarray) -> float:
+    steps = np.concatenate([np.diff(xc), np.diff(yc)])
+    if steps.size == 0:
+        raise ValueError("need at least 2 bins along x or y to know the bin size")
+    b = float(np.median(steps))
+    if not b > 0 or np.any(np.abs(steps - b) > 1e-6 * b):
+        raise ValueError("bin centres x, y must be evenly spaced with one common step")
+    return b
+
+
+# --------------------------------------------------------------------------
+# band score (OURS): spectral dominance of one plane wave
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BandScoreParams:
+    """Parameters of the band score (config section ``scores.band``; all OURS).
+
+    min_wavelength : float, default 3.0
+        Shortest wavelength considered, in bins (2 is the Nyquist limit).
+    max_wavelength : float, default 0.75
+        Longest wavelength considered, as a fraction of the map's side ``L = max(ny, nx) * bin``:
+        a band must repeat at least ``1 / 0.75 = 1.33`` times across the map, so a single field
+        along a wall or a gradient is not a band.
+    peak_radius : float, default 1.0
+        Radius of the disc of spectral power credited to a peak, in units of the spectral
+        resolution ``1 / L`` (cycles per metre): one main lobe of the map's finite extent.
+    min_angle : float, default 30.0
+        The second peak is the strongest one whose wave-vector orientation differs from the
+        first's by at least this much (deg, modulo 180). 30 separates all three axes of a
+        hexagonal grid (60 deg apart) and both of a square lattice (90 deg).
+    pad_factor : int, default 4
+        The (detrended, NaN -> 0) map is zero-padded to ``pad_factor * max(ny, nx)`` bins per
+        side before the FFT (finer sampling of the spectrum, not more resolution).
+    """
+
+    min_wavelength: float = 3.0
+    max_wavelength: float = 0.75
+    peak_radius: float = 1.0
+    min_angle: float = 30.0
+    pad_factor: int = 4
+
+    def __post_init__(self):
+        if not self.min_wavelength >= 2.0:
+            raise ValueError("scores.band.min_wavelength: must be >= 2 bins (Nyquist), "
+                             f"got {self.min_wavelength!r}")
+        if not self.max_wavelength > 0:
+            raise ValueError("scores.band.max_wavelength: must be > 0 (fraction of the map side), "
+                             f"got {self.max_wavelength!r}")
+        if not self.peak_radius > 0:
+            raise ValueError(f"scores.band.peak_radius: must be > 0, got {self.peak_radius!r}")
+        if not 0 < self.min_angle <= 90:
+            raise ValueError(f"scores.band.min_angle: must be in (0, 90] deg, got {self.min_angle!r}")
+        if isinstance(self.pad_factor, bool) or int(self.pad_factor) != self.pad_factor \
+                or self.pad_factor < 1:
+            raise ValueError(f"scores.band.pad_factor: must be an integer >= 1, got {self.pad_factor!r}")
+
+
+def _band_grid(ny, nx, bin_size, params):
+    side = max(ny, nx)
+    L = side * bin_size
+    n_fft = sfft.next_fast_len(int(params.pad_factor) * side)
+    f = sfft.fftfreq(n_fft, d=bin_size)  # cycles per metre
+    KX, KY = np.meshgrid(f, f)
+    kx, ky = KX.ravel(), KY.ravel()
+    kk = np.hypot(kx, ky)
+    f_lo = 1.0 / (params.max_wavelength * L)
+    f_hi = 1.0 / (params.min_wavelength * bin_size)
+    ann = (kk >= f_lo) & (kk <= f_hi)
+    theta = np.mod(np.arctan2(ky, kx), np.pi)  # wave-vector orientation modulo 180 deg
+    return n_fft, kx, ky, kk, ann, theta, params.peak_radius / L, f_hi
+
+
+def band_scores(
+    rate: np.ndarray,
+    bin_size: float,
+    params: BandScoreParams = BandScoreParams(),
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
+    r"""Band score: how much one plane wave dominates the spatial spectrum of a map (OURS).
+
+    No standard implementation exists (Krupic et al. 2012 describe a Fourier analysis); this is
+    the project's definition:
+
+    1. Detrend: subtract from the map the least-squares plane ``a + b x + c y`` fitted over the
+       finite bins (removes the mean and a linear gradient, which would otherwise leak power
+       along one axis); set NaN bins to 0.
+    2. Power spectrum ``P(k) = |FFT2(map)|^2`` on a grid zero-padded to
+       ``pad_factor * max(ny, nx)`` bins; ``k`` in cycles per metre.
+    3. Admissible annulus ``A = {k : 1 / (max_wavelength * L) <= |k| <= 1 / (min_wavelength * bin)}``
+       with ``L = max(ny, nx) * bin``, where the peaks are searched; reference set
+       ``B = {k : |k| <= 1 / (min_wavelength * bin)}`` (every wavelength down to the shortest
+       admissible one, *including* those longer than ``max_wavelength * L``).
+    4. ``k1 = argmax_{k in A} P(k)``; ``D1 = {k in A : |k - k1| <= delta or |k + k1| <= delta}``
+       with ``delta = peak_radius / L``.
+    5. ``k2 = argmax P(k)`` over ``k in A \ D1`` whose orientation differs from that of ``k1`` by
+       at least ``min_angle`` (modulo 180 deg); ``D2`` = its disc pair, minus ``D1``.
+    6. .. math:: \mathrm{band} = \frac{P(D_1) - P(D_2)}{P(B)}
+
+    with ``P(X)`` the summed power over the set X. A plane wave puts almost all its power in
+    ``D1`` (band close to 1, less the leakage of the arena's shape); a hexagonal grid splits it
+    equally over 3 orientations and a square lattice over 2, so ``P(D1) ~ P(D2)`` and band ~ 0;
+    noise and isotropic fields give ~ 0 too; a single field along a wall keeps most of its power
+    at long wavelengths, outside ``A`` but inside ``B``, and scores low (< 0.3).
+    The score is sign-invariant. By-products: the wavelength ``1 / |k1|`` (m) and the
+    orientation of ``k1`` (deg in [0, 180), counter-clockwise from +x; the stripes run
+    perpendicular to it).
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps (or one map), NaN = invalid.
+    bin_size : bin side (m).
+    chunk : maps transformed at once (memory only).
+
+    Returns
+    -------
+    dict of (U,) arrays: ``band_score``, ``band_wavelength`` (m), ``band_orientation`` (deg),
+    ``band_power1``, ``band_power2`` (fractions P(D1)/P(B), P(D2)/P(B)). Maps with fewer than 3
+    finite bins, maps that are a plane (incl. constant maps) and maps without admissible power
+    give NaN.
+    """
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    out = {k: np.full(U, np.nan) for k in
+           ("band_score", "band_wavelength", "band_orientation", "band_power1", "band_power2")}
+    if U == 0:
+        return out
+    n_fft, kx, ky, kk, ann, theta, delta, f_hi = _band_grid(ny, nx, bin_size, params)
+    yy, xx = np.meshgrid(np.arange(ny, dtype=np.float64), np.arange(nx, dtype=np.float64),
+                         indexing="ij")
+    phi = np.stack([np.ones(ny * nx), xx.ravel() - xx.mean(), yy.ravel() - yy.mean()], axis=1)
+    min_angle = np.deg2rad(params.min_angle)
+    ann_idx = np.flatnonzero(ann)
+    low_idx = np.flatnonzero(kk <= f_hi)
+    kxa, kya, tha = kx[ann_idx], ky[ann_idx], theta[ann_idx]
+    for start in range(0, U, chunk):
+        sl = slice(start, min(U, start + chunk))
+        rc = r[sl].reshape(-1, ny * nx)
+        m = np.isfinite(rc)
+        mf = m.astype(np.float64)
+        z = np.where(m, rc, 0.0)
+        G = np.einsum("un,nk,nl->ukl", mf, phi, phi)
+        h = np.einsum("un,nk->uk", z, phi)
+        good = mf.sum(axis=1) >= 3
+        G[~good] = np.eye(3)
+        coef = np.linalg.solve(G + 1e-12 * np.eye(3), h[..., None])[..., 0]
+        res = np.where(m, z - coef @ phi.T, 0.0)
+        # a map that is (numerically) a plane has nothing left to analyse
+        flat = np.sum(res * res, axis=1) <= 1e-20 * np.sum(z * z, axis=1)
+        good &= ~flat
+        res = res.reshape(-1, ny, nx)
+        P = np.abs(sfft.fft2(res, s=(n_fft, n_fft))) ** 2
+        Pf = P.reshape(P.shape[0], -1)
+        Pa = Pf[:, ann_idx]  # (u, Na)
+        tot = Pf[:, low_idx].sum(axis=1)
+        i1 = np.argmax(Pa, axis=1)
+        k1x, k1y, t1 = kxa[i1], kya[i1], tha[i1]
+
+        def disc(cx, cy):
+            d_plus = np.hypot(kxa[None] - cx[:, None], kya[None] - cy[:, None])
+            d_minus = np.hypot(kxa[None] + cx[:, None], kya[None] + cy[:, None])
+            return (d_plus <= delta) | (d_minus <= delta)
+
+        D1 = disc(k1x, k1y)
+        dth = np.abs(np.mod(tha[None] - t1[:, None] + np.pi / 2, np.pi) - np.pi / 2)
+        cand = ~D1 & (dth >= min_angle - 1e-12)
+        P2c = np.where(cand, Pa, -1.0)
+        i2 = np.argmax(P2c, axis=1)
+        has2 = P2c[np.arange(P2c.shape[0]), i2] >= 0
+        D2 = disc(kxa[i2], kya[i2]) & ~D1 & has2[:, None]
+        p1 = np.sum(Pa * D1, axis=1)
+        p2 = np.sum(Pa * D2, axis=1)
+        fine = good & (tot > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1, f2 = p1 / tot, p2 / tot
+            wl = 1.0 / np.hypot(k1x, k1y)
+        out["band_score"][sl] = np.where(fine, f1 - f2, np.nan)
+        out["band_power1"][sl] = np.where(fine, f1, np.nan)
+        out["band_power2"][sl] = np.where(fine, f2, np.nan)
+        out["band_wavelength"][sl] = np.where(fine, wl, np.nan)
+        out["band_orientation"][sl] = np.where(fine, np.rad2deg(t1) % 180.0, np.nan)
+    return out
+
+
+def band_ramp_fit(
+    rate: np.ndarray, bin_size: float, orientation_deg: np.ndarray, wavelength: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Does a map repeat along its band direction, or is it a ramp? (OURS)
+
+    Along the band's wave vector (orientation ``theta`` from :func:`band_scores`), with
+    ``s = x cos(theta) + y sin(theta)`` the position of every finite bin centre (m):
+
+    * ``band_wave_r2``: fraction of the map's variance explained by the least-squares plane
+      wave ``a + b cos(2 pi s / lambda) + c sin(2 pi s / lambda)`` at the band's wavelength;
+    * ``band_ramp_r2``: fraction explained by the best monotone function of ``s`` (isotonic
+      regression, increasing or decreasing, whichever fits better): every linear or saturating
+      (tanh) ramp, and any step, along that direction;
+    * ``band_periods``: the extent of the finite bins along ``s`` divided by the wavelength (how
+      many periods the arena holds along the wave vector).
+
+    A plane wave of >= 1.5 periods fits the wave far better than any monotone function; a ramp's
+    power leaks to the longest admissible wavelength (band score up to ~0.6) but it fits a
+    monotone function better than a wave. Used by :mod:`cw.analysis.celltypes`.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps; bin_size : m; orientation_deg, wavelength : (U,) from
+        :func:`band_scores` (deg, m).
+
+    Returns
+    -------
+    dict of (U,) arrays ``band_wave_r2``, ``band_ramp_r2`` (in [0, 1]), ``band_periods``; NaN
+    where the orientation or wavelength is NaN or the map has fewer than 3 finite bins.
+    """
+    from scipy.optimize import isotonic_regression
+
+    r = _as_stack(rate)
+    U, ny, nx = r.shape
+    yy, xx = np.meshgrid(np.arange(ny) * bin_size, np.arange(nx) * bin_size, indexing="ij")
+    out = {k: np.full(U, np.nan) for k in ("band_wave_r2", "band_ramp_r2", "band_periods")}
+    th = np.deg2rad(np.asarray(orientation_deg, dtype=np.float64))
+    wl = np.asarray(wavelength, dtype=np.float64)
+    for u in range(U):
+        m = np.isfinite(r[u])
+        if m.sum() < 3 or not (np.isfinite(th[u]) and np.isfinite(wl[u]) and wl[u] > 0):
+            continue
+        v = r[u][m]
+        ss = np.sum((v - v.mean()) ** 2)
+        if not ss > 0:
+            continue
+        sp_ = np.cos(th[u]) * xx[m] + np.sin(th[u]) * yy[m]
+        ph = 2 * np.pi * sp_ / wl[u]
+        A = np.stack([np.ones_like(ph), np.cos(ph), np.sin(ph)], axis=1)
+        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        out["band_wave_r2"][u] = 1.0 - np.sum((v - A @ coef) ** 2) / ss
+        order = np.argsort(sp_, kind="stable")
+        vo = v[order]
+        best = np.inf
+        for inc in (True, False):
+            fit = isotonic_regression(vo, increasing=inc).x
+            best = min(best, float(np.sum((vo - fit) ** 2)))
+        out["band_ramp_r2"][u] = 1.0 - best / ss
+        out["band_periods"][u] = float((sp_.max() - sp_.min() + bin_size) / wl[u])
+    return out

@@ -1,0 +1,349 @@
+"""Grid scores 60 and 90 from the spatial autocorrelogram (Sargolini et al. 2006; Banino et al. 2018).
+
+Part of :mod:`cw.analysis.scores`, whose docstring describes the definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft as sfft
+import scipy.ndimage as ndi
+import scipy.sparse as sp
+
+
+_ANGLES = (30, 45, 60, 90, 120, 135, 150)
+
+
+# --------------------------------------------------------------------------
+# spatial autocorrelogram
+# --------------------------------------------------------------------------
+def autocorrelogram(rate: np.ndarray, min_overlap: int = 20) -> np.ndarray:
+    """NaN-aware spatial autocorrelogram.
+
+    Parameters
+    ----------
+    rate : (ny, nx) map, or a stack (..., ny, nx); NaN marks invalid bins.
+    min_overlap : lags with fewer valid pairs of bins are NaN (OURS, default 20).
+
+    Returns
+    -------
+    sac : (..., 2*ny-1, 2*nx-1).  ``sac[..., ny-1+dy, nx-1+dx]`` is the Pearson
+    correlation between ``rate[i, j]`` and ``rate[i+dy, j+dx]`` over all (i, j)
+    where both are finite.  The centre (zero lag) is 1 for any non-constant map;
+    the SAC is point-symmetric (sac(-d) = sac(d)).  Lags where either side has zero
+    variance are NaN, so a constant or all-NaN map gives an all-NaN SAC.
+    """
+    r = np.asarray(rate, dtype=np.float64)
+    if r.ndim < 2:
+        raise ValueError("rate must be at least 2-D (..., ny, nx)")
+    ny, nx = r.shape[-2:]
+    valid = np.isfinite(r)
+    m = valid.astype(np.float64)
+    cnt = m.sum(axis=(-2, -1), keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(valid, r, 0.0).sum(axis=(-2, -1), keepdims=True) / cnt
+    mu = np.where(cnt > 0, mu, 0.0)
+    # centring before the FFT sums reduces cancellation in n*Sxx - Sx^2
+    x = np.where(valid, r - mu, 0.0)
+    x2 = x * x
+
+    py = sfft.next_fast_len(2 * ny - 1, real=True)
+    px = sfft.next_fast_len(2 * nx - 1, real=True)
+    s = (py, px)
+    Fm = sfft.rfft2(m, s=s)
+    Fx = sfft.rfft2(x, s=s)
+    Fx2 = sfft.rfft2(x2, s=s)
+
+    iy = np.arange(-(ny - 1), ny) % py
+    ix = np.arange(-(nx - 1), nx) % px
+
+    def xcorr(Fa, Fb):
+        # c[k] = sum_l a[l + k] * b[l]  (a is the shifted copy)
+        c = sfft.irfft2(Fa * np.conj(Fb), s=s)
+        return c[..., iy, :][..., :, ix]
+
+    n = np.rint(xcorr(Fm, Fm))
+    sa = xcorr(Fx, Fm)
+    sb = xcorr(Fm, Fx)
+    saa = xcorr(Fx2, Fm)
+    sbb = xcorr(Fm, Fx2)
+    sab = xcorr(Fx, Fx)
+
+    va = n * saa - sa * sa
+    vb = n * sbb - sb * sb
+    cov = n * sab - sa * sb
+    # floor for round-off of the FFT sums (relative to the whole map's sum of squares)
+    tot = x2.sum(axis=(-2, -1), keepdims=True)
+    floor = 1e-10 * n * tot
+    ok = (n >= max(int(min_overlap), 2)) & (va > floor) & (vb > floor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sac = cov / np.sqrt(np.where(ok, va * vb, np.nan))
+    sac = np.where(ok, np.clip(sac, -1.0, 1.0), np.nan)
+    return sac
+
+
+# --------------------------------------------------------------------------
+# grid scores
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridScoreParams:
+    """Parameters of the grid score (OURS; defaults as DeepMind / Sorscher).
+
+    inner_radius : inner radius of every annulus, fraction of the map size
+        ``max(ny, nx)`` in bins (0.2 -> 4 bins on a 20x20 map).
+    outer_radii : outer radii of the annuli, fractions of the map size; the score
+        is the maximum over these annuli (linspace(0.4, 1.0, 10) -> 8..20 bins).
+    variant : "mean": score60 = mean(c60, c120) - mean(c30, c90, c150);
+        "minmax": score60 = min(c60, c120) - max(c30, c90, c150).
+        score90 = c90 - mean(c45, c135) in both variants.
+    order : spline order of the SAC rotation (scipy.ndimage.rotate); 1 = bilinear
+        (default, OURS; DeepMind uses 3 with NaN -> 0).
+    min_overlap : minimum number of valid bin pairs for a SAC lag (else NaN).
+    min_ring_pairs : minimum number of bins valid in both the SAC and its rotated
+        copy inside an annulus for c(theta) to be defined (else NaN).
+    """
+
+    inner_radius: float = 0.2
+    outer_radii: tuple = tuple(float(v) for v in np.linspace(0.4, 1.0, 10))
+    variant: str = "mean"
+    order: int = 1
+    min_overlap: int = 20
+    min_ring_pairs: int = 20
+
+    def __post_init__(self):
+        if self.variant not in ("mean", "minmax"):
+            raise ValueError(f"scores.variant: must be 'mean' or 'minmax', got {self.variant!r}")
+        object.__setattr__(self, "outer_radii", tuple(float(v) for v in self.outer_radii))
+        if len(self.outer_radii) == 0:
+            raise ValueError("scores.n_rings: outer_radii must not be empty")
+        if any(o <= self.inner_radius for o in self.outer_radii):
+            raise ValueError("scores.outer_radius_min: every outer radius must exceed scores.inner_radius")
+        if not 0 <= int(self.order) <= 5:
+            raise ValueError("scores.order: must be in 0..5")
+
+
+def ring_masks(
+    sac_shape: tuple[int, int], map_size: float, params: GridScoreParams = GridScoreParams()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Annulus masks on the SAC grid: ``inner < r <= outer`` with r the lag length (bins).
+
+    Returns ``(masks (R, H, W) bool, outer radii in bins (R,))``.
+    """
+    H, W = sac_shape
+    dy = np.arange(H) - (H - 1) / 2.0
+    dx = np.arange(W) - (W - 1) / 2.0
+    rr = np.hypot(dy[:, None], dx[None, :])
+    inner = params.inner_radius * map_size
+    outers = np.array(params.outer_radii) * map_size
+    masks = np.stack([(rr > inner) & (rr <= o) for o in outers])
+    return masks, outers
+
+
+@lru_cache(maxsize=64)
+def _rotation_operator(H: int, W: int, angle: float):
+    """Sparse (H*W, H*W) matrix R with ``rotate(img).ravel() == R @ img.ravel()`` for
+    ``scipy.ndimage.rotate(img, angle, axes=(1, 0), reshape=False, order=1, mode="constant",
+    cval=0)`` (bilinear interpolation about the array centre; output bins whose source point
+    lies outside the array get 0, as in ndimage's "constant" mode).
+
+    Rotation is linear in the image, so one sparse product (at most 4 weights per output bin)
+    rotates a whole stack of maps at once.
+    """
+    a = np.deg2rad(angle)
+    cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    dy, dx = yy - cy, xx - cx
+    c, s = np.cos(a), np.sin(a)
+    sy = (cy + c * dy + s * dx).ravel()  # source point of every output bin
+    sx = (cx - s * dy + c * dx).ravel()
+    tol = 1e-9
+    inside = (sy >= -tol) & (sy <= H - 1 + tol) & (sx >= -tol) & (sx <= W - 1 + tol)
+    sy = np.clip(sy, 0.0, H - 1.0)
+    sx = np.clip(sx, 0.0, W - 1.0)
+    y0 = np.floor(sy)
+    x0 = np.floor(sx)
+    fy, fx = sy - y0, sx - x0
+    out = np.arange(H * W)
+    rows, cols, vals = [], [], []
+    for oy, wy in ((0, 1.0 - fy), (1, fy)):
+        for ox, wx in ((0, 1.0 - fx), (1, fx)):
+            yi = y0.astype(np.int64) + oy
+            xi = x0.astype(np.int64) + ox
+            w = wy * wx
+            ok = inside & (yi < H) & (xi < W) & (w > 1e-13)
+            rows.append(out[ok])
+            cols.append(yi[ok] * W + xi[ok])
+            vals.append(w[ok])
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(H * W, H * W))
+
+
+def _rotate_stack(sac: np.ndarray, valid: np.ndarray, angle: float, order: int):
+    """Normalised-interpolation rotation of a (U, H, W) SAC stack about its centre."""
+    U, H, W = sac.shape
+    vf = valid.astype(np.float64)
+    if order == 1:  # bilinear: one sparse product rotates the whole stack
+        R = _rotation_operator(H, W, float(angle))
+        num = (R @ np.where(valid, sac, 0.0).reshape(U, -1).T).T.reshape(U, H, W)
+        den = (R @ vf.reshape(U, -1).T).T.reshape(U, H, W)
+    else:
+        num = ndi.rotate(
+            np.where(valid, sac, 0.0), angle, axes=(2, 1), reshape=False,
+            order=order, mode="constant", cval=0.0, prefilter=order > 1,
+        )
+        den = ndi.rotate(
+            vf, angle, axes=(2, 1), reshape=False,
+            order=order, mode="constant", cval=0.0, prefilter=order > 1,
+        )
+    ok = den >= 0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rot = np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+    return rot, ok
+
+
+def _masked_pearson(a, b, w, cuts, min_pairs):
+    """Pearson r between a and b over the bins with w = 1 of nested annuli.
+
+    a, b, w : (N, U) with w in {0, 1} and a, b finite; the N bins are sorted by radius so that
+    annulus r is the first ``cuts[r]`` bins (all annuli share the inner radius). Sums over
+    every annulus at once are the cumulative sums of the sums over the rings between
+    consecutive cuts (``np.add.reduceat`` along the contiguous bin axis 0). Returns (U, R).
+    """
+    cuts = np.asarray(cuts, dtype=np.int64)
+    starts = np.concatenate([[0], cuts[:-1]])
+    nonempty = cuts > starts  # annulus r adds the bins starts[r]:cuts[r] to annulus r-1
+    R = cuts.size
+
+    def sums(z):
+        seg = np.zeros((R, z.shape[1]))
+        if np.any(nonempty):
+            seg[nonempty] = np.add.reduceat(z, starts[nonempty], axis=0)
+        return np.cumsum(seg, axis=0).T
+
+    n = sums(w)
+    wa, wb = w * a, w * b
+    sa = sums(wa)
+    sb = sums(wb)
+    saa = sums(wa * a)
+    sbb = sums(wb * b)
+    sab = sums(wa * b)
+    va = n * saa - sa * sa
+    vb = n * sbb - sb * sb
+    cov = n * sab - sa * sb
+    scale = np.maximum(n * saa, n * sbb)
+    ok = (n >= min_pairs) & (va > 1e-12 * scale) & (vb > 1e-12 * scale)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(np.where(ok, va * vb, np.nan))
+    return np.where(ok, r, np.nan)
+
+
+def _nanmax_arg(s: np.ndarray, radii: np.ndarray):
+    """Max over the last axis ignoring NaN, and the radius where it occurs (NaN if none)."""
+    allnan = np.all(np.isnan(s), axis=-1)
+    filled = np.where(np.isnan(s), -np.inf, s)
+    idx = np.argmax(filled, axis=-1)
+    best = np.take_along_axis(filled, idx[..., None], axis=-1)[..., 0]
+    best = np.where(allnan, np.nan, best)
+    ring = np.where(allnan, np.nan, radii[idx])
+    return best, ring
+
+
+def grid_scores(
+    rate: np.ndarray, params: GridScoreParams = GridScoreParams()
+) -> dict[str, np.ndarray]:
+    """Grid scores of a stack of rate maps.
+
+    Parameters
+    ----------
+    rate : (U, ny, nx) maps (or one (ny, nx) map, treated as U=1); NaN allowed.
+    params : GridScoreParams.
+
+    Returns
+    -------
+    dict with ``score60``, ``score90`` (U,) -- max over annuli --, ``ring60``,
+    ``ring90`` (U,) -- outer radius (bins) of the best annulus --, and ``corr``
+    (U, 7, R): c(theta) for theta in ``angles`` (30, 45, 60, 90, 120, 135, 150)
+    and every annulus, plus ``angles`` and ``outer_radii_bins``.  Constant or
+    all-NaN maps give NaN (no exception).
+    """
+    r = _as_stack(rate)
+    sac = autocorrelogram(r, min_overlap=params.min_overlap)  # (U, H, W)
+    return _grid_scores_from_sac(sac, max(r.shape[-2:]), params)
+
+
+def _as_stack(rate) -> np.ndarray:
+    """(U, ny, nx) float64 view of a map stack; a single (ny, nx) map becomes U = 1."""
+    r = np.asarray(rate, dtype=np.float64)
+    if r.ndim == 2:
+        r = r[None]
+    if r.ndim != 3:
+        raise ValueError(f"rate must be (U, ny, nx), got shape {r.shape}")
+    return r
+
+
+def _grid_scores_from_sac(
+    sac: np.ndarray, map_size: int, params: GridScoreParams
+) -> dict[str, np.ndarray]:
+    """Grid scores from precomputed autocorrelograms (U, H, W) of maps of size ``map_size``."""
+    U, H, W = sac.shape
+    valid = np.isfinite(sac)
+    masks, radii = ring_masks((H, W), map_size, params)
+    # the annuli are nested (one inner radius): sort the bins of the largest one by radius,
+    # annulus r is then a prefix of that list, of length cuts[r]
+    union = masks.reshape(len(radii), -1).any(axis=0)
+    dy = np.arange(H) - (H - 1) / 2.0
+    dx = np.arange(W) - (W - 1) / 2.0
+    rr = np.hypot(dy[:, None], dx[None, :]).ravel()
+    sel = np.flatnonzero(union)
+    sel = sel[np.argsort(rr[sel], kind="stable")]
+    flat_masks = masks.reshape(len(radii), -1)[:, sel]
+    cuts = flat_masks.sum(axis=1)
+    assert np.all(flat_masks == (np.arange(sel.size)[None] < cuts[:, None])), "annuli not nested"
+
+    # bins-by-maps layout (N, U): the sums run along the contiguous axis
+    filled_t = np.ascontiguousarray(np.where(valid, sac, 0.0).reshape(U, -1).T)
+    valid_t = np.ascontiguousarray(valid.reshape(U, -1).T.astype(np.float64))
+    a = filled_t[sel]
+    vsel = valid_t[sel] > 0
+    corr = np.full((U, len(_ANGLES), len(radii)), np.nan)
+    if U > 0:
+        for k, ang in enumerate(_ANGLES):
+            if int(params.order) == 1:
+                R = _rotation_operator(H, W, float(ang))[sel]
+                num, den = R @ filled_t, R @ valid_t  # (N_sel, U)
+                rok = den >= 0.5
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rot = np.where(rok, num / np.where(rok, den, 1.0), 0.0)
+            else:
+                rot3, rok3 = _rotate_stack(sac, valid, ang, int(params.order))
+                rot = rot3.reshape(U, -1).T[sel]
+                rok = rok3.reshape(U, -1).T[sel]
+            w = (vsel & rok).astype(np.float64)
+            corr[:, k] = _masked_pearson(a, rot, w, cuts, params.min_ring_pairs)
+
+    c = {ang: corr[:, k] for k, ang in enumerate(_ANGLES)}
+    if params.variant == "mean":
+        s60 = 0.5 * (c[60] + c[120]) - (c[30] + c[90] + c[150]) / 3.0
+    else:
+        s60 = np.minimum(c[60], c[120]) - np.maximum(np.maximum(c[30], c[90]), c[150])
+    s90 = c[90] - 0.5 * (c[45] + c[135])
+
+    score60, ring60 = _nanmax_arg(s60, radii)
+    score90, ring90 = _nanmax_arg(s90, radii)
+    return {
+        "score60": score60,
+        "score90": score90,
+        "ring60": ring60,
+        "ring90": ring90,
+        "corr": corr,
+        "angles": np.array(_ANGLES),
+        "outer_radii_bins": radii,
+    }
+
+
+# --------------------------------------------------------------------------
+# grid spacing and orientation from the autocorrelogram peaks
+# --------------------------------------------------------------------------
