@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from cw.analysis import claim_tables
 from cw.analysis import claims as cl
 from cw import io
 from cw.analysis.celltypes import CELL_TYPES
@@ -145,7 +146,7 @@ def test_scale_preamble_names_the_scale():
     text = cl.scale_preamble("results", {"square": run(1900, 100)})  # the schema's defaults
     assert "Reduced" not in text and "Paper scale" in text
     assert "**Reduced scale**" in cl.scale_preamble("results", {"square": run(300, 100)})
-    md = cl.claims_markdown([], preamble=text)
+    md = claim_tables.claims_markdown([], preamble=text)
     assert md.index("Paper scale") < md.index("0 claim rows")
 
 

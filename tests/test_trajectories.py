@@ -11,11 +11,9 @@ import xarray as xr
 
 from cw.task.arenas import make_arena
 from cw.io import write_netcdf
-from cw.task.trajectories import (
-    TrajectoryParams,
-    Trials,
+from cw.task.trajectories import TrajectoryParams, Trials, generate_trials
+from cw.task.trajectory_files import (
     arena_from_dataset,
-    generate_trials,
     params_from_dataset,
     trials_dataset,
     trials_from_dataset,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -16,204 +14,29 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 #: Colour map of the rate maps (the paper's maps run blue -> red).
-RATEMAP_CMAP = "jet"
-
-
-def save(fig, outs: Sequence[str], dpi: int) -> None:
-    """Save ``fig`` to each path (format from the suffix), atomically, and close it."""
-    for out in outs:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.part{out.suffix}")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, out)
-    plt.close(fig)
-
-
-def _outline(ax, corners: np.ndarray, **kw) -> None:
-    c = np.vstack([corners, corners[:1]])
-    ax.plot(c[:, 0], c[:, 1], **({"color": "k", "lw": 0.6} | kw))
-
-
-def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str = "", ncols: int = 10):
-    """Every unit's rate map, each scaled to its own min-max, with score60/score90 above it.
-
-    Parameters
-    ----------
-    rm : ratemaps Dataset (``rate`` on dims unit, y, x; coords x, y in m)
-    scores : Dataset with ``score60``, ``score90`` on dim unit, or None
-    """
-    rate = rm["rate"].values
-    n = rate.shape[0]
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.45 * nrows + 0.4), squeeze=False)
-    extent, corners = _extent(rm), _corners(rm)
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i >= n:
-            continue
-        draw_map(ax, rate[i], extent, corners)
-        label = f"{i}"
-        if scores is not None:
-            label += f"  {_fmt_score(scores['score60'][i])} | {_fmt_score(scores['score90'][i])}"
-        label += f"\n[{_map_range(rate[i])}]"
-        ax.set_title(label, fontsize=5.5, pad=2)
-    head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
-                    if scores is not None else "")
-    fig.suptitle(head + "\n[min, max]: each map's activity range", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.93, 0.96))
-    map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4))
-    return fig
-
-
-def trajectory_panel(act: xr.Dataset, corners: np.ndarray, n_trials: int = 4, title: str = ""):
-    """True path (black) and network output (red) for the first ``n_trials`` test trials."""
-    n = min(n_trials, act.sizes["trial"])
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.9), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        tr = act.isel(trial=k)
-        _outline(ax, corners, lw=1.0)
-        ax.plot(tr["x"], tr["y"], color="k", lw=1.2, label="true path")
-        ax.plot(tr["output_x"], tr["output_y"], color="tab:red", lw=1.0, ls="--", label="network output")
-        b = tr["boundary"].values.astype(bool)
-        ax.plot(tr["x"].values[b], tr["y"].values[b], "o", ms=2.5, color="tab:blue", label="boundary interaction")
-        ax.plot([0], [0], "k+", ms=6)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"test trial {int(tr['trial'])}", fontsize=8)
-    axes.flat[0].legend(fontsize=6, loc="lower left", frameon=False)
-    if "rms_position_error_m" in act.attrs:
-        title += f"  (RMS error {float(act.attrs['rms_position_error_m']) * 100:.1f} cm over all test trials)"
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def training_curves(histories: Mapping[str, list[dict]]):
-    """Error and penalty terms against update for each run (log scale)."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3))
-    for run, rows in histories.items():
-        upd = [r["update"] for r in rows]
-        for ax, key in zip(axes, ("error", "r_l2", "r_fr")):
-            ax.plot(upd, [r[key] for r in rows], lw=0.8, label=run)
-    for ax, name in zip(axes, ("position error E (m$^2$)", "$R_{L2}$", "$R_{FR}$ (mean $u^2$)")):
-        ax.set_yscale("log")
-        ax.set_xlabel("update")
-        ax.set_title(name, fontsize=9)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-# -- shared helpers for the paper's figures ------------------------------------------------------
-#: Cell types in the order of the paper's Fig. 2, with a colour each (Fig. 4 and the tables).
-FIG2_TYPES = ("grid_like", "band_like", "border", "spatially_irregular")
-TYPE_COLOURS = {
-    "grid_like": "tab:red", "band_like": "tab:green", "border": "tab:blue",
-    "spatially_irregular": "tab:orange", "non_spatial": "0.7",
-}
-TYPE_LABELS = {
-    "grid_like": "grid-like", "band_like": "band-like", "border": "border",
-    "spatially_irregular": "irregular", "non_spatial": "non-spatial",
-}
-
-
-def _colour_key() -> str:
-    """'grid-like red, band-like green, ...': the cell-type colours in words."""
-    return ", ".join(f"{TYPE_LABELS[t]} {c.replace('tab:', '').replace('0.7', 'grey')}"
-                     for t, c in TYPE_COLOURS.items())
-
-
-def _extent(rm: xr.Dataset):
-    xs, ys = rm["x"].values, rm["y"].values
-    hx = 0.5 * (xs[1] - xs[0]) if xs.size > 1 else 0.5
-    hy = 0.5 * (ys[1] - ys[0]) if ys.size > 1 else 0.5
-    return (xs[0] - hx, xs[-1] + hx, ys[0] - hy, ys[-1] + hy)
-
-
-def _corners(ds: xr.Dataset):
-    return np.asarray(ds.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in ds.attrs else None
-
-
-def _fmt_score(v) -> str:
-    """A score with 2 decimals, or "n/a" when it is undefined (NaN)."""
-    v = float(v)
-    return f"{v:.2f}" if np.isfinite(v) else "n/a"
-
-
-def _map_range(rate: np.ndarray) -> str:
-    """'min, max' of a map's finite bins (activity units), for the panel titles."""
-    f = rate[np.isfinite(rate)]
-    return f"{f.min() + 0.0:.2f}, {f.max() + 0.0:.2f}".replace("-0.00", "0.00") if f.size \
-        else "no data"
-
-
-def map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4)):
-    """The colour scale of :func:`draw_map`: every map runs from its own minimum (blue) to its own
-    maximum (red); the ranges are printed above the maps."""
-    cax = fig.add_axes(rect)
-    sm = matplotlib.cm.ScalarMappable(cmap=RATEMAP_CMAP, norm=matplotlib.colors.Normalize(0, 1))
-    cb = fig.colorbar(sm, cax=cax, ticks=[0, 1])
-    cb.ax.set_yticklabels(["map\nmin", "map\nmax"], fontsize=6)
-    cb.set_label("activity, each map\nscaled to its range", fontsize=6)
-    return cb
-
-
-def draw_map(ax, rate: np.ndarray, extent, corners=None) -> None:
-    """One rate map, scaled to its own min-max (colour bar: :func:`map_colourbar`), NaN bins
-    white, arena outline in black."""
-    cmap = plt.get_cmap(RATEMAP_CMAP).with_extremes(bad="white")
-    finite = np.isfinite(rate)
-    lo, hi = (np.nanmin(rate), np.nanmax(rate)) if finite.any() else (0.0, 1.0)
-    ax.imshow(np.ma.masked_invalid(rate), origin="lower", extent=extent, cmap=cmap,
-              vmin=lo, vmax=hi if hi > lo else lo + 1e-9, interpolation="nearest")
-    if corners is not None:
-        _outline(ax, corners)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _empty(ax, text: str) -> None:
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7, color="0.4", wrap=True,
-            transform=ax.transAxes)
-
-
-def type_score(scores: xr.Dataset, cell_type: str, square_like: bool = False) -> np.ndarray:
-    """The score that defines ``cell_type`` for every unit (used to rank examples):
-    grid-like: score90 in a square arena (square grids, paper section 4), else score60;
-    band-like: band score; border: border score; irregular and non-spatial: spatial variance
-    fraction."""
-    key = {"grid_like": "score90" if square_like else "score60", "band_like": "band_score",
-           "border": "border_score"}.get(cell_type, "spatial_variance_fraction")
-    return np.asarray(scores[key].values, float)
-
-
-def _border_text(scores: xr.Dataset, i: int) -> str:
-    """The border score, or "no field" when the map has no field large enough (the score's -1)."""
-    b = float(scores["border_score"][i])
-    no_field = (b == -1.0) or ("border_cm" in scores and float(scores["border_cm"][i]) == 0.0)
-    return "no field" if no_field and np.isfinite(b) else _fmt_score(b)
-
-
-def _score_line(scores: xr.Dataset, i: int) -> str:
-    g = f"g60 {_fmt_score(scores['score60'][i])} g90 {_fmt_score(scores['score90'][i])}"
-    o = f"bd {_border_text(scores, i)} bn {_fmt_score(scores['band_score'][i])}"
-    return f"{g}\n{o}"
-
-
-def example_units(scores: xr.Dataset, cell_type: str, n: int, square_like: bool = False) -> list[int]:
-    """Indices of the ``n`` units of ``cell_type`` with the highest defining score (fewer, or
-    none, if the run has fewer units of that type)."""
-    ct = np.asarray(scores["cell_type"].values).astype(str)
-    idx = np.flatnonzero(ct == cell_type)
-    if idx.size == 0:
-        return []
-    s = type_score(scores, cell_type, square_like)[idx]
-    order = np.argsort(np.where(np.isfinite(s), -s, np.inf), kind="stable")
-    return [int(i) for i in idx[order[:n]]]
+from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.<name>)
+    RATEMAP_CMAP,
+    save,
+    _outline,
+    ratemap_panel,
+    trajectory_panel,
+    training_curves,
+    FIG2_TYPES,
+    TYPE_COLOURS,
+    TYPE_LABELS,
+    _colour_key,
+    _extent,
+    _corners,
+    _fmt_score,
+    _map_range,
+    map_colourbar,
+    draw_map,
+    _empty,
+    type_score,
+    _border_text,
+    _score_line,
+    example_units,
+)
 
 
 def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]], n_examples: int = 2,

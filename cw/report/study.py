@@ -91,7 +91,7 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cw.report.figures import _corners, _extent, draw_map
+    from cw.report.drawing import _corners, _extent, draw_map
 
     n = len(runs)
     fig, axes = plt.subplots(n, 2, figsize=(4.2, 2.0 * n + 0.4), squeeze=False)
@@ -117,8 +117,8 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
 def make_study(runs: Sequence[Mapping], scores: Sequence[str], ratemaps: Sequence[str], claims_csv: str,
                table_csv: str, table_md: str, figure_outs: Sequence[str], dpi: int, preamble: str = "") -> None:
     """The study's table (CSV and markdown) and figure (PNG and PDF)."""
-    from cw.analysis.claims import write_claims_csv, _atomic_write
-    from cw.report.figures import save
+    from cw.analysis.claim_tables import write_claims_csv, _atomic_write
+    from cw.report.drawing import save
 
     rows = study_rows(runs, scores, claims_csv)
     write_claims_csv(rows, table_csv, columns=list(rows[0]) if rows else ["run"])

@@ -162,7 +162,7 @@ def analyse_development(
     from cw.analysis.ratemaps import RatemapParams
     from cw.analysis.scores import ScoreParams
     from cw.analysis.shuffles import ShuffleParams
-    from cw.task.trajectories import trials_from_dataset
+    from cw.task.trajectory_files import trials_from_dataset
 
     mp = ModelParams.from_dict(model)
     dp = DevelopmentParams.from_dict(development)

@@ -25,7 +25,8 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
     afresh for every update by the training step)."""
     from cw.task.arenas import make_arena
     from cw.seeds import rng_for
-    from cw.task.trajectories import Trials, TrajectoryParams, generate_trials, trials_dataset
+    from cw.task.trajectories import Trials, TrajectoryParams, generate_trials
+    from cw.task.trajectory_files import trials_dataset
 
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
     params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
@@ -42,7 +43,7 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
 
 
 def _read_trials(path: str, subset: str):
-    from cw.task.trajectories import trials_from_dataset
+    from cw.task.trajectory_files import trials_from_dataset
 
     ds = io.open_dataset(path, required=("speed", "heading", "x", "y", "boundary", "subset"))
     return ds, trials_from_dataset(ds, subset)

@@ -98,6 +98,7 @@ def make_claims(runs: Sequence[Mapping], scores: Sequence[str], tuning: Sequence
                 seeds_csv: str, html: str | None = None, claims: Mapping | None = None, preamble: str = "") -> None:
     """The claims table: ``runs`` is one mapping per run (``name``, ``arena`` shape, ``ablation``),
     the path lists are aligned with it -> markdown, per-run CSV and across-seed CSV."""
+    from cw.analysis import claim_tables
     from cw.analysis import claims as cl
 
     p = cl.ClaimParams.from_dict(claims)
@@ -108,11 +109,11 @@ def make_claims(runs: Sequence[Mapping], scores: Sequence[str], tuning: Sequence
                               boundary=io.open_dataset(b), params=p)
     table = cl.claims_table(rows)
     summary = cl.summarise_seeds(table)
-    cl.write_claims_csv(table, csv)
-    cl.write_claims_csv(summary, seeds_csv, columns=list(summary[0]) if summary else ["claim"])
-    from cw.analysis.claims import _atomic_write
+    claim_tables.write_claims_csv(table, csv)
+    claim_tables.write_claims_csv(summary, seeds_csv, columns=list(summary[0]) if summary else ["claim"])
+    from cw.analysis.claim_tables import _atomic_write
 
-    _atomic_write(markdown, cl.claims_markdown(table, summary, preamble=preamble))
+    _atomic_write(markdown, claim_tables.claims_markdown(table, summary, preamble=preamble))
     if html:
-        _atomic_write(html, cl.claims_html(table, summary, preamble=preamble))
+        _atomic_write(html, claim_tables.claims_html(table, summary, preamble=preamble))
     log.info("%s: %s", markdown, ", ".join(f"{r['claim']}/{r['run']}: {r['verdict']}" for r in table))
