@@ -278,7 +278,7 @@ def _compare(args) -> None:
     cores = os.cpu_count() or 1
     settings = [(cores // k, k) for k in sorted({k for k in (1, 2, 4, 8, 16) if k <= cores} | {cores})]
     print(f"--compare: {cores} cores; settings (processes x threads): {settings}; load {os.getloadavg()[0]:.2f}")
-    base = [sys.executable, "-m", "benchmarks.bench_speed", "--batch", str(args.batch), "--steps", str(args.steps),
+    base = [sys.executable, os.path.abspath(__file__), "--batch", str(args.batch), "--steps", str(args.steps),
             "--units", str(args.units), "--repeats", str(args.repeats), "--hf-updates", str(max(2, args.hf_updates))]
     import tempfile
 

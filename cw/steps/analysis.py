@@ -76,7 +76,7 @@ def analyse_scores(
     seed: int = 0,
 ) -> None:
     """Every spatial score, its shuffle threshold, significance and the cell type of every unit
-    -> ``scores.nc`` (superset of the grid-score file of :func:`cw.steps.pipeline.make_scores`).
+    -> ``scores.nc``.
 
     Variables (dim ``unit``): ``score60``, ``score90``, ``ring60``, ``ring90``, ``grid_spacing``
     (m), ``grid_orientation60/90`` (deg), ``grid_n_peaks``, ``grid_contrast``, ``border_score``, ``border_cm``,
