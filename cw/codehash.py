@@ -12,7 +12,7 @@ reruns the rule's jobs when, and only when, the code the step executes changes:
 
 The code is hashed as its syntax tree without docstrings (``ast.dump``), so comments, docstrings
 and formatting never rerun anything, while any change to what runs does.  An edit of one step
-function in ``cw/steps/pipeline.py`` reruns that step only; an edit in ``cw/analysis/scores.py`` reruns the
+function in ``cw/steps/pipeline.py`` reruns that step only; an edit in ``cw/analysis/scores/`` reruns the
 steps that import it (scores, development, ...) but no training.
 """
 
