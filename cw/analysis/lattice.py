@@ -167,6 +167,25 @@ def lattice_templates(
     return t, np.asarray(ori)
 
 
+def _mask_groups(rate: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """Maps grouped by validity mask (all units of one network share one): for each group with
+    >= 3 valid bins and some variance, yield (unit indices (U',), maps over the valid bins
+    centred and scaled to unit norm (U', B), x (B,), y (B,) of those bins)."""
+    U = rate.shape[0]
+    X, Y = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    masks, group = np.unique(np.isfinite(rate).reshape(U, -1), axis=0, return_inverse=True)
+    for gi, mask in enumerate(masks):
+        units = np.flatnonzero(np.ravel(group) == gi)
+        if mask.sum() < 3:
+            continue
+        m = rate[units].reshape(len(units), -1)[:, mask]
+        m = m - m.mean(axis=1, keepdims=True)
+        norm = np.linalg.norm(m, axis=1)
+        ok = norm > 0
+        if ok.any():
+            yield units[ok], m[ok] / norm[ok, None], X.ravel()[mask], Y.ravel()[mask]
+
+
 def lattice_fit(
     rate: np.ndarray,
     x: np.ndarray,
@@ -209,24 +228,10 @@ def lattice_fit(
     if r.ndim == 2:
         r = r[None]
     U = r.shape[0]
-    X, Y = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
     pre = "lattice_" if symmetry == 6 else "square_lattice_"
     out = {pre + k: np.full(U, np.nan) for k in ("r2", "spacing", "orientation")}
-    valid = np.isfinite(r)
-    # maps sharing one validity mask share the templates (all units of one network do)
-    masks, group = np.unique(valid.reshape(U, -1), axis=0, return_inverse=True)
-    for gi, mask in enumerate(masks):
-        units = np.flatnonzero(np.ravel(group) == gi)
-        if mask.sum() < 3:
-            continue
-        m = r[units].reshape(len(units), -1)[:, mask]
-        m = m - m.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(m, axis=1)
-        ok = norm > 0
-        if not ok.any():
-            continue
-        m = (m[ok] / norm[ok, None]).astype(np.float32)
-        bx, by = X.ravel()[mask], Y.ravel()[mask]
+    for sel, m, bx, by in _mask_groups(r, x, y):
+        m = m.astype(np.float32)
         width = max(np.ptp(bx), np.ptp(by)) + bin_size
         lo = float(params.min_spacing) * bin_size
         hi = max(lo, width / float(params.min_periods))
@@ -245,7 +250,6 @@ def lattice_fit(
             best[upd] = cand[upd]
             best_s[upd] = s
             best_o[upd] = ori[idx[upd]]
-        sel = units[ok]
         out[pre + "r2"][sel] = np.sign(best) * best ** 2
         out[pre + "spacing"][sel] = best_s
         out[pre + "orientation"][sel] = best_o
@@ -286,22 +290,8 @@ def field_fit(
     if r.ndim == 2:
         r = r[None]
     U = r.shape[0]
-    X, Y = np.meshgrid(np.asarray(x, np.float64), np.asarray(y, np.float64))
     out = {"field_r2": np.full(U, np.nan), "field_width": np.full(U, np.nan)}
-    valid = np.isfinite(r)
-    masks, group = np.unique(valid.reshape(U, -1), axis=0, return_inverse=True)
-    for gi, mask in enumerate(masks):
-        units = np.flatnonzero(np.ravel(group) == gi)
-        if mask.sum() < 3:
-            continue
-        m = r[units].reshape(len(units), -1)[:, mask]
-        m = m - m.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(m, axis=1)
-        ok = norm > 0
-        if not ok.any():
-            continue
-        m = m[ok] / norm[ok, None]
-        bx, by = X.ravel()[mask], Y.ravel()[mask]
+    for sel, m, bx, by in _mask_groups(r, x, y):
         d2 = (bx[:, None] - bx[None, :]) ** 2 + (by[:, None] - by[None, :]) ** 2  # (centre, bin)
         best = np.zeros(len(m))
         best_w = np.full(len(m), np.nan)
@@ -312,13 +302,11 @@ def field_fit(
             tn = np.linalg.norm(t, axis=1, keepdims=True)
             t /= np.where(tn > 0, tn, 1.0)
             c = t @ m.T
-            cols = np.arange(len(m))
             c_hi, c_lo = c.max(axis=0), c.min(axis=0)
             cand = np.where(c_hi >= -c_lo, c_hi, c_lo)
             upd = np.abs(cand) > np.abs(best)
             best[upd] = cand[upd]
             best_w[upd] = sd
-        sel = units[ok]
         out["field_r2"][sel] = np.sign(best) * best ** 2
         out["field_width"][sel] = best_w
     return out
