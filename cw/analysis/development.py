@@ -26,6 +26,8 @@ distance between its first and last embedded checkpoints.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -34,6 +36,8 @@ import xarray as xr
 
 from cw.stats import pearson
 from cw.validation import is_int, section_from_dict
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DevelopmentParams",
@@ -211,10 +215,17 @@ def development_dataset(
         raise ValueError("development: one update number per checkpoint needed")
     per = []
     rates = []
+    started = time.monotonic()
     for k, act in enumerate(checkpoint_activity):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 102, k]))
         ds, rate = analyse_units(x, y, act, arena, ratemaps, scores, shp, ctp, rng,
                                  keep_null=False)
+        counts = {str(t): int(c) for t, c in zip(ds["cell_type_label"].values, ds["type_count"].values)
+                  } if "type_count" in ds else {}
+        elapsed = time.monotonic() - started
+        log.info("development: checkpoint %d of %d (update %d) analysed; %s; %.0f s, ~%.0f s left",
+                 k + 1, K, int(updates[k]), ", ".join(f"{t} {c}" for t, c in counts.items() if c),
+                 elapsed, elapsed / (k + 1) * (K - k - 1))
         drop = [v for v in ds.data_vars if v.startswith("p_")]
         per.append(ds.drop_vars(drop + ["shift"], errors="ignore").drop_dims("shuffle", errors="ignore"))
         rates.append(rate)
