@@ -27,7 +27,7 @@ import xarray as xr
 
 from cw.validation import section_from_dict
 
-__all__ = ["RatemapParams", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
+__all__ = ["RatemapParams", "SpatialBins", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,87 @@ def bin_edges(
     return _edges_1d(xmin, xmax, bin_size), _edges_1d(ymin, ymax, bin_size)
 
 
+class SpatialBins:
+    """Samples assigned to the square bins of an arena: the binning core of every rate map.
+
+    :func:`compute_ratemaps` (the ``ratemaps`` rule) and
+    :class:`cw.analysis.shuffles.ShiftedRatemaps` (the shuffles of the ``scores`` rule) both bin
+    through this class, so their maps agree exactly.
+
+    Parameters
+    ----------
+    x, y : (S,) sample positions (m).
+    arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
+    bin_size : side of the square bins (m).
+    min_occupancy : bins with fewer samples than this are invalid (NaN in the maps).
+
+    Attributes
+    ----------
+    x_centres (nx,), y_centres (ny,) : bin centres (m); shape : (ny, nx); flat : (S,) bin index
+    of each sample (``n_bins`` for a sample that is non-finite or outside the grid);
+    occupancy (ny, nx) int64; inside (ny, nx) bool (bin centre inside the polygon);
+    valid (ny, nx) bool (inside and occupancy >= min_occupancy); n_dropped; arena_name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bins = SpatialBins(np.array([0.1, 0.1, 0.6]), np.array([0.1, 0.2, 0.6]),
+    ...                    np.array([[0, 0], [1, 0], [1, 1], [0, 1]]), 0.5)
+    >>> bins.occupancy.tolist()
+    [[2, 0], [0, 1]]
+    >>> bins.mean(np.array([[1.0], [3.0], [5.0]]))[0].tolist()
+    [[2.0, nan], [nan, 5.0]]
+    """
+
+    def __init__(self, x, y, arena, bin_size: float, min_occupancy: int = 1):
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if y.size != x.size:
+            raise ValueError(f"x ({x.size}) and y ({y.size}) lengths differ")
+        if min_occupancy < 1:
+            raise ValueError("min_occupancy must be >= 1")
+        bounds, contains, self.arena_name = _arena_geometry(arena)
+        xe, ye = bin_edges(bounds, bin_size)
+        nx, ny = xe.size - 1, ye.size - 1
+        self.x_centres = 0.5 * (xe[:-1] + xe[1:])
+        self.y_centres = 0.5 * (ye[:-1] + ye[1:])
+        self.shape = (ny, nx)
+        self.n_bins = nx * ny
+        # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,
+        # samples clearly outside (or non-finite) are dropped (to the extra bin n_bins).
+        fx = (x - xe[0]) / bin_size
+        fy = (y - ye[0]) / bin_size
+        eps = 1e-6
+        ok = (np.isfinite(fx) & np.isfinite(fy) & (fx >= -eps) & (fx <= nx + eps)
+              & (fy >= -eps) & (fy <= ny + eps))
+        flat = np.full(x.size, self.n_bins, dtype=np.int64)
+        ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
+        iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
+        flat[ok] = iy * nx + ix
+        self.flat = flat
+        self.n_dropped = int(x.size - np.count_nonzero(ok))
+        occ = np.bincount(flat, minlength=self.n_bins + 1)[: self.n_bins].astype(np.int64)
+        self.occupancy = occ.reshape(ny, nx)
+        gx, gy = np.meshgrid(self.x_centres, self.y_centres)
+        self.inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
+        self.valid = self.inside & (self.occupancy >= min_occupancy)
+        self._ones = np.ones(x.size)
+        self._indptr = np.arange(x.size + 1, dtype=np.int64)
+
+    def mean(self, activity: np.ndarray, shift: int = 0) -> np.ndarray:
+        """(U, ny, nx) mean of ``activity`` (S, U) per bin, NaN where invalid; with ``shift``,
+        sample ``t``'s activity counts in the bin of the position at ``t - shift`` (circularly)."""
+        act = np.asarray(activity, dtype=np.float64)
+        b = np.roll(self.flat, int(shift)) if shift else self.flat
+        ind = sp.csc_matrix((self._ones, b, self._indptr), shape=(self.n_bins + 1, b.size))
+        sums = np.asarray(ind @ act)[: self.n_bins]  # (n_bins, U), float64 sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / self.occupancy.reshape(-1)[:, None]
+        rate = mean.T.reshape(act.shape[1], *self.shape)
+        rate[:, ~self.valid] = np.nan
+        return rate
+
+
 def compute_ratemaps(
     x: np.ndarray,
     y: np.ndarray,
@@ -236,49 +317,9 @@ def compute_ratemaps(
         raise ValueError(f"ratemaps.smoothing_sigma: must be >= 0 bins, got {smoothing_sigma!r}")
     U = act.shape[1]
 
-    bounds, contains, name = _arena_geometry(arena)
-    xe, ye = bin_edges(bounds, bin_size)
-    nx, ny = xe.size - 1, ye.size - 1
-    xc = 0.5 * (xe[:-1] + xe[1:])
-    yc = 0.5 * (ye[:-1] + ye[1:])
-
-    # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,
-    # samples clearly outside (or non-finite) are dropped.
-    fx = (x - xe[0]) / bin_size
-    fy = (y - ye[0]) / bin_size
-    eps = 1e-6
-    ok = (
-        np.isfinite(fx)
-        & np.isfinite(fy)
-        & (fx >= -eps)
-        & (fx <= nx + eps)
-        & (fy >= -eps)
-        & (fy <= ny + eps)
-    )
-    ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
-    iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
-    flat = iy * nx + ix
-    nbins = nx * ny
-
-    occupancy = np.bincount(flat, minlength=nbins).astype(np.int64)
-    act_ok = act[ok]
-    if not np.issubdtype(act_ok.dtype, np.floating):
-        act_ok = act_ok.astype(np.float64)
-    n_ok = flat.size
-    indicator = sp.csr_matrix(
-        (np.ones(n_ok, dtype=np.float64), (flat, np.arange(n_ok))), shape=(nbins, n_ok)
-    )
-    sums = np.asarray(indicator @ act_ok.astype(np.float64, copy=False))  # (nbins, U)
-
-    gx, gy = np.meshgrid(xc, yc)  # (ny, nx)
-    inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
-
-    occ2 = occupancy.reshape(ny, nx)
-    valid = inside & (occ2 >= min_occupancy)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / occupancy[:, None]
-    rate = mean.T.reshape(U, ny, nx)
-    rate[:, ~valid] = np.nan
+    bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
+    xc, yc, inside, occ2, name = bins.x_centres, bins.y_centres, bins.inside, bins.occupancy, bins.arena_name
+    rate = bins.mean(act)
     if smoothing_sigma > 0:
         rate = smooth_ratemap(rate, smoothing_sigma)
 
@@ -310,7 +351,7 @@ def compute_ratemaps(
             "min_occupancy": int(min_occupancy),
             "smoothing_sigma": float(smoothing_sigma),
             "n_samples": int(S),
-            "n_dropped": int(S - n_ok),
+            "n_dropped": bins.n_dropped,
             "arena": name,
         },
     )

@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
-import scipy.sparse as sp
 import xarray as xr
 
-from cw.analysis.ratemaps import bin_edges, smooth_ratemap
+from cw.analysis.ratemaps import SpatialBins, smooth_ratemap
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -109,8 +108,8 @@ def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,
 class ShiftedRatemaps:
     """Rate maps of activity circularly shifted in time relative to position.
 
-    The binning is exactly that of :func:`cw.analysis.ratemaps.compute_ratemaps` (same bin edges,
-    polygon mask, ``min_occupancy`` rule and smoothing), so ``maps(0)`` equals its ``rate``.
+    The binning is that of :func:`cw.analysis.ratemaps.compute_ratemaps` (both use
+    :class:`cw.analysis.ratemaps.SpatialBins` and :func:`smooth_ratemap`), so ``maps(0)`` equals its ``rate``.
     Each shift costs one sparse (bins x samples) by (samples x units) product.
 
     Parameters
@@ -137,41 +136,16 @@ class ShiftedRatemaps:
             raise ValueError(f"x ({x.size}), y ({y.size}) and activity {act.shape} do not match")
         self.n_samples, self.n_units = act.shape
         self.smoothing_sigma = float(smoothing_sigma)
-        xe, ye = bin_edges(tuple(float(b) for b in arena.bounds), bin_size)
-        nx, ny = xe.size - 1, ye.size - 1
-        self.x_centres = 0.5 * (xe[:-1] + xe[1:])
-        self.y_centres = 0.5 * (ye[:-1] + ye[1:])
-        fx = (x - xe[0]) / bin_size
-        fy = (y - ye[0]) / bin_size
-        eps = 1e-6
-        ok = (np.isfinite(fx) & np.isfinite(fy) & (fx >= -eps) & (fx <= nx + eps)
-              & (fy >= -eps) & (fy <= ny + eps))
-        nbins = nx * ny
-        flat = np.full(x.size, nbins, dtype=np.int32)  # dropped samples -> dummy bin
-        ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
-        iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
-        flat[ok] = iy * nx + ix
-        self._flat = flat
-        self._nbins = nbins
-        self.shape = (ny, nx)
-        occ = np.bincount(flat, minlength=nbins + 1)[:nbins]
-        self.occupancy = occ.reshape(ny, nx)
-        gx, gy = np.meshgrid(self.x_centres, self.y_centres)
-        inside = np.asarray(arena.contains(np.stack([gx, gy], axis=-1)), dtype=bool)
-        self.valid = inside & (self.occupancy >= min_occupancy)
-        self._inv_occ = np.where(self.valid.ravel(), 1.0 / np.maximum(occ, 1), np.nan)
+        self._bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
+        self.x_centres, self.y_centres = self._bins.x_centres, self._bins.y_centres
+        self.occupancy, self.valid = self._bins.occupancy, self._bins.valid
         # float64 sums: the same accuracy as compute_ratemaps
         self._act = np.ascontiguousarray(act, dtype=np.float64)
         self.variance = self._act.var(axis=0)
-        self._ones = np.ones(x.size)
-        self._indptr = np.arange(x.size + 1, dtype=np.int32)
 
     def maps(self, shift: int = 0) -> np.ndarray:
         """(U, ny, nx) rate maps with the activity shifted by ``shift`` samples (NaN invalid)."""
-        b = np.roll(self._flat, int(shift))  # b[t] = bin of the position at t - shift
-        ind = sp.csc_matrix((self._ones, b, self._indptr), shape=(self._nbins + 1, self.n_samples))
-        sums = np.asarray(ind @ self._act)[: self._nbins]  # (nbins, U)
-        rate = (sums * self._inv_occ[:, None]).T.reshape(self.n_units, *self.shape)
+        rate = self._bins.mean(self._act, shift)
         if self.smoothing_sigma > 0:
             rate = smooth_ratemap(rate, self.smoothing_sigma)
         return rate
