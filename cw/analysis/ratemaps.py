@@ -173,6 +173,12 @@ def bin_edges(
     ``bounds = (xmin, xmax, ymin, ymax)``.  The number of bins per axis is
     ``ceil(width / bin_size)`` and the grid is centred on the centre of the
     bounding box.  Returns ``(x_edges, y_edges)`` of lengths ``nx + 1``, ``ny + 1``.
+
+    Examples
+    --------
+    >>> xe, ye = bin_edges((0.0, 1.0, 0.0, 1.0), 0.25)
+    >>> xe.tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
     """
     if not bin_size > 0:
         raise ValueError(f"bin_size must be > 0, got {bin_size}")
@@ -298,6 +304,15 @@ def compute_ratemaps(
 
     Implementation: one sparse (bins x samples) indicator matrix multiplied by the
     (samples x units) activity matrix -- no loop over units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
+    >>> ds = compute_ratemaps(np.array([0.1, 0.1, 0.6]), np.array([0.1, 0.2, 0.6]),
+    ...                       np.array([1.0, 3.0, 5.0]), square, 0.5)
+    >>> ds["rate"].values[0].tolist(), ds["occupancy"].values.tolist()
+    ([[2.0, nan], [nan, 5.0]], [[2, 0], [0, 1]])
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -365,6 +380,12 @@ def smooth_ratemap(rate: np.ndarray, sigma_bins: float, truncate: float = 4.0) -
     NaN bins neither contribute nor get filled; NaN stays NaN.  Works on a single
     ``(ny, nx)`` map or a stack ``(..., ny, nx)`` (smoothing over the last two axes
     only).  ``sigma_bins <= 0`` returns a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> smooth_ratemap(np.array([[1.0, np.nan], [1.0, 1.0]]), 1.0).tolist()
+    [[1.0, nan], [1.0, 1.0]]
     """
     r = np.asarray(rate, dtype=np.float64)
     if r.ndim < 2:

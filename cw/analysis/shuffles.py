@@ -191,7 +191,14 @@ def shuffle_null(
 
 def null_thresholds(null: np.ndarray, percentile: float = 95.0) -> np.ndarray:
     """Per-unit threshold: the ``percentile``-th percentile of the null (n_shuffles, U) over
-    its finite values (linear interpolation, numpy's default); NaN if none is finite."""
+    its finite values (linear interpolation, numpy's default); NaN if none is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> null_thresholds(np.arange(100.0).reshape(100, 1))
+    array([94.05])
+    """
     null = np.asarray(null, dtype=np.float64)
     out = np.full(null.shape[1:], np.nan)
     finite = np.isfinite(null)
@@ -204,7 +211,14 @@ def null_thresholds(null: np.ndarray, percentile: float = 95.0) -> np.ndarray:
 
 def p_values(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
     """One-sided permutation p-value per unit: ``(1 + #{null >= observed}) / (1 + n)`` over the
-    finite null values; NaN where the observed score is NaN or no null value is finite."""
+    finite null values; NaN where the observed score is NaN or no null value is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p_values(np.array([97.5]), np.arange(100.0).reshape(100, 1)).round(4)
+    array([0.0297])
+    """
     obs = np.asarray(observed, dtype=np.float64)
     null = np.asarray(null, dtype=np.float64)
     finite = np.isfinite(null)

@@ -27,6 +27,15 @@ def count_fields(rate: np.ndarray, threshold: float = 0.5, min_bins: int = 2) ->
     Returns
     -------
     (U,) int64 counts (0 for constant or all-NaN maps).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((10, 10))
+    >>> m[1:3, 1:3] = 1.0
+    >>> m[6:9, 6:9] = 1.0
+    >>> count_fields(m)
+    array([2])
     """
     r = _as_stack(rate)
     U = r.shape[0]
