@@ -48,6 +48,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cw.stats import pearson
+from cw.validation import section_from_dict
 
 __all__ = ["ClaimParams", "Claim", "run_claims", "claims_table", "summarise_seeds",
            "scale_preamble", "untrained_count"]
@@ -82,11 +83,7 @@ class ClaimParams:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ClaimParams":
-        d = dict(d or {})
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"claims: unknown keys {sorted(unknown)}")
-        return cls(**d)
+        return section_from_dict(cls, d, "claims")
 
 
 @dataclass

@@ -130,7 +130,7 @@ class LossParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "LossParams":
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "loss")
 
     def to_dict(self) -> dict:
         return asdict(self)

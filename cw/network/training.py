@@ -29,7 +29,7 @@ from cw.network.optimizers import OPTIMIZERS
 
 log = logging.getLogger(__name__)
 
-from cw.seeds import STREAMS, rng_for, update_rng  # noqa: F401 (re-exported)
+from cw.seeds import STREAMS, update_rng
 from cw.validation import section_from_dict
 
 

@@ -75,7 +75,8 @@ def train_model(
     """
     from cw.network import networks
     from cw.network.model import LossParams, ModelParams, init_weights
-    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+    from cw.network.training import TrainingParams, fresh_batches, train
+    from cw.seeds import rng_for
 
     mp, lp, tp = ModelParams.from_dict(model), LossParams.from_dict(loss), TrainingParams.from_dict(training)
     run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,

@@ -49,7 +49,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cw.task.arenas import Arena
-from cw.validation import is_int, is_real
+from cw.validation import is_int, is_real, section_from_dict
 
 __all__ = [
     "DEFAULT_SPEED_MAX_FACTOR",
@@ -187,12 +187,7 @@ class TrajectoryParams:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "TrajectoryParams":
         """Build from the ``trajectories`` config mapping; unknown keys raise ValueError."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(cfg) - names)
-        if extra:
-            raise ValueError(f"trajectories.{extra[0]}: unknown key")
-        return cls(**cfg)
+        return section_from_dict(cls, cfg, "trajectories")
 
     @property
     def speed_cap(self) -> float:

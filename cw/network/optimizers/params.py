@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
+from cw.validation import section_from_dict
 
 
 #: How the structural-damping matrix S is normalised (see HessianFreeParams).
@@ -40,7 +41,7 @@ class AdamParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "AdamParams":
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training.adam")
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,7 @@ class HessianFreeParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HessianFreeParams":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"training.hessian_free: unknown key(s) {', '.join(unknown)}")
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training.hessian_free")
 
     def to_dict(self) -> dict:
         return asdict(self)
