@@ -72,6 +72,7 @@ from typing import Mapping
 import numpy as np
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import is_real, section_from_dict
 
 __all__ = [
@@ -153,25 +154,25 @@ class CellTypeParams:
         tanh ramp that passes the other conditions: 0.18-0.5 m).
     """
 
-    min_spatial_variance_fraction: float = 0.1
-    min_spatial_coherence: float = 0.35
-    min_band_score: float = 0.4
-    min_band_periods: float = 1.5
-    min_band_wave_margin: float = 0.2
-    min_grid_score: float = 0.37
-    use_score90: bool = True
-    min_lattice_r2: float = 0.5
-    min_square_lattice_r2: float = 0.6
-    min_lattice_margin: float = 0.1
-    min_hex_fields: int = 2
-    min_grid_contrast: float = 0.55
-    min_square_order: float = 0.9
-    max_square_spacing_ratio: float = 1.2
-    min_grid_fields: int = 3
-    min_border_score: float = 0.5
-    min_border_coverage: float = 0.4
-    min_border_profile_r2: float = 0.6
-    max_border_halfwidth: float = 0.3
+    min_spatial_variance_fraction: float = schema_default("celltypes", "min_spatial_variance_fraction")
+    min_spatial_coherence: float = schema_default("celltypes", "min_spatial_coherence")
+    min_band_score: float = schema_default("celltypes", "min_band_score")
+    min_band_periods: float = schema_default("celltypes", "min_band_periods")
+    min_band_wave_margin: float = schema_default("celltypes", "min_band_wave_margin")
+    min_grid_score: float = schema_default("celltypes", "min_grid_score")
+    use_score90: bool = schema_default("celltypes", "use_score90")
+    min_lattice_r2: float = schema_default("celltypes", "min_lattice_r2")
+    min_square_lattice_r2: float = schema_default("celltypes", "min_square_lattice_r2")
+    min_lattice_margin: float = schema_default("celltypes", "min_lattice_margin")
+    min_hex_fields: int = schema_default("celltypes", "min_hex_fields")
+    min_grid_contrast: float = schema_default("celltypes", "min_grid_contrast")
+    min_square_order: float = schema_default("celltypes", "min_square_order")
+    max_square_spacing_ratio: float = schema_default("celltypes", "max_square_spacing_ratio")
+    min_grid_fields: int = schema_default("celltypes", "min_grid_fields")
+    min_border_score: float = schema_default("celltypes", "min_border_score")
+    min_border_coverage: float = schema_default("celltypes", "min_border_coverage")
+    min_border_profile_r2: float = schema_default("celltypes", "min_border_profile_r2")
+    max_border_halfwidth: float = schema_default("celltypes", "max_border_halfwidth")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

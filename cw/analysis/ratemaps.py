@@ -25,6 +25,7 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import section_from_dict
 
 __all__ = ["RatemapParams", "SpatialBins", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
@@ -51,10 +52,10 @@ class RatemapParams:
         |u| reaches within 5% of its late-trial level after 14-17 steps.
     """
 
-    bin_size: float = 0.1
-    min_occupancy: int = 1
-    smoothing_sigma: float = 0.0
-    skip_steps: int = 50
+    bin_size: float = schema_default("ratemaps", "bin_size")
+    min_occupancy: int = schema_default("ratemaps", "min_occupancy")
+    smoothing_sigma: float = schema_default("ratemaps", "smoothing_sigma")
+    skip_steps: int = schema_default("ratemaps", "skip_steps")
 
     def __post_init__(self) -> None:
         if isinstance(self.bin_size, bool) or not (

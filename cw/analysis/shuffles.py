@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from cw.analysis.ratemaps import SpatialBins, smooth_ratemap
+from cw.config import schema_default
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -68,10 +69,10 @@ class ShuffleParams:
         it): each batch scores ``batch_size * U`` maps at once.
     """
 
-    n_shuffles: int = 100
-    min_shift: int = 500
-    percentile: float = 95.0
-    batch_size: int = 8
+    n_shuffles: int = schema_default("shuffles", "n_shuffles")
+    min_shift: int = schema_default("shuffles", "min_shift")
+    percentile: float = schema_default("shuffles", "percentile")
+    batch_size: int = schema_default("shuffles", "batch_size")
 
     def __post_init__(self) -> None:
         for key in ("n_shuffles", "min_shift", "batch_size"):

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -67,11 +68,11 @@ class TuningParams:
         Bins with fewer samples are NaN in the curves and left out of R. >= 1.
     """
 
-    n_direction_bins: int = 36
-    n_speed_bins: int = 10
-    moving_only: bool = True
-    lag_steps: int = 0
-    min_samples: int = 10
+    n_direction_bins: int = schema_default("tuning", "n_direction_bins")
+    n_speed_bins: int = schema_default("tuning", "n_speed_bins")
+    moving_only: bool = schema_default("tuning", "moving_only")
+    lag_steps: int = schema_default("tuning", "lag_steps")
+    min_samples: int = schema_default("tuning", "min_samples")
 
     def __post_init__(self) -> None:
         for key in ("n_direction_bins", "n_speed_bins", "lag_steps", "min_samples"):

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from cw.analysis.scores.grid import _as_stack
+from cw.config import schema_default
 
 
 def _bin_size(xc: np.ndarray, yc: np.ndarray) -> float:
@@ -48,11 +49,11 @@ class BandScoreParams:
         side before the FFT (finer sampling of the spectrum, not more resolution).
     """
 
-    min_wavelength: float = 3.0
-    max_wavelength: float = 0.75
-    peak_radius: float = 1.0
-    min_angle: float = 30.0
-    pad_factor: int = 4
+    min_wavelength: float = schema_default("scores", "band", "min_wavelength")
+    max_wavelength: float = schema_default("scores", "band", "max_wavelength")
+    peak_radius: float = schema_default("scores", "band", "peak_radius")
+    min_angle: float = schema_default("scores", "band", "min_angle")
+    pad_factor: int = schema_default("scores", "band", "pad_factor")
 
     def __post_init__(self):
         if not self.min_wavelength >= 2.0:

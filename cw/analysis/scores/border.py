@@ -12,6 +12,7 @@ import scipy.ndimage as ndi
 
 from cw.analysis.scores.band import _bin_size
 from cw.analysis.scores.grid import _as_stack
+from cw.config import schema_default
 
 
 def _ccw_corners(arena) -> np.ndarray:
@@ -95,11 +96,11 @@ class BorderScoreParams:
         too.
     """
 
-    field_threshold: float = 0.3
-    min_field_area: float = 0.08
-    max_field_fraction: float = 0.5
-    wall_search: float = 2.0
-    polarity: str = "both"
+    field_threshold: float = schema_default("scores", "border", "field_threshold")
+    min_field_area: float = schema_default("scores", "border", "min_field_area")
+    max_field_fraction: float = schema_default("scores", "border", "max_field_fraction")
+    wall_search: float = schema_default("scores", "border", "wall_search")
+    polarity: str = schema_default("scores", "border", "polarity")
 
     def __post_init__(self):
         if not 0.0 <= self.field_threshold < 1.0:

@@ -13,6 +13,8 @@ import scipy.fft as sfft
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 
+from cw.config import schema_default
+
 
 _ANGLES = (30, 45, 60, 90, 120, 135, 150)
 
@@ -112,9 +114,11 @@ class GridScoreParams:
         copy inside an annulus for c(theta) to be defined (else NaN).
     """
 
-    inner_radius: float = 0.2
-    outer_radii: tuple = tuple(float(v) for v in np.linspace(0.4, 1.0, 10))
-    variant: str = "mean"
+    inner_radius: float = schema_default("scores", "inner_radius")
+    outer_radii: tuple = tuple(np.linspace(schema_default("scores", "outer_radius_min"),
+                                           schema_default("scores", "outer_radius_max"),
+                                           schema_default("scores", "n_rings")).tolist())
+    variant: str = schema_default("scores", "variant")
     order: int = 1
     min_overlap: int = 20
     min_ring_pairs: int = 20
@@ -129,6 +133,38 @@ class GridScoreParams:
             raise ValueError("scores.outer_radius_min: every outer radius must exceed scores.inner_radius")
         if not 0 <= int(self.order) <= 5:
             raise ValueError("scores.order: must be in 0..5")
+
+
+@dataclass(frozen=True)
+class GridScoreSettings:
+    """The grid-score keys of the config section ``scores`` (flat in it, beside the sub-sections
+    ``border``, ``band`` and ``geometry``); :meth:`params` gives the :class:`GridScoreParams`.
+
+    The outer radii are ``n_rings`` values from ``outer_radius_min`` to ``outer_radius_max``
+    (linearly spaced, fractions of the map size).
+    """
+
+    inner_radius: float = schema_default("scores", "inner_radius")
+    outer_radius_min: float = schema_default("scores", "outer_radius_min")
+    outer_radius_max: float = schema_default("scores", "outer_radius_max")
+    n_rings: int = schema_default("scores", "n_rings")
+    variant: str = schema_default("scores", "variant")
+
+    def __post_init__(self):
+        n = self.n_rings
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"scores.n_rings: must be an integer >= 1, got {n!r}")
+        lo, hi = float(self.outer_radius_min), float(self.outer_radius_max)
+        if hi < lo:
+            raise ValueError(f"scores.outer_radius_max: must be >= scores.outer_radius_min ({lo})")
+
+    def params(self) -> GridScoreParams:
+        return GridScoreParams(
+            inner_radius=float(self.inner_radius),
+            outer_radii=tuple(np.linspace(float(self.outer_radius_min), float(self.outer_radius_max),
+                                          int(self.n_rings)).tolist()),
+            variant=self.variant,
+        )
 
 
 def ring_masks(
