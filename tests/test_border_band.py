@@ -283,6 +283,14 @@ def test_params_validation_names_config_keys():
         ScoreParams.from_dict({"border": {"width": 1}})
     with pytest.raises(ValueError, match="scores.colour"):
         ScoreParams.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match=r"^scores.geometry.n_peak: unknown key$"):
+        ScoreParams.from_dict({"geometry": {"n_peak": 6}})
+    with pytest.raises(ValueError, match="scores.band: must be a mapping"):
+        ScoreParams.from_dict({"band": [1]})
+    with pytest.raises(ValueError, match="scores.n_rings"):
+        ScoreParams.from_dict({"n_rings": 0})
+    with pytest.raises(ValueError, match="scores.outer_radius_max"):
+        ScoreParams.from_dict({"outer_radius_min": 0.8, "outer_radius_max": 0.5})
     p = ScoreParams.from_dict({"inner_radius": 0.2, "outer_radius_min": 0.4, "outer_radius_max": 1.0,
                                "n_rings": 4, "variant": "minmax", "band": {"min_angle": 40}})
     assert p.grid.outer_radii == pytest.approx((0.4, 0.6, 0.8, 1.0))

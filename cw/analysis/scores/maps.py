@@ -5,7 +5,6 @@ Part of :mod:`cw.analysis.scores`, whose docstring describes the definitions.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
@@ -17,7 +16,9 @@ from cw.analysis.scores.band import BandScoreParams, _bin_size, band_ramp_fit, b
 from cw.analysis.scores.border import BorderScoreParams, border_profile_fit, border_scores
 from cw.analysis.scores.fields import count_fields, spatial_coherence, spatial_variance_fraction
 from cw.analysis.scores.geometry import GridGeometryParams, grid_geometry
-from cw.analysis.scores.grid import GridScoreParams, _as_stack, _grid_scores_from_sac, autocorrelogram, ring_masks
+from cw.analysis.scores.grid import (GridScoreParams, GridScoreSettings, _as_stack, _grid_scores_from_sac,
+                                     autocorrelogram, ring_masks)
+from cw.validation import section_from_dict
 
 
 SCORE_NAMES: tuple[str, ...] = (
@@ -108,37 +109,14 @@ class ScoreParams:
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ScoreParams":
         d = dict(d or {})
-        known = {"inner_radius", "outer_radius_min", "outer_radius_max", "n_rings", "variant",
-                 "border", "band", "geometry"}
-        extra = sorted(set(d) - known)
-        if extra:
-            raise ValueError(f"scores.{extra[0]}: unknown key")
-        g = GridScoreParams()
-        lo = float(d.get("outer_radius_min", g.outer_radii[0]))
-        hi = float(d.get("outer_radius_max", g.outer_radii[-1]))
-        n = d.get("n_rings", len(g.outer_radii))
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"scores.n_rings: must be an integer >= 1, got {n!r}")
-        if hi < lo:
-            raise ValueError(f"scores.outer_radius_max: must be >= scores.outer_radius_min ({lo})")
-        grid = GridScoreParams(
-            inner_radius=float(d.get("inner_radius", g.inner_radius)),
-            outer_radii=tuple(np.linspace(lo, hi, int(n)).tolist()),
-            variant=d.get("variant", g.variant),
-        )
-
-        def sub(name, klass):
-            v = d.get(name) or {}
+        subs = {name: d.pop(name, None) or {} for name in ("border", "band", "geometry")}
+        grid = section_from_dict(GridScoreSettings, d, "scores").params()
+        for name, v in subs.items():
             if not isinstance(v, Mapping):
                 raise ValueError(f"scores.{name}: must be a mapping")
-            names = {f.name for f in dataclasses.fields(klass)}
-            bad = sorted(set(v) - names)
-            if bad:
-                raise ValueError(f"scores.{name}.{bad[0]}: unknown key")
-            return klass(**v)
-
-        return cls(grid, sub("border", BorderScoreParams), sub("band", BandScoreParams),
-                   sub("geometry", GridGeometryParams))
+        return cls(grid, section_from_dict(BorderScoreParams, subs["border"], "scores.border"),
+                   section_from_dict(BandScoreParams, subs["band"], "scores.band"),
+                   section_from_dict(GridGeometryParams, subs["geometry"], "scores.geometry"))
 
 
 #: netCDF attributes of every per-unit output of :func:`score_maps`.
