@@ -253,6 +253,20 @@ def classify(
     Returns
     -------
     (U,) array of str, each one of :data:`CELL_TYPES`.
+
+    Examples
+    --------
+    Scores alone (no by-products, so only their thresholds and significance apply): a
+    significant grid score, a significant border score, a spatial unit without significant
+    scores, and a unit whose activity position hardly explains:
+
+    >>> import numpy as np
+    >>> scores = {"spatial_variance_fraction": np.array([0.6, 0.6, 0.6, 0.02]),
+    ...           "score60": np.array([1.2, -0.1, 0.0, 0.9]), "score90": np.zeros(4),
+    ...           "band_score": np.zeros(4), "border_score": np.array([-0.5, 0.8, -0.9, -1.0])}
+    >>> significant = {k: np.array([True, True, False, False]) for k in scores}
+    >>> classify(scores, significant).tolist()
+    ['grid_like', 'border', 'non_spatial', 'non_spatial']
     """
     p = params
     spatial = _passes(scores, significant, "spatial_variance_fraction",
@@ -416,12 +430,12 @@ def analyse_units(
     xc, yc = binner.x_centres, binner.y_centres
     rate = binner.maps(0)
     sc = score_maps(rate, xc, yc, arena, sp_.grid, sp_.border, sp_.band, sp_.geometry,
-                    binner.occupancy, binner.variance)
+                    binner.occupancy, binner.variance, bin_size=binner.step)
 
     def score_fn(maps):
         reps = maps.shape[0] // max(U, 1)
         return score_maps(maps, xc, yc, arena, sp_.grid, sp_.border, sp_.band, None,
-                          binner.occupancy, np.tile(binner.variance, reps))
+                          binner.occupancy, np.tile(binner.variance, reps), bin_size=binner.step)
 
     offsets = shift_offsets(binner.n_samples, shp.n_shuffles, shp.min_shift, rng)
     null = shuffle_null(binner, score_fn, offsets, shp.batch_size, names=SCORE_NAMES)

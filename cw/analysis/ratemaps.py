@@ -28,7 +28,8 @@ import xarray as xr
 from cw.config import schema_default
 from cw.validation import section_from_dict
 
-__all__ = ["RatemapParams", "SpatialBins", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
+__all__ = ["RatemapParams", "SpatialBins", "bin_edges", "bin_step", "compute_ratemaps", "smooth_ratemap",
+           "trial_samples"]
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,29 @@ def bin_edges(
     return _edges_1d(xmin, xmax, bin_size), _edges_1d(ymin, ymax, bin_size)
 
 
+def bin_step(x_centres: np.ndarray, y_centres: np.ndarray) -> float:
+    """Side of the square bins of a grid as its bin centres realise it (m): ``bin_size`` up to
+    the round-off of the centres, the length unit of the scores of its maps.
+
+    Raises ValueError unless the centres are evenly spaced with one common step.
+
+    Examples
+    --------
+    >>> xe, ye = bin_edges((-1.0, 1.0, -1.0, 1.0), 0.1)
+    >>> step = bin_step(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]))
+    >>> step == 0.1, abs(step - 0.1) < 1e-15
+    (False, True)
+    """
+    steps = np.concatenate([np.diff(np.asarray(x_centres, np.float64)),
+                            np.diff(np.asarray(y_centres, np.float64))])
+    if steps.size == 0:
+        raise ValueError("need at least 2 bins along x or y to know the bin size")
+    b = float(np.median(steps))
+    if not b > 0 or np.any(np.abs(steps - b) > 1e-6 * b):
+        raise ValueError("bin centres x, y must be evenly spaced with one common step")
+    return b
+
+
 class SpatialBins:
     """Samples assigned to the square bins of an arena: the binning core of every rate map.
 
@@ -205,7 +229,8 @@ class SpatialBins:
 
     Attributes
     ----------
-    x_centres (nx,), y_centres (ny,) : bin centres (m); shape : (ny, nx); flat : (S,) bin index
+    x_centres (nx,), y_centres (ny,) : bin centres (m); step : their spacing (m, :func:`bin_step`);
+    shape : (ny, nx); flat : (S,) bin index
     of each sample (``n_bins`` for a sample that is non-finite or outside the grid);
     occupancy (ny, nx) int64; inside (ny, nx) bool (bin centre inside the polygon);
     valid (ny, nx) bool (inside and occupancy >= min_occupancy); n_dropped; arena_name.
@@ -233,6 +258,7 @@ class SpatialBins:
         nx, ny = xe.size - 1, ye.size - 1
         self.x_centres = 0.5 * (xe[:-1] + xe[1:])
         self.y_centres = 0.5 * (ye[:-1] + ye[1:])
+        self.step = bin_step(self.x_centres, self.y_centres)
         self.shape = (ny, nx)
         self.n_bins = nx * ny
         # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,

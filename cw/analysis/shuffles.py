@@ -97,6 +97,13 @@ def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,
     """``n_shuffles`` circular shifts drawn uniformly from ``[min_shift, n_samples - min_shift]``.
 
     Raises ValueError (naming ``shuffles.min_shift``) if the series is too short.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> offsets = shift_offsets(4000, 20, 500, np.random.default_rng(0))
+    >>> offsets.shape, bool(offsets.min() >= 500 and offsets.max() <= 3500)
+    ((20,), True)
     """
     if n_samples < 2 * min_shift + 1:
         raise ValueError(
@@ -122,7 +129,8 @@ class ShiftedRatemaps:
 
     Attributes
     ----------
-    x_centres (nx,), y_centres (ny,) : bin centres (m); occupancy (ny, nx) int; valid (ny, nx)
+    x_centres (nx,), y_centres (ny,) : bin centres (m); step : their spacing (m, the bin size
+    of the scores); occupancy (ny, nx) int; valid (ny, nx)
     bool; variance (U,) : variance of each unit's activity over all S samples (float64).
     """
 
@@ -138,7 +146,7 @@ class ShiftedRatemaps:
         self.n_samples, self.n_units = act.shape
         self.smoothing_sigma = float(smoothing_sigma)
         self._bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
-        self.x_centres, self.y_centres = self._bins.x_centres, self._bins.y_centres
+        self.x_centres, self.y_centres, self.step = self._bins.x_centres, self._bins.y_centres, self._bins.step
         self.occupancy, self.valid = self._bins.occupancy, self._bins.valid
         # float64 sums: the same accuracy as compute_ratemaps
         self._act = np.ascontiguousarray(act, dtype=np.float64)
@@ -173,6 +181,24 @@ def shuffle_null(
     Returns
     -------
     dict name -> (n_shuffles, U) array.
+
+    Examples
+    --------
+    A band along x at random positions: its band score beats every shuffled map's.
+
+    >>> import numpy as np
+    >>> from cw.analysis.scores import band_scores
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.uniform(-1, 1, (2, 4000))
+    >>> square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    >>> binner = ShiftedRatemaps(x, y, np.cos(2 * np.pi * x / 0.5)[:, None], square, 0.1)
+    >>> null = shuffle_null(binner, lambda maps: band_scores(maps, 0.1),
+    ...                     shift_offsets(4000, 20, 500, rng), names=("band_score",))
+    >>> null["band_score"].shape
+    (20, 1)
+    >>> real = band_scores(binner.maps(0), 0.1)["band_score"]
+    >>> bool(real[0] > 0.5 > null["band_score"].max())
+    True
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     U = binner.n_units

@@ -326,6 +326,18 @@ def grid_scores(
     return _grid_scores_from_sac(sac, max(r.shape[-2:]), params)
 
 
+def _checked_bin_size(bin_size, xc: np.ndarray, yc: np.ndarray) -> float:
+    """``bin_size`` (m) as a float; a one-line error unless it is a number > 0 and the step of
+    the bin centres ``xc``, ``yc``."""
+    if isinstance(bin_size, (bool, np.bool_)) or not isinstance(bin_size, (int, float, np.integer, np.floating)) \
+            or not bin_size > 0:
+        raise ValueError(f"bin_size: must be a number > 0 (m), got {bin_size!r}")
+    steps = np.concatenate([np.diff(xc), np.diff(yc)])
+    if np.any(np.abs(steps - bin_size) > 1e-6 * bin_size):
+        raise ValueError(f"bin_size: the bin centres x, y are not spaced by bin_size = {bin_size}")
+    return float(bin_size)
+
+
 def _as_stack(rate) -> np.ndarray:
     """(U, ny, nx) float64 view of a map stack; a single (ny, nx) map becomes U = 1."""
     r = np.asarray(rate, dtype=np.float64)
