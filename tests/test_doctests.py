@@ -9,7 +9,7 @@ import pytest
 import cw
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(cw.__path__, "cw.")
-                 if m.name.startswith(("cw.analysis", "cw.task")) or m.name in ("cw.synthetic", "cw.stats"))
+                 if m.name.startswith(("cw.analysis", "cw.task")) or m.name in ("cw.config", "cw.synthetic", "cw.stats"))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -169,6 +169,22 @@ def grid_geometry(
     n_peaks (1 for a hexagon of peaks, ~0.4 for a square lattice), ``grid_hex_ratio`` = largest /
     smallest distance of those peaks, ``grid_square_order`` = ``|mean exp(4 i theta)|`` and
     ``grid_square_ratio`` over the 4 nearest peaks; all (U,).
+
+    Examples
+    --------
+    A hexagonal cosine grid of spacing 0.5 m whose first wave vector points along +x (so its
+    rows of fields, the grid axes, run at 30 deg):
+
+    >>> import numpy as np
+    >>> from cw.synthetic import cosine_lattice
+    >>> xc = np.arange(-0.95, 1.0, 0.1)  # centres of 20 bins of 0.1 m across a 2 m square
+    >>> X, Y = np.meshgrid(xc, xc)
+    >>> from cw.analysis.scores import autocorrelogram
+    >>> g = grid_geometry(autocorrelogram(cosine_lattice(X, Y, 0.5, 0.0, 3)), bin_size=0.1)
+    >>> round(float(g["grid_spacing"][0]), 2), round(float(g["grid_orientation60"][0]))
+    (0.5, 30)
+    >>> bool(g["grid_hex_order"][0] > 0.9)
+    True
     """
     s = np.asarray(sac, dtype=np.float64)
     if s.ndim == 2:
