@@ -185,7 +185,3 @@ def figure_training(histories: list[str], runs: list[str], outs: list[str], figu
 
     fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
     fg.save(fig, outs, dpi=int(figures["dpi"]))
-
-
-def ensure_dir(path: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
