@@ -117,9 +117,10 @@ class ScoreParams:
     """All score parameters together (config section ``scores``).
 
     The grid-score keys are flat in the section (``inner_radius``, ``outer_radius_min``,
-    ``outer_radius_max``, ``n_rings``, ``variant``, as read by ``cw.steps.pipeline``); the others are
+    ``outer_radius_max``, ``n_rings``, ``variant``: :class:`GridScoreSettings`); the others are
     sub-sections ``scores.border``, ``scores.band`` and ``scores.geometry`` (see
     :class:`BorderScoreParams`, :class:`BandScoreParams`, :class:`GridGeometryParams`).
+    :meth:`from_dict` loads each of them through :func:`cw.validation.section_from_dict`.
     """
 
     grid: GridScoreParams = GridScoreParams()
