@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     from cw.config import resolve_run
     from cw.steps.settings import load_config
     from cw.network.model import LossParams, ModelParams, init_weights
-    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+    from cw.network.training import TrainingParams, fresh_batches, train
+    from cw.seeds import rng_for
 
     run = resolve_run(load_config(args.config), args.run)
     mp = ModelParams.from_dict(run["model"])

@@ -4,11 +4,16 @@ A *run* is one trained network. Its settings are the top-level sections of the c
 (``trajectories``, ``model``, ``loss``, ``training``, ``ratemaps``, ``scores``) with the run's own
 overrides merged on top, plus its arena and seed. :func:`cw.steps.settings.load_config` checks everything before any
 job starts, and reports the first problem as a one-line :class:`ConfigError` naming the key.
+
+The schema (``cw/config.schema.yaml``, package data) is the one source of every default: the
+settings dataclasses of the library take theirs from it through :func:`schema_default`, and
+config.yaml spells the same values out (``tests/test_config_agreement.py`` checks all three).
 """
 
 from __future__ import annotations
 
 import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,6 +36,47 @@ class ConfigError(ValueError):
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=1)
+def _package_schema() -> dict:
+    return load_schema()
+
+
+def _frozen(value):
+    """Lists as tuples (recursively): defaults of frozen dataclasses."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def schema_default(section: str, *keys: str):
+    """Default of ``section.keys...`` in the config schema, the one source of every default.
+
+    Used as the defaults of the settings dataclasses, e.g.
+    ``min_lattice_r2: float = schema_default("celltypes", "min_lattice_r2")`` or
+    ``polarity: str = schema_default("scores", "border", "polarity")``; lists come as tuples.
+
+    Examples
+    --------
+    >>> schema_default("training", "hessian_free", "cg_max_iters")
+    50
+    >>> schema_default("scores", "geometry", "lattice_sharpness")
+    (0.0, 1.0, 3.0)
+    """
+    schema = _package_schema()
+    if section not in schema["$defs"]:
+        raise KeyError(f"{section}: not in the config schema")
+    node = schema["$defs"][section]
+    path = section
+    for key in keys:
+        node = _resolve(schema, node)
+        path += f".{key}"
+        node = node.get("properties", {}).get(key)
+        if node is None:
+            raise KeyError(f"{path}: not in the config schema")
+    node = _resolve(schema, node)
+    if "default" not in node:
+        raise KeyError(f"{path}: the config schema gives no default")
+    return _frozen(copy.deepcopy(node["default"]))
 
 
 def _resolve(schema: dict, node: dict) -> dict:

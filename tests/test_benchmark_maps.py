@@ -91,11 +91,11 @@ def test_saturating_ramps_fit_a_ramp_better_than_a_wave():
     c = (np.arange(20) + 0.5) / 20
     ramps = np.stack([np.tanh(g * (xx - 0.5)) for g in (1, 3, 8)])
     assert np.all(band_scores(ramps, 0.05)["band_score"] > 0.4)  # the score alone is fooled
-    out = score_maps(ramps, c, c)
+    out = score_maps(ramps, c, c, bin_size=0.05)
     assert np.all(out["band_ramp_r2"] > 0.95)
     assert np.all(out["band_wave_r2"] - out["band_ramp_r2"] < -0.1)
     wave = np.cos(2 * np.pi * xx / 0.3)[None]
-    out = score_maps(wave, c, c)
+    out = score_maps(wave, c, c, bin_size=0.05)
     assert out["band_wave_r2"][0] > 0.95 and out["band_ramp_r2"][0] < 0.3
     assert out["band_periods"][0] == pytest.approx(1.0 / 0.3, rel=0.05)
 
@@ -123,7 +123,7 @@ def test_nan_grid_scores_say_why():
     c = (np.arange(20) + 0.5) / 20
     maps = np.stack([xx + 0.5 * yy, np.ones_like(xx),
                      np.cos(2 * np.pi * xx / 0.3) + np.cos(2 * np.pi * yy / 0.3)])
-    out = score_maps(maps, c, c)
+    out = score_maps(maps, c, c, bin_size=0.05)
     assert np.isnan(out["score60"][:2]).all() and np.isfinite(out["score60"][2])
     assert out["grid_score_status"].tolist() == [2, 1, 0]
     assert "flat_autocorrelogram" in SCORE_ATTRS["grid_score_status"]["flag_meanings"]

@@ -59,7 +59,10 @@ ARENAS = {
 }
 
 
-def _grid(arena, bin_size=0.05):
+BIN = 0.05  # bin size (m) of the test maps
+
+
+def _grid(arena, bin_size=BIN):
     xe, ye = bin_edges(arena.bounds, bin_size)
     xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
     X, Y = np.meshgrid(xc, yc)
@@ -87,17 +90,18 @@ def test_border_high_for_a_field_along_each_wall(arena_grid):
     for sigma in (0.05, 0.1):
         maps = np.array([_wall_field(ar, X, Y, k, sigma) for k in range(ar.n_walls)])
         maps = np.where(inside, maps, np.nan)
-        out = border_scores(maps, xc, yc, ar, BORDER)
+        out = border_scores(maps, xc, yc, ar, BORDER, bin_size=BIN)
         assert np.all(out["border_score"] > 0.75), out["border_score"]
         np.testing.assert_array_equal(out["border_wall"], np.arange(ar.n_walls))
         assert np.all(out["border_cm"] > 0.95)
         assert np.all(out["border_dm"] < 0.15)
         np.testing.assert_array_equal(out["border_polarity"], 1)
         # the sign of a tanh unit is arbitrary: a wall field of low activity scores the same
-        neg = border_scores(-maps, xc, yc, ar, BORDER)
+        neg = border_scores(-maps, xc, yc, ar, BORDER, bin_size=BIN)
         np.testing.assert_allclose(neg["border_score"], out["border_score"])
         np.testing.assert_array_equal(neg["border_polarity"], -1)
-        pos_only = border_scores(-maps, xc, yc, ar, BorderScoreParams(polarity="positive", min_field_area=0.02))
+        pos_only = border_scores(-maps, xc, yc, ar, BorderScoreParams(polarity="positive", min_field_area=0.02),
+                                 bin_size=BIN)
         assert np.all(pos_only["border_score"] < 0.0)
 
 
@@ -105,11 +109,11 @@ def test_border_low_for_central_fields_and_noise(arena_grid):
     ar, xc, yc, X, Y, inside = arena_grid
     maps = [np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * 0.1**2))
             for cx, cy in [(0.0, 0.0), (0.1, 0.05), (-0.1, 0.0)]]
-    out = border_scores(np.where(inside, np.array(maps), np.nan), xc, yc, ar)
+    out = border_scores(np.where(inside, np.array(maps), np.nan), xc, yc, ar, bin_size=BIN)
     assert np.all(out["border_score"] <= -0.99), out["border_score"]
     rng = np.random.default_rng(0)
     noise = np.where(inside, rng.normal(size=(10,) + X.shape), np.nan)
-    assert np.all(border_scores(noise, xc, yc, ar)["border_score"] < 0.3)
+    assert np.all(border_scores(noise, xc, yc, ar, bin_size=BIN)["border_score"] < 0.3)
 
 
 def test_border_tolerates_unvisited_wall_bins():
@@ -117,7 +121,7 @@ def test_border_tolerates_unvisited_wall_bins():
     xc, yc, X, Y, inside = _grid(ar)
     m = np.where(inside, _wall_field(ar, X, Y, 0, 0.1), np.nan)
     m[0, ::3] = np.nan  # a third of the bins along the wall never visited
-    out = border_scores(m, xc, yc, ar)
+    out = border_scores(m, xc, yc, ar, bin_size=BIN)
     assert out["border_score"][0] > 0.7 and out["border_cm"][0] > 0.95
 
 
@@ -126,19 +130,19 @@ def test_border_degenerate_maps():
     xc, yc, X, Y, inside = _grid(ar)
     const = np.where(inside, 0.3, np.nan)
     allnan = np.full(X.shape, np.nan)
-    out = border_scores(np.array([const, allnan]), xc, yc, ar)
+    out = border_scores(np.array([const, allnan]), xc, yc, ar, bin_size=BIN)
     assert np.all(np.isnan(out["border_score"]))
     tiny = np.where(inside, 0.0, np.nan)
     tiny[10, 10] = 1.0  # one-bin field: smaller than min_field_area -> no field -> -1
-    assert border_scores(tiny, xc, yc, ar)["border_score"][0] == -1.0
+    assert border_scores(tiny, xc, yc, ar, bin_size=BIN)["border_score"][0] == -1.0
 
 
 def test_border_accepts_corner_array_in_any_orientation():
     ar = make_arena("triangle", ARENAS["triangle"])
     xc, yc, X, Y, inside = _grid(ar)
     m = np.where(inside, _wall_field(ar, X, Y, 1), np.nan)
-    a = border_scores(m, xc, yc, ar)
-    b = border_scores(m, xc, yc, ar.corners[::-1])
+    a = border_scores(m, xc, yc, ar, bin_size=BIN)
+    b = border_scores(m, xc, yc, ar.corners[::-1], bin_size=BIN)
     assert a["border_score"][0] == pytest.approx(b["border_score"][0])
 
 
@@ -215,7 +219,7 @@ def test_single_field_has_no_lattice_peaks():
     assert grid_geometry(sac, 0.05)["grid_n_peaks"][0] == 4
     # ... which the overlap condition discards
     assert grid_geometry(sac, 0.05, valid=np.isfinite(blob))["grid_n_peaks"][0] == 0
-    assert score_maps(blob[None], xc, yc)["grid_n_peaks"][0] == 0
+    assert score_maps(blob[None], xc, yc, bin_size=BIN)["grid_n_peaks"][0] == 0
 
 
 def test_grid_geometry_without_peaks_is_nan():
@@ -234,7 +238,8 @@ def test_score_maps_and_dataset_hold_every_score():
     maps = np.where(inside, np.array([
         _wave(X, Y, 0.3, 10.0, 3), _wave(X, Y, 0.3, 10.0, 1), _wall_field(ar, X, Y, 2)]), np.nan)
     occ = np.where(inside, 50, 0)
-    out = score_maps(maps, xc, yc, ar, border=BORDER, occupancy=occ, activity_variance=np.nanvar(maps, axis=(1, 2)))
+    out = score_maps(maps, xc, yc, ar, border=BORDER, occupancy=occ, activity_variance=np.nanvar(maps, axis=(1, 2)),
+                     bin_size=BIN)
     for name in SCORE_NAMES:
         assert out[name].shape == (3,)
     assert out["score60"][0] > 1.0
@@ -283,6 +288,20 @@ def test_params_validation_names_config_keys():
         ScoreParams.from_dict({"border": {"width": 1}})
     with pytest.raises(ValueError, match="scores.colour"):
         ScoreParams.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match=r"^scores.geometry.n_peak: unknown key$"):
+        ScoreParams.from_dict({"geometry": {"n_peak": 6}})
+    with pytest.raises(ValueError, match="scores.band: must be a mapping"):
+        ScoreParams.from_dict({"band": [1]})
+    ar = make_arena("square", ARENAS["square"])
+    xc, yc, X, Y, inside = _grid(ar)
+    with pytest.raises(ValueError, match="bin_size: the bin centres x, y are not spaced by bin_size = 0.1"):
+        score_maps(X[None], xc, yc, ar, bin_size=0.1)
+    with pytest.raises(ValueError, match="bin_size: must be a number > 0"):
+        border_scores(X[None], xc, yc, ar, bin_size=0)
+    with pytest.raises(ValueError, match="scores.n_rings"):
+        ScoreParams.from_dict({"n_rings": 0})
+    with pytest.raises(ValueError, match="scores.outer_radius_max"):
+        ScoreParams.from_dict({"outer_radius_min": 0.8, "outer_radius_max": 0.5})
     p = ScoreParams.from_dict({"inner_radius": 0.2, "outer_radius_min": 0.4, "outer_radius_max": 1.0,
                                "n_rings": 4, "variant": "minmax", "band": {"min_angle": 40}})
     assert p.grid.outer_radii == pytest.approx((0.4, 0.6, 0.8, 1.0))
@@ -295,11 +314,11 @@ def test_triangle_single_field_scores_high_but_has_no_lattice():
     ar = make_arena("triangle", ARENAS["triangle"])
     xc, yc, X, Y, inside = _grid(ar)
     blob = np.where(inside, np.exp(-(X**2 + Y**2) / (2 * 0.1**2)), np.nan)
-    out = score_maps(blob[None], xc, yc, ar)
+    out = score_maps(blob[None], xc, yc, ar, bin_size=BIN)
     assert out["score60"][0] > 1.0
     assert out["grid_n_peaks"][0] == 0 and np.isnan(out["grid_contrast"][0])
     hexg = np.where(inside, _wave(X, Y, 0.35, 10.0, 3), np.nan)
-    out = score_maps(hexg[None], xc, yc, ar)
+    out = score_maps(hexg[None], xc, yc, ar, bin_size=BIN)
     assert out["grid_n_peaks"][0] >= 6 and out["grid_contrast"][0] > 0.9
 
 
@@ -310,11 +329,11 @@ def test_lattice_contrast_separates_grids_from_smooth_maps_with_noise():
         xc, yc, X, Y, inside = _grid(ar)
         grids = [_wave(X, Y, s, t, n) + rng.normal(size=X.shape)  # noise as strong as the grid
                  for n in (3, 2) for s in (0.25, 0.35, 0.5) for t in (0.0, 17.0, 41.0)]
-        out = score_maps(np.where(inside, np.array(grids), np.nan), xc, yc)
+        out = score_maps(np.where(inside, np.array(grids), np.nan), xc, yc, bin_size=BIN)
         assert np.all(out["grid_contrast"] >= 0.3), (name, out["grid_contrast"].min())
         smooth = [X + 0.3 * rng.normal(size=X.shape), Y - X + 0.3 * rng.normal(size=X.shape),
                   np.exp(-((X - 0.1) ** 2 + Y**2) / (2 * 0.25**2)) + 0.1 * rng.normal(size=X.shape)]
-        out = score_maps(np.where(inside, np.array(smooth), np.nan), xc, yc)
+        out = score_maps(np.where(inside, np.array(smooth), np.nan), xc, yc, bin_size=BIN)
         # gradients: no peaks with troughs before them; the central field may get spurious
         # peaks at the map's edges (contrast up to ~0.25) but never a regular lattice of fields
         assert np.all(~(out["grid_contrast"][:2] >= 0.15)), (name, out["grid_contrast"])

@@ -47,14 +47,6 @@ def test_default_config_holds_the_paper_runs(default):
     assert resolve_run(cfg, "triangle")["arena"] == {"name": "triangle", "shape": "triangle", "side": pytest.approx(3.0393427426063886)}
 
 
-def test_every_schema_default_matches_config_yaml(default):
-    """config.yaml documents every key with the schema's default value (no silent drift)."""
-    filled = load_config({"runs": default["runs"], "arenas": default["arenas"]})
-    for section in ("trajectories", "model", "loss", "training", "ratemaps", "scores", "shuffles", "celltypes",
-                    "tuning", "development", "boundary", "figures", "claims", "threads"):
-        assert filled[section] == default[section], section
-
-
 @pytest.mark.parametrize("preset", ["quick.yaml", "tiny.yaml"])
 def test_presets_validate(default, preset):
     overrides = yaml.safe_load((ROOT / "workflow/presets" / preset).read_text())
@@ -129,67 +121,6 @@ def test_missing_or_broken_file(tmp_path):
     bad.write_text("runs: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
-
-
-def _schema_defaults(node):
-    from cw.config import _resolve, load_schema
-
-    schema = load_schema()
-    node = _resolve(schema, node if isinstance(node, dict) else schema["$defs"][node])
-    return {k: _resolve(schema, v)["default"] for k, v in node["properties"].items() if "default" in _resolve(schema, v)}
-
-
-def test_schema_defaults_equal_the_library_defaults():
-    """The schema, config.yaml and the dataclasses must not drift apart."""
-    import dataclasses
-
-    from cw.config import load_schema
-    from cw.network.model import LossParams, ModelParams
-    from cw.network.optimizers.params import AdamParams, HessianFreeParams
-    from cw.network.penalties import PenaltyAdaptParams
-    from cw.network.training import TrainingParams
-    from cw.task.trajectories import TrajectoryParams
-
-    from cw.analysis.boundary import BoundaryParams
-    from cw.analysis.celltypes import CellTypeParams
-    from cw.analysis.development import DevelopmentParams
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import BandScoreParams, BorderScoreParams, GridGeometryParams
-    from cw.analysis.shuffles import ShuffleParams
-    from cw.analysis.tuning import TuningParams
-
-    training = load_schema()["$defs"]["training"]["properties"]
-    scores = load_schema()["$defs"]["scores"]["properties"]
-    from cw.analysis.claims import ClaimParams
-
-    pairs = [
-        (ClaimParams, _schema_defaults("claims")),
-        (RatemapParams, _schema_defaults("ratemaps")),
-        (GridGeometryParams, _schema_defaults(scores["geometry"])),
-        (BorderScoreParams, _schema_defaults(scores["border"])),
-        (BandScoreParams, _schema_defaults(scores["band"])),
-        (ShuffleParams, _schema_defaults("shuffles")),
-        (CellTypeParams, _schema_defaults("celltypes")),
-        (TuningParams, _schema_defaults("tuning")),
-        (DevelopmentParams, _schema_defaults("development")),
-        (BoundaryParams, _schema_defaults("boundary")),
-        (ModelParams, _schema_defaults("model")),
-        (LossParams, _schema_defaults("loss")),
-        (TrajectoryParams, _schema_defaults("trajectories")),
-        (TrainingParams, _schema_defaults("training")),
-        (AdamParams, _schema_defaults(training["adam"])),
-        (HessianFreeParams, _schema_defaults(training["hessian_free"])),
-        (PenaltyAdaptParams, _schema_defaults(training["adapt_penalties"])),
-    ]
-    for cls, defaults in pairs:
-        for f in dataclasses.fields(cls):
-            lib = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            if lib is None or f.name not in defaults:
-                continue  # optional value resolved elsewhere (e.g. speed_max) or not configurable
-            got = defaults[f.name]
-            if isinstance(lib, tuple):  # YAML lists, tuples in the frozen dataclasses
-                lib, got = list(lib), list(got)
-            assert got == pytest.approx(lib) if isinstance(lib, float) else got == lib, (cls.__name__, f.name)
 
 
 def test_runs_expand_over_seeds_and_a_sweep(default):

@@ -44,7 +44,7 @@ def test_params_defaults_and_validation():
     ]:
         with pytest.raises(ValueError, match=f"training.hessian_free.{key}"):
             HessianFreeParams(**{key: bad})
-    with pytest.raises(ValueError, match="training.hessian_free: unknown key"):
+    with pytest.raises(ValueError, match="training.hessian_free.cg_iters: unknown key"):
         HessianFreeParams.from_dict({"cg_iters": 3})
     assert HessianFreeParams.from_dict(p.to_dict()) == p
 

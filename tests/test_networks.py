@@ -73,7 +73,8 @@ def test_snapshot_of_an_unfinished_training(tmp_path, run):
     import xarray as xr
 
     from cw.network.model import LossParams, ModelParams, init_weights
-    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+    from cw.network.training import TrainingParams, fresh_batches, train
+    from cw.seeds import rng_for
 
     mp = ModelParams(n_units=6)
     folder = tmp_path / "net" / "square"

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from cw.network.model import LossParams, ModelParams, init_weights
-from cw.network.training import TrainingParams, fresh_batches, load_state, rng_for, train
+from cw.network.training import TrainingParams, fresh_batches, load_state, train
+from cw.seeds import rng_for
 
 N_UPDATES = 8
 ARENA = {"name": "square", "shape": "square", "side": 1.0}
@@ -23,7 +24,8 @@ DRIVER = """
 import sys, time, numpy as np
 from pathlib import Path
 from cw.network.model import LossParams, ModelParams, init_weights
-from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+from cw.network.training import TrainingParams, fresh_batches, train
+from cw.seeds import rng_for
 mp = ModelParams(n_units=10)
 tp = TrainingParams(optimizer=sys.argv[2], n_updates={n}, batch_size=20, n_checkpoints=4,
                     state_every_minutes=float(sys.argv[5]), hessian_free={{"cg_max_iters": 8}})

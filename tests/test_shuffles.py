@@ -93,11 +93,12 @@ def test_noise_is_inside_the_null_and_planted_fields_are_not(data):
     b = ShiftedRatemaps(x, y, act, arena, 0.05)
     U = act.shape[1]
     real = score_maps(b.maps(0), b.x_centres, b.y_centres, arena, geometry=None,
-                      occupancy=b.occupancy, activity_variance=b.variance)
+                      occupancy=b.occupancy, activity_variance=b.variance, bin_size=0.05)
 
     def fn(m):
         return score_maps(m, b.x_centres, b.y_centres, arena, geometry=None,
-                          occupancy=b.occupancy, activity_variance=np.tile(b.variance, m.shape[0] // U))
+                          occupancy=b.occupancy, activity_variance=np.tile(b.variance, m.shape[0] // U),
+                          bin_size=0.05)
 
     params = ShuffleParams(n_shuffles=60, min_shift=500, batch_size=6)
     offs = shift_offsets(S, params.n_shuffles, params.min_shift, np.random.default_rng(5))

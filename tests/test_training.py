@@ -5,7 +5,8 @@ import pytest
 
 from cw.task.arenas import make_arena
 from cw.network.model import LossParams, ModelParams, encode_inputs, init_weights
-from cw.network.training import TrainingParams, checkpoint_updates, fresh_batches, rng_for, train, update_rng
+from cw.network.training import TrainingParams, checkpoint_updates, fresh_batches, train
+from cw.seeds import rng_for, update_rng
 from cw.task.trajectories import TrajectoryParams, generate_trials
 
 ARENA = {"name": "square", "shape": "square", "side": 1.0}

@@ -45,6 +45,7 @@ from typing import Mapping
 import numpy as np
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -93,18 +94,18 @@ class BoundaryParams:
         Episode sizes at or above this are pooled.
     """
 
-    max_lag: int = 300
-    recent_window: int = 100
-    max_count: int = 5
-    long_path_factor: int = 10000
-    window_steps: int = 10000
-    chunk_steps: int = 100000
-    align_pre: int = 50
-    align_post: int = 150
-    quiet_steps: int = 50
-    burst_window: int = 25
-    drop_window: int = 10
-    max_burst: int = 3
+    max_lag: int = schema_default("boundary", "max_lag")
+    recent_window: int = schema_default("boundary", "recent_window")
+    max_count: int = schema_default("boundary", "max_count")
+    long_path_factor: int = schema_default("boundary", "long_path_factor")
+    window_steps: int = schema_default("boundary", "window_steps")
+    chunk_steps: int = schema_default("boundary", "chunk_steps")
+    align_pre: int = schema_default("boundary", "align_pre")
+    align_post: int = schema_default("boundary", "align_post")
+    quiet_steps: int = schema_default("boundary", "quiet_steps")
+    burst_window: int = schema_default("boundary", "burst_window")
+    drop_window: int = schema_default("boundary", "drop_window")
+    max_burst: int = schema_default("boundary", "max_burst")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -72,6 +72,7 @@ from typing import Mapping
 import numpy as np
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import is_real, section_from_dict
 
 __all__ = [
@@ -153,25 +154,25 @@ class CellTypeParams:
         tanh ramp that passes the other conditions: 0.18-0.5 m).
     """
 
-    min_spatial_variance_fraction: float = 0.1
-    min_spatial_coherence: float = 0.35
-    min_band_score: float = 0.4
-    min_band_periods: float = 1.5
-    min_band_wave_margin: float = 0.2
-    min_grid_score: float = 0.37
-    use_score90: bool = True
-    min_lattice_r2: float = 0.5
-    min_square_lattice_r2: float = 0.6
-    min_lattice_margin: float = 0.1
-    min_hex_fields: int = 2
-    min_grid_contrast: float = 0.55
-    min_square_order: float = 0.9
-    max_square_spacing_ratio: float = 1.2
-    min_grid_fields: int = 3
-    min_border_score: float = 0.5
-    min_border_coverage: float = 0.4
-    min_border_profile_r2: float = 0.6
-    max_border_halfwidth: float = 0.3
+    min_spatial_variance_fraction: float = schema_default("celltypes", "min_spatial_variance_fraction")
+    min_spatial_coherence: float = schema_default("celltypes", "min_spatial_coherence")
+    min_band_score: float = schema_default("celltypes", "min_band_score")
+    min_band_periods: float = schema_default("celltypes", "min_band_periods")
+    min_band_wave_margin: float = schema_default("celltypes", "min_band_wave_margin")
+    min_grid_score: float = schema_default("celltypes", "min_grid_score")
+    use_score90: bool = schema_default("celltypes", "use_score90")
+    min_lattice_r2: float = schema_default("celltypes", "min_lattice_r2")
+    min_square_lattice_r2: float = schema_default("celltypes", "min_square_lattice_r2")
+    min_lattice_margin: float = schema_default("celltypes", "min_lattice_margin")
+    min_hex_fields: int = schema_default("celltypes", "min_hex_fields")
+    min_grid_contrast: float = schema_default("celltypes", "min_grid_contrast")
+    min_square_order: float = schema_default("celltypes", "min_square_order")
+    max_square_spacing_ratio: float = schema_default("celltypes", "max_square_spacing_ratio")
+    min_grid_fields: int = schema_default("celltypes", "min_grid_fields")
+    min_border_score: float = schema_default("celltypes", "min_border_score")
+    min_border_coverage: float = schema_default("celltypes", "min_border_coverage")
+    min_border_profile_r2: float = schema_default("celltypes", "min_border_profile_r2")
+    max_border_halfwidth: float = schema_default("celltypes", "max_border_halfwidth")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -252,6 +253,20 @@ def classify(
     Returns
     -------
     (U,) array of str, each one of :data:`CELL_TYPES`.
+
+    Examples
+    --------
+    Scores alone (no by-products, so only their thresholds and significance apply): a
+    significant grid score, a significant border score, a spatial unit without significant
+    scores, and a unit whose activity position hardly explains:
+
+    >>> import numpy as np
+    >>> scores = {"spatial_variance_fraction": np.array([0.6, 0.6, 0.6, 0.02]),
+    ...           "score60": np.array([1.2, -0.1, 0.0, 0.9]), "score90": np.zeros(4),
+    ...           "band_score": np.zeros(4), "border_score": np.array([-0.5, 0.8, -0.9, -1.0])}
+    >>> significant = {k: np.array([True, True, False, False]) for k in scores}
+    >>> classify(scores, significant).tolist()
+    ['grid_like', 'border', 'non_spatial', 'non_spatial']
     """
     p = params
     spatial = _passes(scores, significant, "spatial_variance_fraction",
@@ -415,12 +430,12 @@ def analyse_units(
     xc, yc = binner.x_centres, binner.y_centres
     rate = binner.maps(0)
     sc = score_maps(rate, xc, yc, arena, sp_.grid, sp_.border, sp_.band, sp_.geometry,
-                    binner.occupancy, binner.variance)
+                    binner.occupancy, binner.variance, bin_size=binner.step)
 
     def score_fn(maps):
         reps = maps.shape[0] // max(U, 1)
         return score_maps(maps, xc, yc, arena, sp_.grid, sp_.border, sp_.band, None,
-                          binner.occupancy, np.tile(binner.variance, reps))
+                          binner.occupancy, np.tile(binner.variance, reps), bin_size=binner.step)
 
     offsets = shift_offsets(binner.n_samples, shp.n_shuffles, shp.min_shift, rng)
     null = shuffle_null(binner, score_fn, offsets, shp.batch_size, names=SCORE_NAMES)

@@ -47,7 +47,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cw.config import schema_default
 from cw.stats import pearson
+from cw.validation import section_from_dict
 
 __all__ = ["ClaimParams", "Claim", "run_claims", "claims_table", "summarise_seeds",
            "scale_preamble", "untrained_count"]
@@ -60,33 +62,29 @@ class ClaimParams:
     """Thresholds of the claims (all OURS: the paper states no numbers)."""
 
     #: C1a: RMS test position error, % of the arena width, below which path integration holds.
-    max_error_pct_width: float = 10.0
+    max_error_pct_width: float = schema_default("claims", "max_error_pct_width")
     #: C1b: worst long-path window MSE / best-constant MSE must stay below this ("well below").
-    max_long_error_ratio: float = 0.5
+    max_long_error_ratio: float = schema_default("claims", "max_long_error_ratio")
     #: C2's note only: absolute minimum grid score of the score-only count (literature: 0.3).
-    min_grid_score: float = 0.3
+    min_grid_score: float = schema_default("claims", "min_grid_score")
     #: C2, C3, C4: units of a type needed to call the type present.
-    min_units: int = 1
+    min_units: int = schema_default("claims", "min_units")
     #: C5a: fraction of all units that must be border units ("most").
-    min_border_fraction: float = 0.5
+    min_border_fraction: float = schema_default("claims", "min_border_fraction")
     #: C5b: largest number of grid-like units allowed ("no periodic maps").
-    max_grid_units: int = 0
+    max_grid_units: int = schema_default("claims", "max_grid_units")
     #: C6a: minimum Pearson r of mean error against time since the last interaction.
-    min_growth_r: float = 0.5
+    min_growth_r: float = schema_default("claims", "min_growth_r")
     #: C6b: minimum relative drop of the error after an episode of interactions.
-    min_drop: float = 0.1
+    min_drop: float = schema_default("claims", "min_drop")
     #: C6: bins (C6a) or episode groups (C6b, C6c) with fewer samples than this are left out.
-    min_bin_samples: int = 20
+    min_bin_samples: int = schema_default("claims", "min_bin_samples")
     #: C6c, C7: significance level of the one-sided Mann-Whitney tests.
-    alpha: float = 0.05
+    alpha: float = schema_default("claims", "alpha")
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ClaimParams":
-        d = dict(d or {})
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"claims: unknown keys {sorted(unknown)}")
-        return cls(**d)
+        return section_from_dict(cls, d, "claims")
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from cw.config import schema_default
 from cw.stats import pearson
 from cw.validation import is_int, section_from_dict
 
@@ -67,10 +68,10 @@ class DevelopmentParams:
         Shuffles per checkpoint for the cell types; None = ``shuffles.n_shuffles``.
     """
 
-    tsne_checkpoints: tuple | None = None
-    perplexity: float = 30.0
-    max_samples: int = 50000
-    n_shuffles: int | None = None
+    tsne_checkpoints: tuple | None = schema_default("development", "tsne_checkpoints")
+    perplexity: float = schema_default("development", "perplexity")
+    max_samples: int = schema_default("development", "max_samples")
+    n_shuffles: int | None = schema_default("development", "n_shuffles")
 
     def __post_init__(self) -> None:
         if self.tsne_checkpoints is not None:

@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 import numpy as np
 
+from cw.config import schema_default
 from cw.validation import is_real
 
 __all__ = ["LatticeFitParams", "lattice_templates", "lattice_fit", "field_fit", "LATTICE_ATTRS"]
@@ -51,12 +52,12 @@ class LatticeFitParams:
         beta grows (recorded grid fields are often narrower than the cosine's).
     """
 
-    min_spacing: float = 4.0
-    min_periods: float = 1.25
-    n_spacings: int = 32
-    orientation_step: float = 3.0
-    n_offsets: int = 12
-    sharpness: tuple = (0.0, 1.0, 3.0)
+    min_spacing: float = schema_default("scores", "geometry", "lattice_min_spacing")
+    min_periods: float = schema_default("scores", "geometry", "lattice_min_periods")
+    n_spacings: int = schema_default("scores", "geometry", "lattice_n_spacings")
+    orientation_step: float = schema_default("scores", "geometry", "lattice_orientation_step")
+    n_offsets: int = schema_default("scores", "geometry", "lattice_n_offsets")
+    sharpness: tuple = schema_default("scores", "geometry", "lattice_sharpness")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

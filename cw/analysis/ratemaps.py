@@ -25,9 +25,11 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import section_from_dict
 
-__all__ = ["RatemapParams", "bin_edges", "compute_ratemaps", "smooth_ratemap", "trial_samples"]
+__all__ = ["RatemapParams", "SpatialBins", "bin_edges", "bin_step", "compute_ratemaps", "smooth_ratemap",
+           "trial_samples"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,10 @@ class RatemapParams:
         |u| reaches within 5% of its late-trial level after 14-17 steps.
     """
 
-    bin_size: float = 0.1
-    min_occupancy: int = 1
-    smoothing_sigma: float = 0.0
-    skip_steps: int = 50
+    bin_size: float = schema_default("ratemaps", "bin_size")
+    min_occupancy: int = schema_default("ratemaps", "min_occupancy")
+    smoothing_sigma: float = schema_default("ratemaps", "smoothing_sigma")
+    skip_steps: int = schema_default("ratemaps", "skip_steps")
 
     def __post_init__(self) -> None:
         if isinstance(self.bin_size, bool) or not (
@@ -173,6 +175,12 @@ def bin_edges(
     ``bounds = (xmin, xmax, ymin, ymax)``.  The number of bins per axis is
     ``ceil(width / bin_size)`` and the grid is centred on the centre of the
     bounding box.  Returns ``(x_edges, y_edges)`` of lengths ``nx + 1``, ``ny + 1``.
+
+    Examples
+    --------
+    >>> xe, ye = bin_edges((0.0, 1.0, 0.0, 1.0), 0.25)
+    >>> xe.tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
     """
     if not bin_size > 0:
         raise ValueError(f"bin_size must be > 0, got {bin_size}")
@@ -180,6 +188,112 @@ def bin_edges(
     if not (xmax > xmin and ymax > ymin):
         raise ValueError(f"degenerate bounds {bounds}")
     return _edges_1d(xmin, xmax, bin_size), _edges_1d(ymin, ymax, bin_size)
+
+
+def bin_step(x_centres: np.ndarray, y_centres: np.ndarray) -> float:
+    """Side of the square bins of a grid as its bin centres realise it (m): ``bin_size`` up to
+    the round-off of the centres, the length unit of the scores of its maps.
+
+    Raises ValueError unless the centres are evenly spaced with one common step.
+
+    Examples
+    --------
+    >>> xe, ye = bin_edges((-1.0, 1.0, -1.0, 1.0), 0.1)
+    >>> step = bin_step(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]))
+    >>> step == 0.1, abs(step - 0.1) < 1e-15
+    (False, True)
+    """
+    steps = np.concatenate([np.diff(np.asarray(x_centres, np.float64)),
+                            np.diff(np.asarray(y_centres, np.float64))])
+    if steps.size == 0:
+        raise ValueError("need at least 2 bins along x or y to know the bin size")
+    b = float(np.median(steps))
+    if not b > 0 or np.any(np.abs(steps - b) > 1e-6 * b):
+        raise ValueError("bin centres x, y must be evenly spaced with one common step")
+    return b
+
+
+class SpatialBins:
+    """Samples assigned to the square bins of an arena: the binning core of every rate map.
+
+    :func:`compute_ratemaps` (the ``ratemaps`` rule) and
+    :class:`cw.analysis.shuffles.ShiftedRatemaps` (the shuffles of the ``scores`` rule) both bin
+    through this class, so their maps agree exactly.
+
+    Parameters
+    ----------
+    x, y : (S,) sample positions (m).
+    arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
+    bin_size : side of the square bins (m).
+    min_occupancy : bins with fewer samples than this are invalid (NaN in the maps).
+
+    Attributes
+    ----------
+    x_centres (nx,), y_centres (ny,) : bin centres (m); step : their spacing (m, :func:`bin_step`);
+    shape : (ny, nx); flat : (S,) bin index
+    of each sample (``n_bins`` for a sample that is non-finite or outside the grid);
+    occupancy (ny, nx) int64; inside (ny, nx) bool (bin centre inside the polygon);
+    valid (ny, nx) bool (inside and occupancy >= min_occupancy); n_dropped; arena_name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bins = SpatialBins(np.array([0.1, 0.1, 0.6]), np.array([0.1, 0.2, 0.6]),
+    ...                    np.array([[0, 0], [1, 0], [1, 1], [0, 1]]), 0.5)
+    >>> bins.occupancy.tolist()
+    [[2, 0], [0, 1]]
+    >>> bins.mean(np.array([[1.0], [3.0], [5.0]]))[0].tolist()
+    [[2.0, nan], [nan, 5.0]]
+    """
+
+    def __init__(self, x, y, arena, bin_size: float, min_occupancy: int = 1):
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if y.size != x.size:
+            raise ValueError(f"x ({x.size}) and y ({y.size}) lengths differ")
+        if min_occupancy < 1:
+            raise ValueError("min_occupancy must be >= 1")
+        bounds, contains, self.arena_name = _arena_geometry(arena)
+        xe, ye = bin_edges(bounds, bin_size)
+        nx, ny = xe.size - 1, ye.size - 1
+        self.x_centres = 0.5 * (xe[:-1] + xe[1:])
+        self.y_centres = 0.5 * (ye[:-1] + ye[1:])
+        self.step = bin_step(self.x_centres, self.y_centres)
+        self.shape = (ny, nx)
+        self.n_bins = nx * ny
+        # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,
+        # samples clearly outside (or non-finite) are dropped (to the extra bin n_bins).
+        fx = (x - xe[0]) / bin_size
+        fy = (y - ye[0]) / bin_size
+        eps = 1e-6
+        ok = (np.isfinite(fx) & np.isfinite(fy) & (fx >= -eps) & (fx <= nx + eps)
+              & (fy >= -eps) & (fy <= ny + eps))
+        flat = np.full(x.size, self.n_bins, dtype=np.int64)
+        ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
+        iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
+        flat[ok] = iy * nx + ix
+        self.flat = flat
+        self.n_dropped = int(x.size - np.count_nonzero(ok))
+        occ = np.bincount(flat, minlength=self.n_bins + 1)[: self.n_bins].astype(np.int64)
+        self.occupancy = occ.reshape(ny, nx)
+        gx, gy = np.meshgrid(self.x_centres, self.y_centres)
+        self.inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
+        self.valid = self.inside & (self.occupancy >= min_occupancy)
+        self._ones = np.ones(x.size)
+        self._indptr = np.arange(x.size + 1, dtype=np.int64)
+
+    def mean(self, activity: np.ndarray, shift: int = 0) -> np.ndarray:
+        """(U, ny, nx) mean of ``activity`` (S, U) per bin, NaN where invalid; with ``shift``,
+        sample ``t``'s activity counts in the bin of the position at ``t - shift`` (circularly)."""
+        act = np.asarray(activity, dtype=np.float64)
+        b = np.roll(self.flat, int(shift)) if shift else self.flat
+        ind = sp.csc_matrix((self._ones, b, self._indptr), shape=(self.n_bins + 1, b.size))
+        sums = np.asarray(ind @ act)[: self.n_bins]  # (n_bins, U), float64 sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / self.occupancy.reshape(-1)[:, None]
+        rate = mean.T.reshape(act.shape[1], *self.shape)
+        rate[:, ~self.valid] = np.nan
+        return rate
 
 
 def compute_ratemaps(
@@ -217,6 +331,15 @@ def compute_ratemaps(
 
     Implementation: one sparse (bins x samples) indicator matrix multiplied by the
     (samples x units) activity matrix -- no loop over units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
+    >>> ds = compute_ratemaps(np.array([0.1, 0.1, 0.6]), np.array([0.1, 0.2, 0.6]),
+    ...                       np.array([1.0, 3.0, 5.0]), square, 0.5)
+    >>> ds["rate"].values[0].tolist(), ds["occupancy"].values.tolist()
+    ([[2.0, nan], [nan, 5.0]], [[2, 0], [0, 1]])
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -236,49 +359,9 @@ def compute_ratemaps(
         raise ValueError(f"ratemaps.smoothing_sigma: must be >= 0 bins, got {smoothing_sigma!r}")
     U = act.shape[1]
 
-    bounds, contains, name = _arena_geometry(arena)
-    xe, ye = bin_edges(bounds, bin_size)
-    nx, ny = xe.size - 1, ye.size - 1
-    xc = 0.5 * (xe[:-1] + xe[1:])
-    yc = 0.5 * (ye[:-1] + ye[1:])
-
-    # bin indices; samples a hair outside the grid (round-off on a wall) are clipped,
-    # samples clearly outside (or non-finite) are dropped.
-    fx = (x - xe[0]) / bin_size
-    fy = (y - ye[0]) / bin_size
-    eps = 1e-6
-    ok = (
-        np.isfinite(fx)
-        & np.isfinite(fy)
-        & (fx >= -eps)
-        & (fx <= nx + eps)
-        & (fy >= -eps)
-        & (fy <= ny + eps)
-    )
-    ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
-    iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
-    flat = iy * nx + ix
-    nbins = nx * ny
-
-    occupancy = np.bincount(flat, minlength=nbins).astype(np.int64)
-    act_ok = act[ok]
-    if not np.issubdtype(act_ok.dtype, np.floating):
-        act_ok = act_ok.astype(np.float64)
-    n_ok = flat.size
-    indicator = sp.csr_matrix(
-        (np.ones(n_ok, dtype=np.float64), (flat, np.arange(n_ok))), shape=(nbins, n_ok)
-    )
-    sums = np.asarray(indicator @ act_ok.astype(np.float64, copy=False))  # (nbins, U)
-
-    gx, gy = np.meshgrid(xc, yc)  # (ny, nx)
-    inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
-
-    occ2 = occupancy.reshape(ny, nx)
-    valid = inside & (occ2 >= min_occupancy)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / occupancy[:, None]
-    rate = mean.T.reshape(U, ny, nx)
-    rate[:, ~valid] = np.nan
+    bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
+    xc, yc, inside, occ2, name = bins.x_centres, bins.y_centres, bins.inside, bins.occupancy, bins.arena_name
+    rate = bins.mean(act)
     if smoothing_sigma > 0:
         rate = smooth_ratemap(rate, smoothing_sigma)
 
@@ -310,7 +393,7 @@ def compute_ratemaps(
             "min_occupancy": int(min_occupancy),
             "smoothing_sigma": float(smoothing_sigma),
             "n_samples": int(S),
-            "n_dropped": int(S - n_ok),
+            "n_dropped": bins.n_dropped,
             "arena": name,
         },
     )
@@ -324,6 +407,12 @@ def smooth_ratemap(rate: np.ndarray, sigma_bins: float, truncate: float = 4.0) -
     NaN bins neither contribute nor get filled; NaN stays NaN.  Works on a single
     ``(ny, nx)`` map or a stack ``(..., ny, nx)`` (smoothing over the last two axes
     only).  ``sigma_bins <= 0`` returns a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> smooth_ratemap(np.array([[1.0, np.nan], [1.0, 1.0]]), 1.0).tolist()
+    [[1.0, nan], [1.0, 1.0]]
     """
     r = np.asarray(rate, dtype=np.float64)
     if r.ndim < 2:

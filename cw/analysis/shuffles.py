@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
-import scipy.sparse as sp
 import xarray as xr
 
-from cw.analysis.ratemaps import bin_edges, smooth_ratemap
+from cw.analysis.ratemaps import SpatialBins, smooth_ratemap
+from cw.config import schema_default
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -69,10 +69,10 @@ class ShuffleParams:
         it): each batch scores ``batch_size * U`` maps at once.
     """
 
-    n_shuffles: int = 100
-    min_shift: int = 500
-    percentile: float = 95.0
-    batch_size: int = 8
+    n_shuffles: int = schema_default("shuffles", "n_shuffles")
+    min_shift: int = schema_default("shuffles", "min_shift")
+    percentile: float = schema_default("shuffles", "percentile")
+    batch_size: int = schema_default("shuffles", "batch_size")
 
     def __post_init__(self) -> None:
         for key in ("n_shuffles", "min_shift", "batch_size"):
@@ -97,6 +97,13 @@ def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,
     """``n_shuffles`` circular shifts drawn uniformly from ``[min_shift, n_samples - min_shift]``.
 
     Raises ValueError (naming ``shuffles.min_shift``) if the series is too short.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> offsets = shift_offsets(4000, 20, 500, np.random.default_rng(0))
+    >>> offsets.shape, bool(offsets.min() >= 500 and offsets.max() <= 3500)
+    ((20,), True)
     """
     if n_samples < 2 * min_shift + 1:
         raise ValueError(
@@ -109,8 +116,8 @@ def shift_offsets(n_samples: int, n_shuffles: int, min_shift: int,
 class ShiftedRatemaps:
     """Rate maps of activity circularly shifted in time relative to position.
 
-    The binning is exactly that of :func:`cw.analysis.ratemaps.compute_ratemaps` (same bin edges,
-    polygon mask, ``min_occupancy`` rule and smoothing), so ``maps(0)`` equals its ``rate``.
+    The binning is that of :func:`cw.analysis.ratemaps.compute_ratemaps` (both use
+    :class:`cw.analysis.ratemaps.SpatialBins` and :func:`smooth_ratemap`), so ``maps(0)`` equals its ``rate``.
     Each shift costs one sparse (bins x samples) by (samples x units) product.
 
     Parameters
@@ -122,7 +129,8 @@ class ShiftedRatemaps:
 
     Attributes
     ----------
-    x_centres (nx,), y_centres (ny,) : bin centres (m); occupancy (ny, nx) int; valid (ny, nx)
+    x_centres (nx,), y_centres (ny,) : bin centres (m); step : their spacing (m, the bin size
+    of the scores); occupancy (ny, nx) int; valid (ny, nx)
     bool; variance (U,) : variance of each unit's activity over all S samples (float64).
     """
 
@@ -137,41 +145,16 @@ class ShiftedRatemaps:
             raise ValueError(f"x ({x.size}), y ({y.size}) and activity {act.shape} do not match")
         self.n_samples, self.n_units = act.shape
         self.smoothing_sigma = float(smoothing_sigma)
-        xe, ye = bin_edges(tuple(float(b) for b in arena.bounds), bin_size)
-        nx, ny = xe.size - 1, ye.size - 1
-        self.x_centres = 0.5 * (xe[:-1] + xe[1:])
-        self.y_centres = 0.5 * (ye[:-1] + ye[1:])
-        fx = (x - xe[0]) / bin_size
-        fy = (y - ye[0]) / bin_size
-        eps = 1e-6
-        ok = (np.isfinite(fx) & np.isfinite(fy) & (fx >= -eps) & (fx <= nx + eps)
-              & (fy >= -eps) & (fy <= ny + eps))
-        nbins = nx * ny
-        flat = np.full(x.size, nbins, dtype=np.int32)  # dropped samples -> dummy bin
-        ix = np.clip(np.floor(fx[ok]).astype(np.int64), 0, nx - 1)
-        iy = np.clip(np.floor(fy[ok]).astype(np.int64), 0, ny - 1)
-        flat[ok] = iy * nx + ix
-        self._flat = flat
-        self._nbins = nbins
-        self.shape = (ny, nx)
-        occ = np.bincount(flat, minlength=nbins + 1)[:nbins]
-        self.occupancy = occ.reshape(ny, nx)
-        gx, gy = np.meshgrid(self.x_centres, self.y_centres)
-        inside = np.asarray(arena.contains(np.stack([gx, gy], axis=-1)), dtype=bool)
-        self.valid = inside & (self.occupancy >= min_occupancy)
-        self._inv_occ = np.where(self.valid.ravel(), 1.0 / np.maximum(occ, 1), np.nan)
+        self._bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
+        self.x_centres, self.y_centres, self.step = self._bins.x_centres, self._bins.y_centres, self._bins.step
+        self.occupancy, self.valid = self._bins.occupancy, self._bins.valid
         # float64 sums: the same accuracy as compute_ratemaps
         self._act = np.ascontiguousarray(act, dtype=np.float64)
         self.variance = self._act.var(axis=0)
-        self._ones = np.ones(x.size)
-        self._indptr = np.arange(x.size + 1, dtype=np.int32)
 
     def maps(self, shift: int = 0) -> np.ndarray:
         """(U, ny, nx) rate maps with the activity shifted by ``shift`` samples (NaN invalid)."""
-        b = np.roll(self._flat, int(shift))  # b[t] = bin of the position at t - shift
-        ind = sp.csc_matrix((self._ones, b, self._indptr), shape=(self._nbins + 1, self.n_samples))
-        sums = np.asarray(ind @ self._act)[: self._nbins]  # (nbins, U)
-        rate = (sums * self._inv_occ[:, None]).T.reshape(self.n_units, *self.shape)
+        rate = self._bins.mean(self._act, shift)
         if self.smoothing_sigma > 0:
             rate = smooth_ratemap(rate, self.smoothing_sigma)
         return rate
@@ -198,6 +181,24 @@ def shuffle_null(
     Returns
     -------
     dict name -> (n_shuffles, U) array.
+
+    Examples
+    --------
+    A band along x at random positions: its band score beats every shuffled map's.
+
+    >>> import numpy as np
+    >>> from cw.analysis.scores import band_scores
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.uniform(-1, 1, (2, 4000))
+    >>> square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    >>> binner = ShiftedRatemaps(x, y, np.cos(2 * np.pi * x / 0.5)[:, None], square, 0.1)
+    >>> null = shuffle_null(binner, lambda maps: band_scores(maps, 0.1),
+    ...                     shift_offsets(4000, 20, 500, rng), names=("band_score",))
+    >>> null["band_score"].shape
+    (20, 1)
+    >>> real = band_scores(binner.maps(0), 0.1)["band_score"]
+    >>> bool(real[0] > 0.5 > null["band_score"].max())
+    True
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     U = binner.n_units
@@ -217,7 +218,14 @@ def shuffle_null(
 
 def null_thresholds(null: np.ndarray, percentile: float = 95.0) -> np.ndarray:
     """Per-unit threshold: the ``percentile``-th percentile of the null (n_shuffles, U) over
-    its finite values (linear interpolation, numpy's default); NaN if none is finite."""
+    its finite values (linear interpolation, numpy's default); NaN if none is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> null_thresholds(np.arange(100.0).reshape(100, 1))
+    array([94.05])
+    """
     null = np.asarray(null, dtype=np.float64)
     out = np.full(null.shape[1:], np.nan)
     finite = np.isfinite(null)
@@ -230,7 +238,14 @@ def null_thresholds(null: np.ndarray, percentile: float = 95.0) -> np.ndarray:
 
 def p_values(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
     """One-sided permutation p-value per unit: ``(1 + #{null >= observed}) / (1 + n)`` over the
-    finite null values; NaN where the observed score is NaN or no null value is finite."""
+    finite null values; NaN where the observed score is NaN or no null value is finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p_values(np.array([97.5]), np.arange(100.0).reshape(100, 1)).round(4)
+    array([0.0297])
+    """
     obs = np.asarray(observed, dtype=np.float64)
     null = np.asarray(null, dtype=np.float64)
     finite = np.isfinite(null)

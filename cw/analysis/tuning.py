@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import xarray as xr
 
+from cw.config import schema_default
 from cw.validation import is_int, section_from_dict
 
 __all__ = [
@@ -67,11 +68,11 @@ class TuningParams:
         Bins with fewer samples are NaN in the curves and left out of R. >= 1.
     """
 
-    n_direction_bins: int = 36
-    n_speed_bins: int = 10
-    moving_only: bool = True
-    lag_steps: int = 0
-    min_samples: int = 10
+    n_direction_bins: int = schema_default("tuning", "n_direction_bins")
+    n_speed_bins: int = schema_default("tuning", "n_speed_bins")
+    moving_only: bool = schema_default("tuning", "moving_only")
+    lag_steps: int = schema_default("tuning", "lag_steps")
+    min_samples: int = schema_default("tuning", "min_samples")
 
     def __post_init__(self) -> None:
         for key in ("n_direction_bins", "n_speed_bins", "lag_steps", "min_samples"):
@@ -143,6 +144,17 @@ def direction_tuning(
     -------
     dict: ``curve`` (n_bins, U), ``count`` (n_bins,), ``centres`` (n_bins,) deg,
     ``resultant_length`` (U,), ``preferred_direction`` (U,) deg, ``modulation`` (U,).
+
+    Examples
+    --------
+    A unit tuned to heading 90 deg (activity cos(heading - 90 deg)):
+
+    >>> import numpy as np
+    >>> heading = np.random.default_rng(0).uniform(0, 2 * np.pi, 5000)
+    >>> out = direction_tuning(heading, np.cos(heading - np.pi / 2)[:, None],
+    ...                        params=TuningParams(moving_only=False))
+    >>> round(float(out["preferred_direction"][0])), round(float(out["resultant_length"][0]), 1)
+    (90, 0.5)
     """
     lag = int(params.lag_steps)
     h, act = _lagged(heading, activity, lag)
@@ -196,6 +208,14 @@ def speed_tuning(
     dict: ``curve`` (n_speed_bins + 1, U) (row 0 = stationary samples), ``count``,
     ``centres`` (m/step; 0 for the stationary bin), ``edges`` (n_speed_bins + 1,) of the moving
     bins, ``slope`` (U,) activity per (m/step), ``intercept`` (U,), ``r`` (U,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> speed = np.random.default_rng(0).uniform(0, 0.2, 5000)
+    >>> out = speed_tuning(speed, 3 * speed[:, None])
+    >>> float(out["slope"][0].round(6)), float(out["r"][0].round(6))
+    (3.0, 1.0)
     """
     s, act = _lagged(speed, activity, int(params.lag_steps))
     s = s.astype(np.float64)

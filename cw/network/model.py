@@ -21,6 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.config import schema_default
 from cw.io import WEIGHT_NAMES  # noqa: F401 (trainable parameters, in the order used everywhere)
 from cw.validation import section_from_dict
 
@@ -66,16 +67,16 @@ class ModelParams:
         Number of linear read-outs, the x and y coordinates (PAPER: 2).
     """
 
-    n_units: int = 100
-    alpha: float = 0.1
-    noise_std: float = 0.1
-    noise_location: str = "rate"
-    nonlinearity: str = "tanh"
-    init_recurrent: str = "orthogonal"
-    init_recurrent_gain: float = 1.0
-    heading_encoding: str = "angle"
-    speed_scale: float = 10.0
-    n_outputs: int = 2
+    n_units: int = schema_default("model", "n_units")
+    alpha: float = schema_default("model", "alpha")
+    noise_std: float = schema_default("model", "noise_std")
+    noise_location: str = schema_default("model", "noise_location")
+    nonlinearity: str = schema_default("model", "nonlinearity")
+    init_recurrent: str = schema_default("model", "init_recurrent")
+    init_recurrent_gain: float = schema_default("model", "init_recurrent_gain")
+    heading_encoding: str = schema_default("model", "heading_encoding")
+    speed_scale: float = schema_default("model", "speed_scale")
+    n_outputs: int = schema_default("model", "n_outputs")
 
     def __post_init__(self) -> None:
         if self.n_units < 1:
@@ -120,8 +121,8 @@ class LossParams:
         cost (Fig. 5 ablation).
     """
 
-    lambda_l2: float = 0.5
-    lambda_fr: float = 0.1
+    lambda_l2: float = schema_default("loss", "lambda_l2")
+    lambda_fr: float = schema_default("loss", "lambda_fr")
 
     def __post_init__(self) -> None:
         for key in ("lambda_l2", "lambda_fr"):
@@ -130,7 +131,7 @@ class LossParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "LossParams":
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "loss")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -46,7 +46,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from cw.network.model import WEIGHT_NAMES, LossParams, ModelParams  # noqa: F401 (LossParams re-exported)
+from cw.network.model import WEIGHT_NAMES, ModelParams
 
 
 def weights_to_tensors(weights: Mapping[str, np.ndarray], dtype=tf.float32) -> list[tf.Tensor]:

@@ -24,6 +24,7 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.config import schema_default
 from cw.validation import section_from_dict
 
 #: Bands of each named rule, as fractions of the error E: (low, high) for lambda_L2 R_L2 and
@@ -49,9 +50,9 @@ class PenaltyAdaptParams:
         Factor applied to a weight whose penalty is below its band (CODE and CODE-2020: 3/2).
     """
 
-    rule: str = "code"
-    decrease: float = 2.0 / 3.0
-    increase: float = 3.0 / 2.0
+    rule: str = schema_default("training", "adapt_penalties", "rule")
+    decrease: float = schema_default("training", "adapt_penalties", "decrease")
+    increase: float = schema_default("training", "adapt_penalties", "increase")
 
     def __post_init__(self) -> None:
         prefix = "training.adapt_penalties"

@@ -29,7 +29,8 @@ from cw.network.optimizers import OPTIMIZERS
 
 log = logging.getLogger(__name__)
 
-from cw.seeds import STREAMS, rng_for, update_rng  # noqa: F401 (re-exported)
+from cw.config import schema_default
+from cw.seeds import STREAMS, update_rng
 from cw.validation import section_from_dict
 
 
@@ -51,13 +52,13 @@ class TrainingParams:
     adapt_penalties : settings of Cueva's adaptive penalty weights (:mod:`cw.network.penalties`).
     """
 
-    optimizer: str = "hessian_free"
-    n_updates: int = 1900
-    batch_size: int = 500
-    n_checkpoints: int = 12
-    checkpoint_every: int = 100
-    log_every: int = 10
-    state_every_minutes: float = 5.0
+    optimizer: str = schema_default("training", "optimizer")
+    n_updates: int = schema_default("training", "n_updates")
+    batch_size: int = schema_default("training", "batch_size")
+    n_checkpoints: int = schema_default("training", "n_checkpoints")
+    checkpoint_every: int = schema_default("training", "checkpoint_every")
+    log_every: int = schema_default("training", "log_every")
+    state_every_minutes: float = schema_default("training", "state_every_minutes")
     adam: dict = field(default_factory=dict)
     hessian_free: dict = field(default_factory=dict)
     adapt_penalties: dict = field(default_factory=dict)

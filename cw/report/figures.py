@@ -13,11 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-#: Colour map of the rate maps (the paper's maps run blue -> red).
 from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.<name>)
-    RATEMAP_CMAP,
     save,
-    _outline,
     ratemap_panel,
     trajectory_panel,
     training_curves,
@@ -27,13 +24,9 @@ from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.
     _colour_key,
     _extent,
     _corners,
-    _fmt_score,
-    _map_range,
     map_colourbar,
     draw_map,
     _empty,
-    type_score,
-    _border_text,
     _score_line,
     example_units,
 )

@@ -55,7 +55,7 @@ def _samples(act, skip_steps: int = 0):
     return trial_samples(x, y, u, skip_steps)
 
 
-#: Random streams of the analyses, derived from a run's seed like :data:`cw.network.training.STREAMS`
+#: Random streams of the analyses, derived from a run's seed like :data:`cw.seeds.STREAMS`
 #: (whose numbers 0-4 they avoid): ``SeedSequence([seed, number])``.
 ANALYSIS_STREAMS = {"shuffles": 100, "long_path": 101, "development": 102}
 

@@ -75,7 +75,8 @@ def train_model(
     """
     from cw.network import networks
     from cw.network.model import LossParams, ModelParams, init_weights
-    from cw.network.training import TrainingParams, fresh_batches, rng_for, train
+    from cw.network.training import TrainingParams, fresh_batches, train
+    from cw.seeds import rng_for
 
     mp, lp, tp = ModelParams.from_dict(model), LossParams.from_dict(loss), TrainingParams.from_dict(training)
     run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,
@@ -184,7 +185,3 @@ def figure_training(histories: list[str], runs: list[str], outs: list[str], figu
 
     fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
     fg.save(fig, outs, dpi=int(figures["dpi"]))
-
-
-def ensure_dir(path: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)

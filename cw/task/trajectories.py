@@ -48,8 +48,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from cw.config import schema_default
 from cw.task.arenas import Arena
-from cw.validation import is_int, is_real
+from cw.validation import is_int, is_real, section_from_dict
 
 __all__ = [
     "DEFAULT_SPEED_MAX_FACTOR",
@@ -125,19 +126,19 @@ class TrajectoryParams:
         ``trajectories.<field>: ...`` for an invalid value.
     """
 
-    generator: str = "code"
-    n_steps: int = 500
-    zero_speed_fraction: float = 0.9
-    speed_max: float | None = 0.2
-    heading_std: float = 1.0 / 3.0
-    wall_growth_every: int = 10
-    mean_run_steps: float = 5.0
-    speed_mean: float = 0.03
-    turn_memory: float = 0.8
-    turn_std: float = 0.03
-    wall_resample_std: float = math.pi / 4
-    wall_resample_growth: float = 1.5
-    wall_max_resamples: int = 50
+    generator: str = schema_default("trajectories", "generator")
+    n_steps: int = schema_default("trajectories", "n_steps")
+    zero_speed_fraction: float = schema_default("trajectories", "zero_speed_fraction")
+    speed_max: float | None = schema_default("trajectories", "speed_max")
+    heading_std: float = schema_default("trajectories", "heading_std")
+    wall_growth_every: int = schema_default("trajectories", "wall_growth_every")
+    mean_run_steps: float = schema_default("trajectories", "mean_run_steps")
+    speed_mean: float = schema_default("trajectories", "speed_mean")
+    turn_memory: float = schema_default("trajectories", "turn_memory")
+    turn_std: float = schema_default("trajectories", "turn_std")
+    wall_resample_std: float = schema_default("trajectories", "wall_resample_std")
+    wall_resample_growth: float = schema_default("trajectories", "wall_resample_growth")
+    wall_max_resamples: int = schema_default("trajectories", "wall_max_resamples")
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -187,12 +188,7 @@ class TrajectoryParams:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> "TrajectoryParams":
         """Build from the ``trajectories`` config mapping; unknown keys raise ValueError."""
-        cfg = dict(cfg or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(cfg) - names)
-        if extra:
-            raise ValueError(f"trajectories.{extra[0]}: unknown key")
-        return cls(**cfg)
+        return section_from_dict(cls, cfg, "trajectories")
 
     @property
     def speed_cap(self) -> float:

@@ -11,16 +11,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from cw.analysis.scores.grid import _as_stack
-
-
-def _bin_size(xc: np.ndarray, yc: np.ndarray) -> float:
-    steps = np.concatenate([np.diff(xc), np.diff(yc)])
-    if steps.size == 0:
-        raise ValueError("need at least 2 bins along x or y to know the bin size")
-    b = float(np.median(steps))
-    if not b > 0 or np.any(np.abs(steps - b) > 1e-6 * b):
-        raise ValueError("bin centres x, y must be evenly spaced with one common step")
-    return b
+from cw.config import schema_default
 
 
 # --------------------------------------------------------------------------
@@ -48,11 +39,11 @@ class BandScoreParams:
         side before the FFT (finer sampling of the spectrum, not more resolution).
     """
 
-    min_wavelength: float = 3.0
-    max_wavelength: float = 0.75
-    peak_radius: float = 1.0
-    min_angle: float = 30.0
-    pad_factor: int = 4
+    min_wavelength: float = schema_default("scores", "band", "min_wavelength")
+    max_wavelength: float = schema_default("scores", "band", "max_wavelength")
+    peak_radius: float = schema_default("scores", "band", "peak_radius")
+    min_angle: float = schema_default("scores", "band", "min_angle")
+    pad_factor: int = schema_default("scores", "band", "pad_factor")
 
     def __post_init__(self):
         if not self.min_wavelength >= 2.0:
@@ -132,6 +123,21 @@ def band_scores(
     ``band_power1``, ``band_power2`` (fractions P(D1)/P(B), P(D2)/P(B)). Maps with fewer than 3
     finite bins, maps that are a plane (incl. constant maps) and maps without admissible power
     give NaN.
+
+    Examples
+    --------
+    A plane wave (wavelength 0.5 m, wave vector at 30 deg) is a band, a hexagonal grid is not:
+
+    >>> import numpy as np
+    >>> from cw.synthetic import cosine_lattice
+    >>> xc = np.arange(-0.95, 1.0, 0.1)  # centres of 20 bins of 0.1 m across a 2 m square
+    >>> X, Y = np.meshgrid(xc, xc)
+    >>> maps = np.stack([cosine_lattice(X, Y, 0.5, 30.0, 1), cosine_lattice(X, Y, 0.5, 0.0, 3)])
+    >>> out = band_scores(maps, 0.1)
+    >>> out["band_score"] > 0.5
+    array([ True, False])
+    >>> round(float(out["band_wavelength"][0]), 2), round(float(out["band_orientation"][0]))
+    (0.5, 30)
     """
     r = _as_stack(rate)
     U, ny, nx = r.shape

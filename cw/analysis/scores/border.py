@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage as ndi
 
-from cw.analysis.scores.band import _bin_size
-from cw.analysis.scores.grid import _as_stack
+from cw.analysis.scores.grid import _as_stack, _checked_bin_size
+from cw.config import schema_default
 
 
 def _ccw_corners(arena) -> np.ndarray:
@@ -95,11 +95,11 @@ class BorderScoreParams:
         too.
     """
 
-    field_threshold: float = 0.3
-    min_field_area: float = 0.08
-    max_field_fraction: float = 0.5
-    wall_search: float = 2.0
-    polarity: str = "both"
+    field_threshold: float = schema_default("scores", "border", "field_threshold")
+    min_field_area: float = schema_default("scores", "border", "min_field_area")
+    max_field_fraction: float = schema_default("scores", "border", "max_field_fraction")
+    wall_search: float = schema_default("scores", "border", "wall_search")
+    polarity: str = schema_default("scores", "border", "polarity")
 
     def __post_init__(self):
         if not 0.0 <= self.field_threshold < 1.0:
@@ -206,6 +206,8 @@ def border_scores(
     y: np.ndarray,
     arena,
     params: BorderScoreParams = BorderScoreParams(),
+    *,
+    bin_size: float,
 ) -> dict[str, np.ndarray]:
     """Border score (Solstad et al. 2008) of rate maps in a convex polygon arena.
 
@@ -233,15 +235,30 @@ def border_scores(
     Parameters
     ----------
     rate : (U, ny, nx) rate maps (or one (ny, nx) map); NaN = invalid bin.
-    x, y : (nx,), (ny,) bin centres (m), evenly spaced with the same step (the bin size).
+    x, y : (nx,), (ny,) bin centres (m).
     arena : Arena or (K, 2) polygon corners (m) in the maps' frame.
     params : BorderScoreParams.
+    bin_size : side of the square bins (m), the spacing of the bin centres.
 
     Returns
     -------
     dict of (U,) arrays: ``border_score``, ``border_cm``, ``border_dm``, ``border_wall`` (index k
     of the wall from ``corners[k]`` to ``corners[k+1]`` with the best coverage, -1 if none) and
     ``border_polarity`` (+1 positive, -1 negative field; 0 if the score is NaN).
+
+    Examples
+    --------
+    A field along the wall from corner 0 to corner 1 against a central field:
+
+    >>> import numpy as np
+    >>> xc = np.arange(-0.95, 1.0, 0.1)  # centres of 20 bins of 0.1 m across a 2 m square
+    >>> X, Y = np.meshgrid(xc, xc)
+    >>> square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    >>> wall = np.exp(-(Y + 1) ** 2 / (2 * 0.15**2))
+    >>> centre = np.exp(-(X**2 + Y**2) / (2 * 0.2**2))
+    >>> out = border_scores(np.stack([wall, centre]), xc, xc, square, bin_size=0.1)
+    >>> out["border_score"].round(2), out["border_wall"]
+    (array([ 0.84, -1.  ]), array([ 0, -1]))
     """
     r = _as_stack(rate)
     U, ny, nx = r.shape
@@ -249,7 +266,7 @@ def border_scores(
     yc = np.asarray(y, dtype=np.float64)
     if xc.shape != (nx,) or yc.shape != (ny,):
         raise ValueError(f"x, y must have lengths nx={nx}, ny={ny}, got {xc.shape}, {yc.shape}")
-    bin_size = _bin_size(xc, yc)
+    bin_size = _checked_bin_size(bin_size, xc, yc)
     corners = _ccw_corners(arena)
     out = {
         "border_score": np.full(U, np.nan),
@@ -308,6 +325,8 @@ def border_profile_fit(
     polarity: np.ndarray,
     cm: np.ndarray,
     field_fraction: np.ndarray,
+    *,
+    bin_size: float,
 ) -> dict[str, np.ndarray]:
     """Is a border map a field along its wall? (OURS; by-products of :func:`border_scores`.)
 
@@ -327,6 +346,7 @@ def border_profile_fit(
     rate : (U, ny, nx) maps; x, y : (nx,), (ny,) bin centres (m); arena : Arena or corners.
     wall, polarity, cm, field_fraction : (U,) ``border_wall``, ``border_polarity``,
         ``border_cm``, ``border_field_fraction`` of :func:`border_scores`.
+    bin_size : side of the square bins (m).
 
     Returns
     -------
@@ -338,7 +358,7 @@ def border_profile_fit(
     r = _as_stack(rate)
     U = r.shape[0]
     xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    bin_size = _bin_size(xc, yc)
+    bin_size = _checked_bin_size(bin_size, xc, yc)
     corners = _ccw_corners(arena)
     gx, gy = np.meshgrid(xc, yc)
     pts = np.stack([gx, gy], axis=-1)

@@ -12,6 +12,7 @@ import scipy.fft as sfft
 import scipy.ndimage as ndi
 
 from cw.analysis.lattice import LatticeFitParams
+from cw.config import schema_default
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,19 @@ class GridGeometryParams:
         noisy bin is not a field; a grid field of 5 periods in 1 m covers ~3 bins above half).
     """
 
-    n_peaks: int = 6
-    min_peak_distance: float = 2.0
-    peak_threshold: float = 0.0
-    min_peak_overlap: float = 0.08
-    field_threshold: float = 0.5
-    min_field_bins: int = 2
-    lattice_min_spacing: float = 4.0
-    lattice_min_periods: float = 1.25
-    lattice_n_spacings: int = 32
-    lattice_orientation_step: float = 3.0
-    lattice_n_offsets: int = 12
-    lattice_sharpness: tuple = (0.0, 1.0, 3.0)
-    field_fit_widths: tuple = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+    n_peaks: int = schema_default("scores", "geometry", "n_peaks")
+    min_peak_distance: float = schema_default("scores", "geometry", "min_peak_distance")
+    peak_threshold: float = schema_default("scores", "geometry", "peak_threshold")
+    min_peak_overlap: float = schema_default("scores", "geometry", "min_peak_overlap")
+    field_threshold: float = schema_default("scores", "geometry", "field_threshold")
+    min_field_bins: int = schema_default("scores", "geometry", "min_field_bins")
+    lattice_min_spacing: float = schema_default("scores", "geometry", "lattice_min_spacing")
+    lattice_min_periods: float = schema_default("scores", "geometry", "lattice_min_periods")
+    lattice_n_spacings: int = schema_default("scores", "geometry", "lattice_n_spacings")
+    lattice_orientation_step: float = schema_default("scores", "geometry", "lattice_orientation_step")
+    lattice_n_offsets: int = schema_default("scores", "geometry", "lattice_n_offsets")
+    lattice_sharpness: tuple = schema_default("scores", "geometry", "lattice_sharpness")
+    field_fit_widths: tuple = schema_default("scores", "geometry", "field_fit_widths")
 
     @property
     def lattice(self) -> LatticeFitParams:
@@ -168,6 +169,22 @@ def grid_geometry(
     n_peaks (1 for a hexagon of peaks, ~0.4 for a square lattice), ``grid_hex_ratio`` = largest /
     smallest distance of those peaks, ``grid_square_order`` = ``|mean exp(4 i theta)|`` and
     ``grid_square_ratio`` over the 4 nearest peaks; all (U,).
+
+    Examples
+    --------
+    A hexagonal cosine grid of spacing 0.5 m whose first wave vector points along +x (so its
+    rows of fields, the grid axes, run at 30 deg):
+
+    >>> import numpy as np
+    >>> from cw.synthetic import cosine_lattice
+    >>> xc = np.arange(-0.95, 1.0, 0.1)  # centres of 20 bins of 0.1 m across a 2 m square
+    >>> X, Y = np.meshgrid(xc, xc)
+    >>> from cw.analysis.scores import autocorrelogram
+    >>> g = grid_geometry(autocorrelogram(cosine_lattice(X, Y, 0.5, 0.0, 3)), bin_size=0.1)
+    >>> round(float(g["grid_spacing"][0]), 2), round(float(g["grid_orientation60"][0]))
+    (0.5, 30)
+    >>> bool(g["grid_hex_order"][0] > 0.9)
+    True
     """
     s = np.asarray(sac, dtype=np.float64)
     if s.ndim == 2:

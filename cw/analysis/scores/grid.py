@@ -13,6 +13,8 @@ import scipy.fft as sfft
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 
+from cw.config import schema_default
+
 
 _ANGLES = (30, 45, 60, 90, 120, 135, 150)
 
@@ -35,6 +37,12 @@ def autocorrelogram(rate: np.ndarray, min_overlap: int = 20) -> np.ndarray:
     where both are finite.  The centre (zero lag) is 1 for any non-constant map;
     the SAC is point-symmetric (sac(-d) = sac(d)).  Lags where either side has zero
     variance are NaN, so a constant or all-NaN map gives an all-NaN SAC.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> autocorrelogram(np.random.default_rng(0).normal(size=(40, 40))).shape
+    (79, 79)
     """
     r = np.asarray(rate, dtype=np.float64)
     if r.ndim < 2:
@@ -106,9 +114,11 @@ class GridScoreParams:
         copy inside an annulus for c(theta) to be defined (else NaN).
     """
 
-    inner_radius: float = 0.2
-    outer_radii: tuple = tuple(float(v) for v in np.linspace(0.4, 1.0, 10))
-    variant: str = "mean"
+    inner_radius: float = schema_default("scores", "inner_radius")
+    outer_radii: tuple = tuple(np.linspace(schema_default("scores", "outer_radius_min"),
+                                           schema_default("scores", "outer_radius_max"),
+                                           schema_default("scores", "n_rings")).tolist())
+    variant: str = schema_default("scores", "variant")
     order: int = 1
     min_overlap: int = 20
     min_ring_pairs: int = 20
@@ -123,6 +133,38 @@ class GridScoreParams:
             raise ValueError("scores.outer_radius_min: every outer radius must exceed scores.inner_radius")
         if not 0 <= int(self.order) <= 5:
             raise ValueError("scores.order: must be in 0..5")
+
+
+@dataclass(frozen=True)
+class GridScoreSettings:
+    """The grid-score keys of the config section ``scores`` (flat in it, beside the sub-sections
+    ``border``, ``band`` and ``geometry``); :meth:`params` gives the :class:`GridScoreParams`.
+
+    The outer radii are ``n_rings`` values from ``outer_radius_min`` to ``outer_radius_max``
+    (linearly spaced, fractions of the map size).
+    """
+
+    inner_radius: float = schema_default("scores", "inner_radius")
+    outer_radius_min: float = schema_default("scores", "outer_radius_min")
+    outer_radius_max: float = schema_default("scores", "outer_radius_max")
+    n_rings: int = schema_default("scores", "n_rings")
+    variant: str = schema_default("scores", "variant")
+
+    def __post_init__(self):
+        n = self.n_rings
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"scores.n_rings: must be an integer >= 1, got {n!r}")
+        lo, hi = float(self.outer_radius_min), float(self.outer_radius_max)
+        if hi < lo:
+            raise ValueError(f"scores.outer_radius_max: must be >= scores.outer_radius_min ({lo})")
+
+    def params(self) -> GridScoreParams:
+        return GridScoreParams(
+            inner_radius=float(self.inner_radius),
+            outer_radii=tuple(np.linspace(float(self.outer_radius_min), float(self.outer_radius_max),
+                                          int(self.n_rings)).tolist()),
+            variant=self.variant,
+        )
 
 
 def ring_masks(
@@ -268,10 +310,32 @@ def grid_scores(
     (U, 7, R): c(theta) for theta in ``angles`` (30, 45, 60, 90, 120, 135, 150)
     and every annulus, plus ``angles`` and ``outer_radii_bins``.  Constant or
     all-NaN maps give NaN (no exception).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cw.synthetic import cosine_lattice
+    >>> xc = np.linspace(-1, 1, 40)
+    >>> rate = cosine_lattice(*np.meshgrid(xc, xc), 0.5, 0.0, 3)  # hexagonal lattice
+    >>> s = grid_scores(rate)
+    >>> round(float(s["score60"][0]), 2), round(float(s["score90"][0]), 2)
+    (1.36, 0.27)
     """
     r = _as_stack(rate)
     sac = autocorrelogram(r, min_overlap=params.min_overlap)  # (U, H, W)
     return _grid_scores_from_sac(sac, max(r.shape[-2:]), params)
+
+
+def _checked_bin_size(bin_size, xc: np.ndarray, yc: np.ndarray) -> float:
+    """``bin_size`` (m) as a float; a one-line error unless it is a number > 0 and the step of
+    the bin centres ``xc``, ``yc``."""
+    if isinstance(bin_size, (bool, np.bool_)) or not isinstance(bin_size, (int, float, np.integer, np.floating)) \
+            or not bin_size > 0:
+        raise ValueError(f"bin_size: must be a number > 0 (m), got {bin_size!r}")
+    steps = np.concatenate([np.diff(xc), np.diff(yc)])
+    if np.any(np.abs(steps - bin_size) > 1e-6 * bin_size):
+        raise ValueError(f"bin_size: the bin centres x, y are not spaced by bin_size = {bin_size}")
+    return float(bin_size)
 
 
 def _as_stack(rate) -> np.ndarray:

@@ -5,7 +5,6 @@ Part of :mod:`cw.analysis.scores`, whose docstring describes the definitions.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
@@ -13,11 +12,15 @@ import numpy as np
 import xarray as xr
 
 from cw.analysis.lattice import LATTICE_ATTRS, field_fit, lattice_fit
-from cw.analysis.scores.band import BandScoreParams, _bin_size, band_ramp_fit, band_scores
+from cw.analysis.ratemaps import bin_step
+from cw.analysis.scores.band import BandScoreParams, band_ramp_fit, band_scores
 from cw.analysis.scores.border import BorderScoreParams, border_profile_fit, border_scores
 from cw.analysis.scores.fields import count_fields, spatial_coherence, spatial_variance_fraction
 from cw.analysis.scores.geometry import GridGeometryParams, grid_geometry
-from cw.analysis.scores.grid import GridScoreParams, _as_stack, _grid_scores_from_sac, autocorrelogram, ring_masks
+from cw.analysis.scores.grid import (GridScoreParams, GridScoreSettings, _as_stack, _checked_bin_size,
+                                     _grid_scores_from_sac,
+                                     autocorrelogram, ring_masks)
+from cw.validation import section_from_dict
 
 
 SCORE_NAMES: tuple[str, ...] = (
@@ -36,12 +39,16 @@ def score_maps(
     geometry: GridGeometryParams | None = GridGeometryParams(),
     occupancy: np.ndarray | None = None,
     activity_variance: np.ndarray | None = None,
+    *,
+    bin_size: float,
 ) -> dict[str, np.ndarray]:
     """Every spatial score of a stack of rate maps (one SAC per map, shared).
 
     Parameters
     ----------
     rate : (U, ny, nx) maps; x, y : bin centres (m).
+    bin_size : side of the square bins (m): the spacing of the bin centres (``step`` of
+        :class:`cw.analysis.ratemaps.SpatialBins`, the ``ratemaps.bin_size`` up to round-off).
     arena : Arena or corners for the border score (None: border scores are NaN).
     grid, border, band : score parameters.
     geometry : GridGeometryParams for grid spacing/orientation, or None to skip them (shuffles).
@@ -52,11 +59,26 @@ def score_maps(
     dict of (U,) arrays: every name in :data:`SCORE_NAMES`, plus ``ring60``, ``ring90``, the
     border and band by-products of :func:`border_scores` / :func:`band_scores` and, if
     ``geometry`` is given, those of :func:`grid_geometry`.
+
+    Examples
+    --------
+    A hexagonal cosine grid (spacing 0.5 m) scores as a grid, not as a band or a border map
+    (``geometry=None`` leaves out the slower lattice fits):
+
+    >>> import numpy as np
+    >>> from cw.synthetic import cosine_lattice
+    >>> xc = np.arange(-0.95, 1.0, 0.1)  # centres of 20 bins of 0.1 m across a 2 m square
+    >>> X, Y = np.meshgrid(xc, xc)
+    >>> square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    >>> grid = cosine_lattice(X, Y, 0.5, 0.0, 3)
+    >>> out = score_maps(grid[None], xc, xc, square, geometry=None, bin_size=0.1)
+    >>> bool(out["score60"][0] > 0.5), bool(out["band_score"][0] < 0.3), bool(out["border_score"][0] < 0.3)
+    (True, True, True)
     """
     r = _as_stack(rate)
     U, ny, nx = r.shape
     xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    bin_size = _bin_size(xc, yc)
+    bin_size = _checked_bin_size(bin_size, xc, yc)
     sac = autocorrelogram(r, min_overlap=grid.min_overlap)
     g = _grid_scores_from_sac(sac, max(ny, nx), grid)
     out = {k: g[k] for k in ("score60", "score90", "ring60", "ring90")}
@@ -64,11 +86,11 @@ def score_maps(
         out.update(grid_geometry(sac, bin_size, geometry, np.isfinite(r)))
         out["grid_score_status"] = grid_score_status(r, sac, out["score60"], grid)
     if arena is not None:
-        out.update(border_scores(r, xc, yc, arena, border))
+        out.update(border_scores(r, xc, yc, arena, border, bin_size=bin_size))
         if geometry is not None:  # by-products of the observed maps only
             out.update(border_profile_fit(r, xc, yc, arena, out["border_wall"],
                                           out["border_polarity"], out["border_cm"],
-                                          out["border_field_fraction"]))
+                                          out["border_field_fraction"], bin_size=bin_size))
     else:
         out.update({"border_score": np.full(U, np.nan), "border_cm": np.full(U, np.nan),
                     "border_dm": np.full(U, np.nan), "border_wall": np.full(U, -1, np.int64),
@@ -95,9 +117,10 @@ class ScoreParams:
     """All score parameters together (config section ``scores``).
 
     The grid-score keys are flat in the section (``inner_radius``, ``outer_radius_min``,
-    ``outer_radius_max``, ``n_rings``, ``variant``, as read by ``cw.steps.pipeline``); the others are
+    ``outer_radius_max``, ``n_rings``, ``variant``: :class:`GridScoreSettings`); the others are
     sub-sections ``scores.border``, ``scores.band`` and ``scores.geometry`` (see
     :class:`BorderScoreParams`, :class:`BandScoreParams`, :class:`GridGeometryParams`).
+    :meth:`from_dict` loads each of them through :func:`cw.validation.section_from_dict`.
     """
 
     grid: GridScoreParams = GridScoreParams()
@@ -108,37 +131,14 @@ class ScoreParams:
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ScoreParams":
         d = dict(d or {})
-        known = {"inner_radius", "outer_radius_min", "outer_radius_max", "n_rings", "variant",
-                 "border", "band", "geometry"}
-        extra = sorted(set(d) - known)
-        if extra:
-            raise ValueError(f"scores.{extra[0]}: unknown key")
-        g = GridScoreParams()
-        lo = float(d.get("outer_radius_min", g.outer_radii[0]))
-        hi = float(d.get("outer_radius_max", g.outer_radii[-1]))
-        n = d.get("n_rings", len(g.outer_radii))
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"scores.n_rings: must be an integer >= 1, got {n!r}")
-        if hi < lo:
-            raise ValueError(f"scores.outer_radius_max: must be >= scores.outer_radius_min ({lo})")
-        grid = GridScoreParams(
-            inner_radius=float(d.get("inner_radius", g.inner_radius)),
-            outer_radii=tuple(np.linspace(lo, hi, int(n)).tolist()),
-            variant=d.get("variant", g.variant),
-        )
-
-        def sub(name, klass):
-            v = d.get(name) or {}
+        subs = {name: d.pop(name, None) or {} for name in ("border", "band", "geometry")}
+        grid = section_from_dict(GridScoreSettings, d, "scores").params()
+        for name, v in subs.items():
             if not isinstance(v, Mapping):
                 raise ValueError(f"scores.{name}: must be a mapping")
-            names = {f.name for f in dataclasses.fields(klass)}
-            bad = sorted(set(v) - names)
-            if bad:
-                raise ValueError(f"scores.{name}.{bad[0]}: unknown key")
-            return klass(**v)
-
-        return cls(grid, sub("border", BorderScoreParams), sub("band", BandScoreParams),
-                   sub("geometry", GridGeometryParams))
+        return cls(grid, section_from_dict(BorderScoreParams, subs["border"], "scores.border"),
+                   section_from_dict(BandScoreParams, subs["band"], "scores.band"),
+                   section_from_dict(GridGeometryParams, subs["geometry"], "scores.geometry"))
 
 
 #: netCDF attributes of every per-unit output of :func:`score_maps`.
@@ -306,8 +306,9 @@ def scores_dataset(
 
     Parameters
     ----------
-    rate_ds : Dataset with ``rate (unit, y, x)`` and coordinates x, y (m); ``occupancy (y, x)``
-        is used for the spatial variance fraction.
+    rate_ds : Dataset with ``rate (unit, y, x)``, coordinates x, y (m, bin centres whose step
+        is the bin size) and the attribute ``bin_size``; ``occupancy (y, x)`` is used for the
+        spatial variance fraction.
     params : grid-score parameters.
     arena : Arena or corners for the border score; None takes ``rate_ds.attrs["arena_corners"]``
         (flattened [x0, y0, x1, y1, ...]) if present, else the border score is NaN.
@@ -325,15 +326,15 @@ def scores_dataset(
         arena = np.asarray(rate_ds.attrs["arena_corners"], dtype=np.float64).reshape(-1, 2)
     occ = rate_ds["occupancy"].transpose("y", "x").values if "occupancy" in rate_ds else None
     out = score_maps(rate.values, rate_ds["x"].values, rate_ds["y"].values, arena, params,
-                     border, band, geometry, occ, activity_variance)
+                     border, band, geometry, occ, activity_variance,
+                     bin_size=bin_step(rate_ds["x"].values, rate_ds["y"].values))
     ds = scores_to_dataset(out, rate_ds["unit"].values)
     ds["score60"].attrs["definition"] = (
         "mean(c60,c120) - mean(c30,c90,c150)" if params.variant == "mean"
         else "min(c60,c120) - max(c30,c90,c150)") + ", max over annuli"
     ds.attrs.update(score_params_attrs(params, border if arena is not None else None, band,
                                        geometry))
-    if "bin_size" in rate_ds.attrs:
-        ds.attrs["bin_size"] = rate_ds.attrs["bin_size"]
+    ds.attrs["bin_size"] = rate_ds.attrs["bin_size"]
     return ds
 
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import numpy as np
+from cw.config import schema_default
+from cw.validation import section_from_dict
 
 
 #: How the structural-damping matrix S is normalised (see HessianFreeParams).
@@ -23,11 +25,11 @@ class AdamParams:
         the value of Cueva's own code for Hessian-free, docs/paper-map.md).
     """
 
-    learning_rate: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    clip_grad_norm: float = 10.0
+    learning_rate: float = schema_default("training", "adam", "learning_rate")
+    beta1: float = schema_default("training", "adam", "beta1")
+    beta2: float = schema_default("training", "adam", "beta2")
+    epsilon: float = schema_default("training", "adam", "epsilon")
+    clip_grad_norm: float = schema_default("training", "adam", "clip_grad_norm")
 
     def __post_init__(self) -> None:
         if self.learning_rate <= 0:
@@ -40,7 +42,7 @@ class AdamParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "AdamParams":
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training.adam")
 
 
 @dataclass(frozen=True)
@@ -129,26 +131,26 @@ class HessianFreeParams:
         curvature_fraction=0.25``).
     """
 
-    initial_damping: float = 0.01
-    damping_boost: float = 1.5
-    damping_drop: float = 2.0 / 3.0
-    rho_low: float = 0.25
-    rho_high: float = 0.75
-    structural_damping: float = 1500.0
-    structural_damping_normalisation: str = "per_element"
-    cg_max_iters: int = 50
-    cg_min_iters: int = 1
-    cg_epsilon: float = 5e-4
-    cg_gap_ratio: float = 0.1
-    cg_min_gap: int = 10
-    cg_residual_tol: float = 1e-10
-    cg_warm_start_decay: float = 0.95
-    backtrack_save_ratio: float = 1.3
-    line_search_shrink: float = 0.8
-    line_search_c: float = 1e-2
-    line_search_max_tries: int = 60
-    clip_grad_norm: float = 10.0
-    curvature_fraction: float = 0.25
+    initial_damping: float = schema_default("training", "hessian_free", "initial_damping")
+    damping_boost: float = schema_default("training", "hessian_free", "damping_boost")
+    damping_drop: float = schema_default("training", "hessian_free", "damping_drop")
+    rho_low: float = schema_default("training", "hessian_free", "rho_low")
+    rho_high: float = schema_default("training", "hessian_free", "rho_high")
+    structural_damping: float = schema_default("training", "hessian_free", "structural_damping")
+    structural_damping_normalisation: str = schema_default("training", "hessian_free", "structural_damping_normalisation")
+    cg_max_iters: int = schema_default("training", "hessian_free", "cg_max_iters")
+    cg_min_iters: int = schema_default("training", "hessian_free", "cg_min_iters")
+    cg_epsilon: float = schema_default("training", "hessian_free", "cg_epsilon")
+    cg_gap_ratio: float = schema_default("training", "hessian_free", "cg_gap_ratio")
+    cg_min_gap: int = schema_default("training", "hessian_free", "cg_min_gap")
+    cg_residual_tol: float = schema_default("training", "hessian_free", "cg_residual_tol")
+    cg_warm_start_decay: float = schema_default("training", "hessian_free", "cg_warm_start_decay")
+    backtrack_save_ratio: float = schema_default("training", "hessian_free", "backtrack_save_ratio")
+    line_search_shrink: float = schema_default("training", "hessian_free", "line_search_shrink")
+    line_search_c: float = schema_default("training", "hessian_free", "line_search_c")
+    line_search_max_tries: int = schema_default("training", "hessian_free", "line_search_max_tries")
+    clip_grad_norm: float = schema_default("training", "hessian_free", "clip_grad_norm")
+    curvature_fraction: float = schema_default("training", "hessian_free", "curvature_fraction")
 
     def __post_init__(self) -> None:
         def bad(key, rule):
@@ -188,11 +190,7 @@ class HessianFreeParams:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "HessianFreeParams":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"training.hessian_free: unknown key(s) {', '.join(unknown)}")
-        return cls(**dict(d))
+        return section_from_dict(cls, d, "training.hessian_free")
 
     def to_dict(self) -> dict:
         return asdict(self)
