@@ -143,3 +143,25 @@ def test_damaged_state_file_is_a_clear_error(tmp_path):
     state.write_bytes(b"not a zip file")
     with pytest.raises(RuntimeError, match="state.npz"):
         load_state(state)
+
+
+def test_a_finished_training_is_continued_to_more_updates(tmp_path):
+    """A finished state whose run differs only in training.n_updates is continued, not restarted:
+    3 updates, then continued to 6, give the weights and history of 6 updates in one go."""
+    mp = ModelParams(n_units=10)
+    state = tmp_path / "state.npz"
+    common = dict(optimizer="hessian_free", batch_size=20, n_checkpoints=3, state_every_minutes=0,
+                  hessian_free={"cg_max_iters": 8})
+    w0 = init_weights(mp, rng_for(5, "init"))
+    data = fresh_batches(ARENA, TRAJ, mp, 20, 5)
+    train(w0, data, mp, LossParams(), TrainingParams(n_updates=3, **common), 5, progress=False, state_path=state)
+    assert _saved_update(state) == 3
+    longer = train(w0, data, mp, LossParams(), TrainingParams(n_updates=6, **common), 5,
+                   progress=False, state_path=state)
+    straight = train(w0, data, mp, LossParams(), TrainingParams(n_updates=6, **common), 5, progress=False)
+    for k in straight.weights:
+        np.testing.assert_array_equal(longer.weights[k], straight.weights[k])
+    assert [r["update"] for r in longer.history] == list(range(1, 7))
+    assert 3 in longer.checkpoint_updates and longer.checkpoint_updates[-1] == 6
+    with pytest.raises(ValueError, match="beyond training.n_updates = 4"):
+        train(w0, data, mp, LossParams(), TrainingParams(n_updates=4, **common), 5, progress=False, state_path=state)

@@ -229,7 +229,9 @@ def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_pa
         try:
             res = _snakemake(workdir, "-n", env=env)
             assert res.returncode == 0, res.stderr[-2000:]
-            return _jobs(res.stdout + res.stderr)
+            jobs = _jobs(res.stdout + res.stderr)
+            print(f"edit of cw/{edit_file} ({text.strip()[:30]!r}): {jobs}")  # shown with pytest -s
+            return jobs
         finally:
             path.write_text(original)
 

@@ -66,6 +66,16 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def extend_hash(settings: Mapping[str, Any]) -> str:
+    """:func:`settings_hash` without the training length (:data:`cw.network.training.LENGTH_KEYS`):
+    equal for a run and the same run trained for longer."""
+    from cw.network.training import LENGTH_KEYS
+
+    blind = dict(settings)
+    blind["training"] = {k: v for k, v in settings["training"].items() if k not in LENGTH_KEYS}
+    return settings_hash(blind)
+
+
 def write_settings(folder: str | Path, settings: Mapping[str, Any]) -> str:
     """Write ``settings.json`` (settings and hash) into ``folder``; returns the hash."""
     folder = Path(folder)

@@ -224,6 +224,10 @@ def _deferred_signals():
 
 BatchSource = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
 
+#: Training keys that set how long a training runs and what it saves, not what an update computes:
+#: a state that differs only in these is continued (see ``extend_hash`` of :func:`train`).
+LENGTH_KEYS = ("n_updates", "n_checkpoints", "checkpoint_every", "log_every", "state_every_minutes")
+
 
 def train(
     weights: Mapping[str, np.ndarray],
@@ -237,6 +241,7 @@ def train(
     progress: bool | str = True,
     on_update: Callable[[dict], None] | None = None,
     state_path: str | Path | None = None,
+    extend_hash: str = "",
 ) -> TrainResult:
     """Train the CTRNN on fresh trials for every update.
 
@@ -260,6 +265,10 @@ def train(
         or SIGTERM arrives (then :class:`TrainingInterrupted` is raised); if it exists and
         matches these settings, training resumes from it and ends with the same weights as an
         uninterrupted run
+    extend_hash : like ``settings_hash`` but blind to the training length
+        (:data:`LENGTH_KEYS`): a finished state whose extend hash matches is continued to a larger
+        ``training.n_updates`` (a run of the study continued to 1,900 updates) instead of
+        restarted; given by :func:`cw.steps.pipeline.train_model`, derived here when empty
     """
     import tensorflow as tf
 
@@ -284,11 +293,26 @@ def train(
         settings_hash or [model.to_dict(), loss.to_dict(), training.to_dict(), int(seed)],
         *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
     )
+    training_dict = training.to_dict()
+    extend_key = _fingerprint(
+        "extend",
+        extend_hash or [model.to_dict(), loss.to_dict(), {k: v for k, v in training_dict.items() if k not in LENGTH_KEYS}, int(seed)],
+        *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
+    )
     if state_path is not None:
         state = load_state(state_path)
         if state is not None and state.get("fingerprint") != fingerprint:
-            log.warning("%s: %s belongs to other settings; starting afresh", label, state_path)
-            state = None
+            if state.get("extend_key") == extend_key:
+                if int(state["update"]) > training.n_updates:
+                    raise ValueError(
+                        f"{label}: {state_path} holds update {int(state['update'])} of the same run, beyond "
+                        f"training.n_updates = {training.n_updates}; raise training.n_updates or move the state aside"
+                    )
+                log.info("%s: continuing the training in %s from update %d to %d",
+                         label, state_path, int(state["update"]), training.n_updates)
+            else:
+                log.warning("%s: %s belongs to other settings; starting afresh", label, state_path)
+                state = None
         if state is not None:
             start = int(state["update"]) + 1
             w = weights_to_tensors({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
@@ -301,7 +325,7 @@ def train(
 
     def snapshot(update: int) -> None:
         state = {
-            "fingerprint": fingerprint, "update": update, "n_updates": training.n_updates,
+            "fingerprint": fingerprint, "extend_key": extend_key, "update": update, "n_updates": training.n_updates,
             "lambda_l2": lam_l2, "lambda_fr": lam_fr, "history": history, "checkpoint_updates": ckpt_updates,
         }
         state.update({f"w_{k}": v for k, v in tensors_to_weights(w).items()})

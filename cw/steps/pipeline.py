@@ -82,7 +82,8 @@ def train_model(
     run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,
            "training": training, "seed": seed}
     folder = Path(weights_out).parent
-    h = networks.write_settings(folder, networks.training_settings(run))
+    settings = networks.training_settings(run)
+    h = networks.write_settings(folder, settings)
     batches = fresh_batches(arena, trajectories, mp, tp.batch_size, seed)
     weights0 = init_weights(mp, rng_for(seed, "init"))
 
@@ -92,7 +93,7 @@ def train_model(
 
     state = training_state_path(weights_out)
     result = train(
-        weights0, batches, mp, lp, tp, seed, settings_hash=h,
+        weights0, batches, mp, lp, tp, seed, settings_hash=h, extend_hash=networks.extend_hash(settings),
         label=label, progress=progress, on_update=log_row, state_path=state,
     )
     attrs = io.run_attrs(arena=arena, trajectories=trajectories, model=model, loss=loss, training=training) | {
