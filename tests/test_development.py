@@ -129,3 +129,18 @@ def test_params_validation():
     with pytest.raises(ValueError, match="development.foo: unknown key"):
         DevelopmentParams.from_dict({"foo": 1})
     assert DevelopmentParams.from_dict({"tsne_checkpoints": [0, 2]}).tsne_checkpoints == (0, 2)
+
+
+def test_settling_update_is_the_first_checkpoint_from_which_counts_and_maps_hold():
+    from cw.analysis.development import settling_update
+
+    updates = [0, 10, 100, 200, 300]
+    counts = np.array([[0, 100], [8, 92], [9, 91], [12, 88], [10, 90]])
+    corr = np.tile(np.array([[0.0], [0.9], [0.96], [0.97], [1.0]]), (1, 4))
+    # the count at update 200 is 2 off the final one: settled only from 300
+    assert settling_update(updates, counts, corr) == 300
+    assert settling_update(updates, counts, corr, count_tolerance=2) == 200  # median 0.96 < 0.97 at 100
+    assert settling_update(updates, counts, corr, count_tolerance=2, min_median_correlation=0.95) == 100
+    assert settling_update(updates, counts, corr, count_tolerance=2, min_median_correlation=0.5) == 10
+    corr[3, :3] = np.nan  # units without maps are left out of the median
+    assert settling_update(updates, counts, corr, count_tolerance=2, min_median_correlation=0.95) == 100

@@ -46,6 +46,7 @@ __all__ = [
     "correlation_distance",
     "tsne_embedding",
     "development_dataset",
+    "settling_update",
 ]
 
 
@@ -166,6 +167,48 @@ def map_correlation_to_final(rate: np.ndarray) -> np.ndarray:
     return out
 
 
+#: The cell types whose counts decide when a training has settled (:func:`settling_update`).
+TYPED = ("grid_like", "band_like", "border")
+
+
+def settling_update(
+    updates: Sequence[int],
+    type_counts: np.ndarray,
+    map_correlation: np.ndarray,
+    count_tolerance: int = 1,
+    min_median_correlation: float = 0.97,
+) -> int:
+    """The first checkpoint's update from which on a training has settled: at it and at every
+    later checkpoint each counted cell type is within ``count_tolerance`` units of its final count
+    and the median (over units) correlation of the rate maps with the final maps is at least
+    ``min_median_correlation``.  Used to choose the study's training length.
+
+    Parameters
+    ----------
+    updates : (K,) update of each checkpoint, increasing.
+    type_counts : (K, C) units of each counted cell type per checkpoint (for the study the
+        typed ones: grid-like, band-like, border).
+    map_correlation : (K, N) ``map_correlation_to_final`` (NaN for units without a map).
+    count_tolerance : units; min_median_correlation : 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> counts = np.array([[0, 100], [5, 95], [9, 91], [10, 90]])
+    >>> corr = np.array([[0.1], [0.9], [0.97], [1.0]])
+    >>> settling_update([0, 10, 100, 200], counts, corr)
+    100
+    """
+    updates = np.asarray(updates)
+    counts = np.asarray(type_counts)
+    median = np.nanmedian(np.asarray(map_correlation, float), axis=1)
+    ok = np.all(np.abs(counts - counts[-1]) <= count_tolerance, axis=1) & (median >= min_median_correlation)
+    k = len(ok)
+    while k > 0 and ok[k - 1]:
+        k -= 1
+    return int(updates[min(k, len(ok) - 1)])
+
+
 def development_dataset(
     checkpoint_activity: Sequence[np.ndarray],
     updates: Sequence[int],
@@ -280,3 +323,31 @@ def development_dataset(
             out.attrs[f"untrained_count_{t}"] = int(tc[zero[0], j])
     out.attrs["has_untrained_checkpoint"] = int(zero.size > 0)
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m cw.analysis.development DEVELOPMENT.nc ...``: each training's settling update."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=settling_update.__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", help="development.nc of a run")
+    ap.add_argument("--count-tolerance", type=int, default=1, help="units (default 1)")
+    ap.add_argument("--min-median-correlation", type=float, default=0.97, help="(default 0.97)")
+    args = ap.parse_args(argv)
+    for path in args.files:
+        with xr.open_dataset(path) as ds:
+            typed = ds["type_count"].sel(cell_type_label=list(TYPED)).transpose("checkpoint", ...).values
+            u = settling_update(ds["update"].values, typed,
+                                ds["map_correlation_to_final"].transpose("checkpoint", "unit").values,
+                                args.count_tolerance, args.min_median_correlation)
+            med = np.nanmedian(ds["map_correlation_to_final"].transpose("checkpoint", "unit").values, axis=1)
+            print(f"{path}: settled from update {u} (counts of {', '.join(TYPED)} within {args.count_tolerance} of the final ones, "
+                  f"median map correlation with the final maps >= {args.min_median_correlation})")
+            for k, upd in enumerate(ds["update"].values):
+                counts = ", ".join(f"{t} {int(c)}" for t, c in zip(ds["cell_type_label"].values,
+                                                                  ds["type_count"].values[k]) if c)
+                print(f"  update {int(upd):5d}: median map r {med[k]:.3f}; {counts}")
+
+
+if __name__ == "__main__":
+    main()
