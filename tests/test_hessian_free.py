@@ -382,3 +382,44 @@ def test_structural_damping_normalisations_agree(small):
     np.testing.assert_allclose(steps[0][0], steps[1][0], rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="structural_damping_normalisation"):
         HessianFreeParams(structural_damping_normalisation="per_batch")
+
+
+def test_cg_stops_when_on_save_says_so():
+    a, b = _spd(50, 1e3, 0)
+    seen = []
+
+    def on_save(i, x):
+        seen.append(i)
+        return i >= 6
+
+    res = conjugate_gradient(lambda v: a @ v, b, max_iters=200, epsilon=1e-30, on_save=on_save)
+    assert seen == [1, 2, 3, 4, 6] and res.stop == "loss_rise"
+    assert res.iterations == 6 and res.products == 6 and res.saved[-1][0] == 6
+    np.testing.assert_allclose(res.phi[6], _phi(a, b, res.x), rtol=1e-9)
+
+
+def test_cg_stop_after_rises_evaluates_forward_and_stops_cg(small):
+    """cg_stop_after_rises = k evaluates the batch loss at each saved iterate while CG runs and
+    stops CG after k rises past the best one: k = 1 stops at the saved iterate after the chosen
+    one, with fewer products than Martens' walk back from the last iterate (k = 0); k larger
+    than the number of saved iterates evaluates them all and chooses the lowest loss, never
+    above Martens' choice."""
+    base = dict(initial_damping=1e-4, curvature_fraction=1.0, cg_max_iters=60, cg_epsilon=1e-12)
+    batch = small["batch"](4)
+    logs = {}
+    for k in (0, 1, 100):
+        hf = HessianFree(small["objective"], HessianFreeParams(cg_stop_after_rises=k, **base))
+        logs[k] = hf.step(small["weights"], batch)[1]
+    l0, l1, lall = logs[0], logs[1], logs[100]
+    saved = save_schedule(60) + [60]
+    assert l0["cg_iters"] == lall["cg_iters"] == 60 and l0["cg_stop"] == CG_STOP_CODES["max_iters"]
+    assert lall["backtrack_evals"] == len(saved)  # every saved iterate evaluated
+    assert l1["cg_stop"] == CG_STOP_CODES["loss_rise"] and l1["cg_iters"] < 60
+    assert saved[saved.index(int(l1["cg_chosen"])) + 1] == l1["cg_iters"]
+    assert l1["cg_products"] == l1["cg_iters"] < l0["cg_products"]
+    assert l1["backtrack_evals"] == saved.index(int(l1["cg_iters"])) + 1
+    for log in (l0, lall):
+        assert log["step_size"] == 1.0  # the chosen iterate taken whole: loss_after is its loss
+    assert lall["loss_after"] <= l0["loss_after"]
+    with pytest.raises(ValueError, match="cg_stop_after_rises"):
+        HessianFreeParams(cg_stop_after_rises=-1)

@@ -18,6 +18,7 @@ per run::
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -32,7 +33,10 @@ TEST_ONLY_TRAJECTORY_KEYS = ("n_test",)
 #: Settings added after networks were shipped, with the value that reproduces the behaviour from
 #: before the key existed: a key at this value is left out of the hash, so that adding an option
 #: never invalidates a shipped network or a committed training state.  ((section, key): value)
-NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("model", "nonlinearity"): "tanh"}
+NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("model", "nonlinearity"): "tanh",
+    ("training", "hessian_free.cg_stop_after_rises"): 0,
+}
 
 SETTINGS_FILE = "settings.json"
 STATE_FILE = "training_state.npz"
@@ -53,9 +57,14 @@ def training_settings(run: Mapping[str, Any]) -> dict:
         "loss": dict(run["loss"]),
         "training": {k: v for k, v in run["training"].items() if k not in NON_NUMERICAL_TRAINING_KEYS},
     }
+    out = copy.deepcopy(out)  # nested sections are changed below; the run's own stay as they are
     for (section, key), neutral in NEUTRAL_DEFAULTS.items():
-        if section in out and key in out[section] and out[section][key] == neutral:
-            del out[section][key]
+        *parents, last = key.split(".")  # "a.b": key b of the dict a of the section
+        where = out.get(section)
+        for p in parents:
+            where = where.get(p) if isinstance(where, dict) else None
+        if isinstance(where, dict) and last in where and where[last] == neutral:
+            del where[last]
     return out
 
 

@@ -37,7 +37,7 @@ from cw.network.optimizers import Batch
 from cw.network.optimizers.params import HessianFreeParams, structural_coefficient  # noqa: F401 (re-exported)
 
 #: Codes of the reason CG stopped, as logged under ``cg_stop``.
-CG_STOP_CODES = {"max_iters": 0, "martens": 1, "residual": 2, "curvature": 3}
+CG_STOP_CODES = {"max_iters": 0, "martens": 1, "residual": 2, "curvature": 3, "loss_rise": 4}
 
 
 # -- pure pieces ----------------------------------------------------------------------------------
@@ -80,6 +80,7 @@ def conjugate_gradient(
     min_gap: int = 10,
     save_ratio: float = 1.3,
     residual_tol: float = 1e-10,
+    on_save: Callable[[int, np.ndarray], bool] | None = None,
 ) -> CGResult:
     """Linear CG on ``A x = b`` (A symmetric positive definite), i.e. minimising
     ``phi(x) = x^T A x / 2 - b^T x``, with Martens' (2010) relative-progress stopping rule.
@@ -91,6 +92,7 @@ def conjugate_gradient(
       with ``k = max(min_gap, ceil(gap_ratio i))`` ("martens");
     * ``||r|| <= residual_tol ||b||`` ("residual"; checked at the start too: a warm start at the
       solution runs no iteration);
+    * ``on_save(i, x)``, called at each saved iterate, returns True ("loss_rise");
     * ``i = max_iters`` ("max_iters").
 
     A non-zero ``x0`` with ``phi(x0) >= 0`` is replaced by 0 (``restarted``).  All arithmetic is in
@@ -132,6 +134,9 @@ def conjugate_gradient(
             phi.append(-0.5 * float(x @ (r + b)))
             if i in schedule:
                 saved.append((i, x.copy()))
+                if on_save is not None and on_save(i, saved[-1][1]):
+                    stop = "loss_rise"
+                    break
             k = max(min_gap, math.ceil(round(gap_ratio * i, 9)))
             if i >= min_iters and i > k and phi[i - k] < 0 and (phi[i] - phi[i - k]) / phi[i] < k * epsilon:
                 stop = "martens"
@@ -268,6 +273,25 @@ class HessianFree:
         x0 = None
         if self.prev is not None and p.cg_warm_start_decay > 0 and self.prev.shape == theta.shape:
             x0 = p.cg_warm_start_decay * self.prev
+        # CG backtracking on the whole batch: from the last iterate back (Martens), or forward
+        # while CG runs, stopping it after cg_stop_after_rises rises past the best iterate.
+        evaluated: dict[int, dict] = {}
+
+        def f_iterate(i: int, x: np.ndarray) -> float:
+            t = obj.loss_terms(self._shifted(theta, x, 1.0, shapes), *batch)
+            evaluated[i] = {k: float(v) for k, v in t.items()}
+            return _finite_or_inf(evaluated[i]["loss"])
+
+        best = {"i": -1, "f": math.inf, "rises": 0}
+
+        def on_save(i: int, x: np.ndarray) -> bool:
+            f = f_iterate(i, x)
+            if f < best["f"]:
+                best.update(i=i, f=f, rises=0)
+            else:
+                best["rises"] += 1
+            return best["rises"] >= p.cg_stop_after_rises
+
         with _single_threaded_blas():
             cg = conjugate_gradient(
                 apply_a,
@@ -280,18 +304,17 @@ class HessianFree:
                 min_gap=p.cg_min_gap,
                 save_ratio=p.backtrack_save_ratio,
                 residual_tol=p.cg_residual_tol,
+                on_save=on_save if p.cg_stop_after_rises > 0 else None,
             )
         self.prev = cg.x
 
-        # CG backtracking on the whole batch.
-        evaluated: dict[int, dict] = {}
-
-        def f_iterate(i: int, x: np.ndarray) -> float:
-            t = obj.loss_terms(self._shifted(theta, x, 1.0, shapes), *batch)
-            evaluated[i] = {k: float(v) for k, v in t.items()}
-            return _finite_or_inf(evaluated[i]["loss"])
-
-        j, f_d, bt_evals = backtrack(cg.saved, f_iterate)
+        if p.cg_stop_after_rises > 0:
+            if cg.saved[-1][0] not in evaluated:  # CG ended between save points
+                on_save(*cg.saved[-1])
+            j = [i for i, _ in cg.saved].index(best["i"]) if best["i"] >= 0 else 0  # -1: no finite loss
+            f_d, bt_evals = best["f"], len(evaluated)
+        else:
+            j, f_d, bt_evals = backtrack(cg.saved, f_iterate)
         chosen, d = cg.saved[j]
 
         # Reduction ratio on the curvature batch, undamped quadratic model (Martens).

@@ -106,6 +106,14 @@ class HessianFreeParams:
     backtrack_save_ratio : float, default 1.3
         CG iterates are saved at i = 1 and then i <- ceil(1.3 i) (1, 2, 3, 4, 6, 8, 11, 15, 20, 26,
         34, 45, ...) and at the last iteration, for CG backtracking on the batch (PAPER: 1.3).
+    cg_stop_after_rises : int, default 0
+        0: CG runs until its stopping rule (at the authors' settings: its 50 iterations), then
+        backtracks from the last saved iterate while the batch loss falls (CODE, Martens 2010).
+        k >= 1: the batch loss is evaluated at each saved iterate while CG runs, and CG stops
+        once the loss has risen at k saved iterates in a row after the best one, which is chosen
+        (OURS).  Where the loss along the saved iterates has one minimum, both choose the same
+        iterate; k >= 1 then spares the CG iterations after it (the cost of an update), and the
+        next update's CG starts from the last iterate reached.
 
     Line search and gradient
     ------------------------
@@ -146,6 +154,7 @@ class HessianFreeParams:
     cg_residual_tol: float = schema_default("training", "hessian_free", "cg_residual_tol")
     cg_warm_start_decay: float = schema_default("training", "hessian_free", "cg_warm_start_decay")
     backtrack_save_ratio: float = schema_default("training", "hessian_free", "backtrack_save_ratio")
+    cg_stop_after_rises: int = schema_default("training", "hessian_free", "cg_stop_after_rises")
     line_search_shrink: float = schema_default("training", "hessian_free", "line_search_shrink")
     line_search_c: float = schema_default("training", "hessian_free", "line_search_c")
     line_search_max_tries: int = schema_default("training", "hessian_free", "line_search_max_tries")
@@ -173,6 +182,9 @@ class HessianFreeParams:
             bad("damping_drop", "in (0, 1)")
         if not self.rho_low <= self.rho_high:
             bad("rho_low", f"<= rho_high ({self.rho_high})")
+        v = self.cg_stop_after_rises
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            bad("cg_stop_after_rises", "an integer >= 0")
         for key in ("cg_max_iters", "cg_min_iters", "cg_min_gap", "line_search_max_tries"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
