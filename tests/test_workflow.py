@@ -211,6 +211,24 @@ def test_a_target_of_an_unknown_run_is_one_line(tmp_path):
     assert lines == [f"config error: {OUT}/sqare/scores.nc: no run 'sqare' in the config (runs: square, triangle)"]
 
 
+def test_only_runs_restricts_the_workflow_to_the_named_runs(tmp_path):
+    """only_runs: the jobs of the named runs alone, the claims table over them; an unknown name
+    is one line naming the key."""
+    shutil.copy(ROOT / "Snakefile", tmp_path)
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copy(ROOT / "workflow/presets/tiny.yaml", tmp_path / "config.yaml")
+    res = _snakemake(tmp_path, "-n", "--config", "only_runs=[triangle]")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout + res.stderr
+    jobs = _jobs(out)
+    assert jobs["train"] == 1 and jobs["scores"] == 1 and jobs["claims"] == 1
+    assert f"{OUT}/triangle/" in out and f"{OUT}/square/" not in out
+    res = _snakemake(tmp_path, "-n", "--config", "only_runs=[sqare]")
+    assert res.returncode != 0
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "config error" in ln]
+    assert lines == ["config error: only_runs: no run 'sqare' in the config (runs: square, triangle)"]
+
+
 @pytest.mark.slow
 def test_a_code_edit_reruns_exactly_the_steps_that_run_that_code(workdir, tmp_path):
     """Each rule's params carry the hash of the code its step runs (cw.codehash): a comment

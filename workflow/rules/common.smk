@@ -15,7 +15,14 @@ config.clear()
 config.update(_validated)
 
 OUT = config["output_dir"].rstrip("/")
-RUNS = {name: cw.config.resolve_run(config, name) for name in config["runs"]}
+_unknown = [name for name in config["only_runs"] if name not in config["runs"]]
+if _unknown:
+    sys.exit(f"config error: only_runs: no run {_unknown[0]!r} in the config (runs: {', '.join(config['runs'])})")
+RUNS = {
+    name: cw.config.resolve_run(config, name)
+    for name in config["runs"]
+    if not config["only_runs"] or name in config["only_runs"]
+}
 
 
 def _check_targets(argv):
