@@ -15,7 +15,7 @@ CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,) $(if $(C
 OUTDIR := $(if $(PRESET),results/$(PRESET),results)
 CHECK   = $(BIN)/python -m cw.steps.settings $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
 
-.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme clean-results
+.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme readme-study study clean-results
 
 help:
 	@echo "make quick            all runs, figures, claims at reduced scale (~15 min, 2 cores) -> results/quick/"
@@ -24,6 +24,8 @@ help:
 	@echo "make train-networks   train or continue the shipped networks (1,900 updates: ~4 h per network"
 	@echo "                      on one core); stop with Ctrl-C at any time, rerun to continue"
 	@echo "make networks-status  one line per shipped network: updates done, last error"
+	@echo "make study            the study of conditions (12 settings x 400 updates, ~20 core-hours);"
+	@echo "                      ONLY=\"baseline,no_stops\": those runs alone; make readme-study: into README"
 	@echo "make reproduce        everything from scratch, training included (~8 h or more on 2 cores)"
 	@echo "make test             the test suite (~7 min, 2 cores); make test-fast: unit tests only"
 	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
@@ -58,6 +60,11 @@ train-networks: setup
 	@$(CHECK)
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG) --config networks_mode=continue -- networks
 
+## the study of conditions (workflow/presets/study.yaml): train or continue its networks in
+## networks/study/, then its table and figure in results/study/; ONLY="a,b": these runs alone
+study: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/study.yaml --config networks_mode=continue $(if $(ONLY),'only_runs=[$(ONLY)]',)
+
 networks-status: setup
 	@$(BIN)/python -m cw.network.networks networks
 
@@ -77,6 +84,10 @@ report: setup
 readme: setup
 	@test -n "$(WALL)" || { echo 'error: give the wall time of the run, e.g. make readme WALL="1 h 20 min"'; exit 1; }
 	$(BIN)/python -m cw.report.readme --results results --docs docs --wall "$(WALL)"
+
+## the study's table and figure (after snakemake --configfile workflow/presets/study.yaml) into README.md
+readme-study: setup
+	$(BIN)/python -m cw.report.readme --study results/study --docs docs
 
 ## results are hours of computing: moved aside, never deleted
 clean-results:

@@ -49,3 +49,28 @@ def test_missing_inputs(tmp_path):
     with pytest.raises(ValueError, match="markers"):
         readme.update_readme(md, "x")
     assert md.read_text() == "no markers\n"
+
+
+def test_study_section(tmp_path):
+    """--study: the study table and figure between the study markers; the results part untouched."""
+    from PIL import Image
+
+    study = tmp_path / "results" / "study"
+    _png(study / readme.STUDY_FIGURE[0], 1200, 2400)
+    (study / "study.md").write_text("Study of conditions: runs a, b (output folder x).\n\n| run | n_grid_like |\n|---|---|\n| a | 0 |\n")
+    (study / "study.csv").write_text("run,n_grid_like\na,0\n")
+    md = tmp_path / "README.md"
+    md.write_text(f"intro\n{readme.BEGIN}\nresults\n{readme.END}\n{readme.STUDY_BEGIN}\nold\n{readme.STUDY_END}\nend\n")
+    readme.main(["--study", str(study), "--docs", str(tmp_path / "docs"), "--readme", str(md), "--width", "600"])
+    text = md.read_text()
+    assert f"{readme.BEGIN}\nresults\n{readme.END}" in text and "\nold\n" not in text and text.endswith("end\n")
+    assert "| a | 0 |" in text and "Study of conditions:" not in text
+    assert "(docs/study_best_units.png)" in text and "(docs/study.csv)" in text
+    assert (tmp_path / "docs" / "study.csv").read_text() == "run,n_grid_like\na,0\n"
+    with Image.open(tmp_path / "docs" / "study_best_units.png") as im:
+        assert im.size == (600, 1200)
+    (study / "study.md").unlink()
+    with pytest.raises(FileNotFoundError, match="no study table"):
+        readme.main(["--study", str(study), "--docs", str(tmp_path / "docs"), "--readme", str(md)])
+    with pytest.raises(SystemExit, match="--wall"):
+        readme.main(["--results", str(tmp_path), "--readme", str(md)])

@@ -10,6 +10,12 @@ between the markers :data:`BEGIN` and :data:`END` with the figures, the claims t
 (``<results>/claims.md``), the date of the claims table, the machine (CPU model, cores) and the
 wall time given with ``--wall`` (Snakemake does not record the wall time of a whole workflow
 run; the wall times of all its jobs are summed from their ``benchmark:`` files and printed too).
+
+With ``--study`` (the output folder of the study preset, e.g. ``results/study``) it writes the
+study's part instead, between :data:`STUDY_BEGIN` and :data:`STUDY_END`: the study table
+(``study.md``, copied with ``study.csv`` into ``<docs>/``) and its figure of best-scoring units::
+
+    python -m cw.report.readme --study results/study --docs docs
 """
 
 from __future__ import annotations
@@ -19,10 +25,16 @@ import csv
 import datetime as _dt
 import os
 import platform
+import shutil
 from pathlib import Path
 
 BEGIN = "<!-- results:begin (written by python -m cw.report.readme) -->"
 END = "<!-- results:end -->"
+STUDY_BEGIN = "<!-- study:begin (written by python -m cw.report.readme --study) -->"
+STUDY_END = "<!-- study:end -->"
+#: (path under the study folder, file name under docs/, caption)
+STUDY_FIGURE = ("figures/study_best_units.png", "study_best_units.png",
+                "Best-scoring units of each setting of the study (rate maps; score60 left, score90 right)")
 
 #: (path under <results>/figures, file name under docs/, caption)
 FIGURES: tuple[tuple[str, str, str], ...] = (
@@ -107,13 +119,34 @@ def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def update_readme(readme: Path, text: str) -> None:
-    """Replace the marked results section of ``readme`` with ``text``."""
+def study_section(study: Path, docs_rel: str, note: str = "") -> str:
+    """Markdown of the study's part of the README, for the study output folder ``study``."""
+    table = study / "study.md"
+    if not table.is_file():
+        raise FileNotFoundError(f"{table}: no study table; run the study preset first")
+    stamp = _dt.datetime.fromtimestamp(table.stat().st_mtime, _dt.timezone.utc)
+    body = [ln for ln in table.read_text().split("\n") if not ln.startswith("Study of conditions:")]
+    _, name, caption = STUDY_FIGURE
+    lines = [
+        STUDY_BEGIN,
+        "",
+        f"Study table of {stamp:%Y-%m-%d %H:%M} UTC (`{table}`, also [`{docs_rel}/study.csv`]({docs_rel}/study.csv)).",
+    ]
+    if note:
+        lines += ["", note]
+    lines += ["", "\n".join(body).strip()]
+    lines += ["", f"![{caption}]({docs_rel}/{name})", f"*{caption}.*", "", STUDY_END]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_readme(readme: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the part of ``readme`` between the markers ``begin`` and ``end`` with ``text``
+    (which carries the markers)."""
     old = readme.read_text()
-    if BEGIN not in old or END not in old:
-        raise ValueError(f"{readme}: markers {BEGIN!r} and {END!r} not found")
-    head, rest = old.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in old or end not in old:
+        raise ValueError(f"{readme}: markers {begin!r} and {end!r} not found")
+    head, rest = old.split(begin, 1)
+    _, tail = rest.split(end, 1)
     new = head + text.rstrip("\n") + tail
     tmp = readme.with_name(readme.name + ".tmp")
     tmp.write_text(new)
@@ -125,15 +158,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results", default="results", help="output folder of the run (config output_dir)")
     ap.add_argument("--docs", default="docs", help="folder for the small PNGs")
     ap.add_argument("--readme", default="README.md")
-    ap.add_argument("--wall", required=True, help="wall time of the workflow run, as text")
+    ap.add_argument("--wall", help="wall time of the workflow run, as text (required without --study)")
+    ap.add_argument("--study", help="output folder of the study preset: write the study's part instead")
     ap.add_argument("--note", default="", help="a sentence placed under the heading line")
     ap.add_argument("--width", type=int, default=900, help="width of the PNGs (pixels)")
     a = ap.parse_args(argv)
     results, docs = Path(a.results), Path(a.docs)
+    docs_rel = os.path.relpath(docs, Path(a.readme).parent)
+    if a.study:
+        study = Path(a.study)
+        src, name, _ = STUDY_FIGURE
+        if not (study / src).is_file():
+            raise SystemExit(f"error: figure not found: {study / src} (run the study preset first)")
+        text = study_section(study, docs_rel, a.note)
+        shrink(study / src, docs / name, a.width)
+        shutil.copyfile(study / "study.csv", docs / "study.csv")
+        update_readme(Path(a.readme), text, STUDY_BEGIN, STUDY_END)
+        print(f"wrote the study table and figure to {docs}/ and the study part of {a.readme}")
+        return
+    if not a.wall:
+        raise SystemExit("error: --wall: give the wall time of the run, e.g. --wall '1 h 20 min'")
     missing = [str(results / "figures" / src) for src, _, _ in FIGURES if not (results / "figures" / src).is_file()]
     if missing:
         raise SystemExit(f"error: figure not found: {missing[0]} (run the workflow first)")
-    text = section(results, os.path.relpath(docs, Path(a.readme).parent), a.wall, a.note)
+    text = section(results, docs_rel, a.wall, a.note)
     for src, name, _ in FIGURES:
         shrink(results / "figures" / src, docs / name, a.width)
     update_readme(Path(a.readme), text)
