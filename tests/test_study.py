@@ -28,7 +28,7 @@ def test_study_rows_count_types_and_take_verdicts(tmp_path):
     rows = study_rows([{"name": "base", "setting": "authors"}, {"name": "other", "setting": "no cost"}], [a, b], claims)
     assert rows[0]["n_grid_like"] == 1 and rows[0]["n_border"] == 2 and rows[0]["n_band_like"] == 0
     assert rows[0]["best_score60"] == 0.5 and rows[0]["best_score90"] == 0.3
-    assert rows[0]["error_pct_width"] == "7.5" and rows[0]["C2"] == "holds" and rows[0]["C5a"] == ""
+    assert rows[0]["error_pct_width"] == 7.5 and rows[0]["C2"] == "holds" and rows[0]["C5a"] == ""
     assert rows[1]["n_band_like"] == 1 and np.isnan(rows[1]["best_score60"]) and rows[1]["best_score90"] == 0.05
     assert rows[1]["C5a"] == "fails" and rows[1]["C2"] == ""
     md = study_markdown(rows, "Study")

@@ -61,7 +61,7 @@ def study_rows(
         row = {
             "run": run["name"],
             "setting": run.get("setting", ""),
-            "error_pct_width": v.get("_error_pct", ""),
+            "error_pct_width": float(v["_error_pct"]) if v.get("_error_pct", "") != "" else float("nan"),
             **{f"n_{t}": int(np.sum(types == t)) for t in COUNTED_TYPES},
             **{f"best_{k}": _best(sc[k].values) for k in ("score60", "score90")},
         }
