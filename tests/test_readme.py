@@ -69,6 +69,11 @@ def test_study_section(tmp_path):
     assert (tmp_path / "docs" / "study.csv").read_text() == "run,n_grid_like\na,0\n"
     with Image.open(tmp_path / "docs" / "study_best_units.png") as im:
         assert im.size == (600, 1200)
+    (study / "study.csv").rename(study / "kept.csv")
+    with pytest.raises(SystemExit, match="study.csv"):
+        readme.main(["--study", str(study), "--docs", str(tmp_path / "other"), "--readme", str(md)])
+    assert not (tmp_path / "other").exists() and md.read_text() == text  # nothing half-written
+    (study / "kept.csv").rename(study / "study.csv")
     (study / "study.md").unlink()
     with pytest.raises(FileNotFoundError, match="no study table"):
         readme.main(["--study", str(study), "--docs", str(tmp_path / "docs"), "--readme", str(md)])

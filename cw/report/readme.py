@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.study:
         study = Path(a.study)
         src, name, _ = STUDY_FIGURE
-        if not (study / src).is_file():
-            raise SystemExit(f"error: figure not found: {study / src} (run the study preset first)")
+        for path in (study / src, study / "study.csv"):
+            if not path.is_file():
+                raise SystemExit(f"error: not found: {path} (run the study preset first)")
         text = study_section(study, docs_rel, a.note)
         shrink(study / src, docs / name, a.width)
         shutil.copyfile(study / "study.csv", docs / "study.csv")
