@@ -110,7 +110,7 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
             ax.set_title(f"unit {u}: {key} {s[u]:.2f}\n{sc['cell_type'].values[u]}", fontsize=7)
         axes[i, 0].set_ylabel(f"{run['name']}\n{run.get('setting', '')}", fontsize=7)
     fig.suptitle("Best-scoring unit of each setting (rate maps, own colour scale)", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # 0.3 inch kept for the title
     return fig
 
 
