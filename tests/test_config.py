@@ -169,3 +169,16 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
     good.write_text("runs:\n  mine: {arena: square, seed: 1}\n")
     assert main(["--base", str(ROOT / "config.yaml"), str(good)]) == 0
     assert main(["--base", str(ROOT / "config.yaml"), str(bad)]) == 1
+
+
+def test_penalty_weight_damping_needs_an_l2_weight():
+    """With damping penalty_weights the L2 weight is the damping: 0 is refused in one line."""
+    from cw.config import ConfigError
+    from cw.steps.settings import validate_config
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["loss"]["lambda_l2"] = 0.0
+    with pytest.raises(ConfigError, match=r"runs.square.loss.lambda_l2: must be > 0 with training.hessian_free.damping"):
+        validate_config(cfg)
+    cfg["training"]["hessian_free"]["damping"] = "tikhonov"
+    validate_config(cfg)  # a Tikhonov run may drop the L2 penalty

@@ -190,9 +190,9 @@ def test_the_composite_defaults_come_from_their_sections():
 def test_a_changed_config_value_is_caught(config, schema):
     cfg = copy.deepcopy(config)
     cfg["scores"]["border"]["field_threshold"] = 0.35
-    cfg["model"]["speed_scale"] = 10  # an int where the default is a float
+    cfg["model"]["speed_scale"] = 1  # an int where the default is a float
     assert disagreements(cfg, schema) == [
-        "model.speed_scale: config.yaml 10 != schema 10.0",
+        "model.speed_scale: config.yaml 1 != schema 1.0",
         "scores.border.field_threshold: config.yaml 0.35 != schema 0.3",
     ]
 

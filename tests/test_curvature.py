@@ -221,3 +221,32 @@ def test_gradient_directional_derivative(setup):
 
     fd = (f(w_flat + eps * v) - f(w_flat - eps * v)) / (2 * eps)
     np.testing.assert_allclose(flatten(grads) @ v, fd, rtol=1e-7)
+
+
+@pytest.mark.parametrize("damping", ["penalty_weights", "tikhonov"])
+def test_operator_handed_to_cg_equals_the_explicit_matrices(setup, damping):
+    """The optimiser's damped operator, column by column, against the explicit matrices:
+    penalty_weights (CODE): G_E + lambda_FR G_FR + lambda_L2 H_L2 + mu lambda_L2 S, no identity;
+    tikhonov (OURS): G + lambda I + lambda mu S."""
+    from cw.network.optimizers import Batch
+    from cw.network.optimizers.hessian_free import HessianFree, HessianFreeParams
+
+    s = setup
+    g_err, g_fr, h_l2, s_mat = _explicit_matrices(s)
+    mu = 1500.0
+    params = HessianFreeParams(damping=damping, structural_damping=mu, initial_damping=0.02, curvature_fraction=1.0)
+    hf = HessianFree(s["objective"], params)
+    c = lambda z: tf.constant(z, F64)
+    targets = tf.zeros((M, T, 2), F64)
+    batch = Batch(s["inputs"], targets, s["noise"], c(LAMBDA_L2), c(LAMBDA_FR))
+    s["objective"].loss_and_grad(s["weights"], *batch)  # the rates of this point, as in a step
+    apply_a, lam, struct_weight = hf.damped_operator(s["weights"], batch)
+    mu_el = mu / (T * N)  # per_element: S a mean over steps and units as well as trials
+    if damping == "penalty_weights":
+        assert lam == 0.0 and struct_weight == pytest.approx(mu_el * LAMBDA_L2, rel=1e-15)
+        want = g_err + g_fr + h_l2 + mu_el * LAMBDA_L2 * s_mat
+    else:
+        assert lam == 0.02 and struct_weight == pytest.approx(mu_el * 0.02, rel=1e-15)
+        want = g_err + g_fr + h_l2 + 0.02 * np.eye(g_err.shape[0]) + mu_el * 0.02 * s_mat
+    got = np.stack([apply_a(e) for e in np.eye(g_err.shape[0])], axis=1)
+    assert np.abs(got - want).max() < 1e-10 * np.abs(want).max()

@@ -21,6 +21,7 @@ from cw.network.optimizers.hessian_free import (
     line_search,
     save_schedule,
     update_damping,
+    update_penalty_damping,
 )
 from cw.network.penalties import PenaltyAdaptParams, adapt_penalty_weights
 
@@ -206,7 +207,7 @@ def _path_integration(m, t, seed, model):
 
 @pytest.fixture(scope="module")
 def small():
-    model = ModelParams(n_units=N)
+    model = ModelParams(n_units=N, heading_encoding="angle", speed_scale=10.0)  # inputs of order 1
     objective = Objective(model, tf.float32)
     w = init_weights(model, np.random.default_rng(1))
     weights = [tf.constant(w[k]) for k in WEIGHT_NAMES]
@@ -239,7 +240,7 @@ def test_hf_lowers_loss_and_damping_follows_rho(small):
     # Curvature on the whole (small) batch: the quadratic model is then the batch's own, and
     # the Levenberg-Marquardt mechanics are checked without sub-batch sampling error.
     params = HessianFreeParams(
-        initial_damping=0.01, curvature_fraction=1.0, structural_damping=0.03,
+        damping="tikhonov", initial_damping=0.01, curvature_fraction=1.0, structural_damping=0.03,
         structural_damping_normalisation="per_trial",
     )
     hf = HessianFree(small["objective"], params)
@@ -404,7 +405,7 @@ def test_cg_stop_after_rises_evaluates_forward_and_stops_cg(small):
     one, with fewer products than Martens' walk back from the last iterate (k = 0); k larger
     than the number of saved iterates evaluates them all and chooses the lowest loss, never
     above Martens' choice."""
-    base = dict(initial_damping=1e-4, curvature_fraction=1.0, cg_max_iters=60, cg_epsilon=1e-12)
+    base = dict(damping="tikhonov", initial_damping=1e-4, curvature_fraction=1.0, cg_max_iters=60, cg_epsilon=1e-12)
     batch = small["batch"](4)
     logs = {}
     for k in (0, 1, 100):
@@ -423,3 +424,71 @@ def test_cg_stop_after_rises_evaluates_forward_and_stops_cg(small):
     assert lall["loss_after"] <= l0["loss_after"]
     with pytest.raises(ValueError, match="cg_stop_after_rises"):
         HessianFreeParams(cg_stop_after_rises=-1)
+
+
+# -- the authors' damping: the penalty weights are the damping -------------------------------------
+def test_penalty_damping_params():
+    assert HessianFreeParams().damping == "penalty_weights" and HessianFreeParams().lm_weights == "l2_fr"
+    with pytest.raises(ValueError, match="training.hessian_free.damping"):
+        HessianFreeParams(damping="lambda")
+    with pytest.raises(ValueError, match="training.hessian_free.lm_weights"):
+        HessianFreeParams(lm_weights="fr")
+
+
+_THIRD, _LOW = 1.0 / 3.0, 1.0 / 500.0
+
+
+@pytest.mark.parametrize(
+    "pen_l2, pen_fr, rho, lm, banded, final",
+    [
+        # E = 1, R_L2 = R_FR = 1, so each penalty equals its weight.  Bands (code rule) first:
+        # lambda_L2 x 2/3 above E/3, x 3/2 below E/500; lambda_FR x 2/3 above E/3.  Then the
+        # Levenberg-Marquardt factor on both (l2_fr) or lambda_L2 alone (l2): rho > 3/4: 2/3,
+        # rho < 1/4 or undefined: 3/2, the edges themselves unchanged.
+        (0.1, 0.1, 0.5, "l2_fr", (0.1, 0.1), (0.1, 0.1)),
+        (0.1, 0.1, 0.75, "l2_fr", (0.1, 0.1), (0.1, 0.1)),  # rho edge: inside
+        (0.1, 0.1, 0.25, "l2_fr", (0.1, 0.1), (0.1, 0.1)),  # rho edge: inside
+        (0.1, 0.1, 0.9, "l2_fr", (0.1, 0.1), (0.1 * 2 / 3, 0.1 * 2 / 3)),
+        (0.1, 0.1, 0.1, "l2_fr", (0.1, 0.1), (0.15, 0.15)),
+        (0.1, 0.1, -math.inf, "l2_fr", (0.1, 0.1), (0.15, 0.15)),  # the loss rose
+        (0.1, 0.1, math.nan, "l2_fr", (0.1, 0.1), (0.15, 0.15)),  # model predicts no decrease
+        (0.1, 0.1, 0.9, "l2", (0.1, 0.1), (0.1 * 2 / 3, 0.1)),
+        (0.1, 0.1, 0.1, "l2", (0.1, 0.1), (0.15, 0.1)),
+        (0.5, 0.5, 0.9, "l2_fr", (0.5 * 2 / 3, 0.5 * 2 / 3), (0.5 * 4 / 9, 0.5 * 4 / 9)),  # both above E/3
+        (0.5, 0.5, 0.1, "l2_fr", (0.5 * 2 / 3, 0.5 * 2 / 3), (0.5, 0.5)),  # band down, LM up: back
+        (_THIRD, _THIRD, 0.5, "l2_fr", (_THIRD, _THIRD), (_THIRD, _THIRD)),  # upper band edge inside
+        (_LOW, 0.0, 0.5, "l2_fr", (_LOW, 0.0), (_LOW, 0.0)),  # lower band edge inside
+        (1e-3, 1e-6, 0.9, "l2_fr", (1.5e-3, 1e-6), (1e-3, 1e-6 * 2 / 3)),  # L2 raised, FR never raised
+        (1e-3, 1e-6, 0.1, "l2", (1.5e-3, 1e-6), (2.25e-3, 1e-6)),
+    ],
+)
+def test_coupled_penalty_update_table(pen_l2, pen_fr, rho, lm, banded, final):
+    """One update of the authors' scheme: the band rule before CG, then the LM rule after it."""
+    got_banded = adapt_penalty_weights(1.0, 1.0, 1.0, pen_l2, pen_fr, PenaltyAdaptParams(rule="code"))
+    assert got_banded == pytest.approx(banded, rel=1e-14)
+    got = update_penalty_damping(*got_banded, rho, lm)
+    assert got == pytest.approx(final, rel=1e-14)
+
+
+def test_penalty_damping_step_moves_the_penalty_weights_by_rho(small):
+    """With penalty_weights the optimiser keeps no lambda: each step returns the LM factors of its
+    rho for the penalty weights it was given (both weights with lm_weights l2_fr); rho is -inf
+    whenever the loss on the curvature batch rose, and the structural weight is mu lambda_L2."""
+    from cw.network.optimizers.params import structural_coefficient
+
+    params = HessianFreeParams(curvature_fraction=1.0, structural_damping=1500.0)
+    hf = HessianFree(small["objective"], params)
+    w, lam_l2, lam_fr, factors = small["weights"], 0.5, 0.1, set()
+    batch0 = small["batch"](0)
+    for _ in range(8):
+        batch = batch0._replace(lambda_l2=tf.constant(lam_l2, tf.float32), lambda_fr=tf.constant(lam_fr, tf.float32))
+        w, log = hf.step(w, batch)
+        assert "damping" not in log and hf.damping == params.initial_damping  # no lambda I term
+        assert log["structural_damping"] == pytest.approx(lam_l2 * structural_coefficient(params, T, N), rel=1e-7)
+        assert not log["rho"] < 0 or log["rho"] == -math.inf  # a rise of the loss is -inf, never a finite < 0
+        f = update_damping(1.0, log["rho"])
+        assert (log["lambda_l2_factor"], log["lambda_fr_factor"]) == (f, f)
+        factors.add(round(f, 6))
+        lam_l2, lam_fr = update_penalty_damping(lam_l2, lam_fr, log["rho"])
+    assert round(2 / 3, 6) in factors  # the first updates are well modelled: the weights fall
+    assert factors <= {1.0, 1.5, round(2 / 3, 6)}

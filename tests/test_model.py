@@ -164,11 +164,11 @@ def test_initialisation_follows_the_paper():
 
 
 def test_inputs_encoding():
-    p = ModelParams(speed_scale=10.0)
+    p = ModelParams(speed_scale=10.0, heading_encoding="angle")
     speed = np.array([[0.0, 0.02]])
     heading = np.array([[0.5, 3.0]])
     np.testing.assert_allclose(encode_inputs(speed, heading, p)[0], [[0, 0.5], [0.2, 3.0]], rtol=1e-6)
-    q = ModelParams(heading_encoding="cos_sin")
+    q = ModelParams(heading_encoding="cos_sin", speed_scale=10.0)
     np.testing.assert_allclose(encode_inputs(speed, heading, q)[0, 1], [0.2, np.cos(3.0), np.sin(3.0)], rtol=1e-6)
     assert q.n_inputs == 3 and p.n_inputs == 2
 
@@ -191,3 +191,27 @@ def test_noise_is_reproducible_and_scaled():
 def test_bad_model_params_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):
         ModelParams(**kwargs)
+
+
+def test_heading_in_turns_and_raw_speed():
+    """The authors' inputs (CODE): heading / (2 pi) wrapped to [0, 1), the speed unscaled."""
+    from cw.network.model import encode_inputs
+
+    p = ModelParams()  # the defaults: turns, speed_scale 1
+    assert p.heading_encoding == "turns" and p.speed_scale == 1.0 and p.n_inputs == 2
+    heading = np.array([[0.0, np.pi / 2, np.pi, -np.pi / 2, 2 * np.pi, -1e-3, 7 * np.pi, -np.nextafter(0, 1)]])
+    speed = np.array([[0.0, 0.05, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0]])
+    x = encode_inputs(speed, heading, p)
+    assert x.shape == (1, 8, 2) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :, 0], speed[0], rtol=1e-7)
+    np.testing.assert_allclose(x[0, :6, 1], [0.0, 0.25, 0.5, 0.75, 0.0, 1.0 - 1e-3 / (2 * np.pi)], atol=1e-7)
+    assert x[0, 6, 1] == pytest.approx(0.5, abs=1e-7)
+    assert x[0, 7, 1] == 0.0  # just below a whole turn: rounds to 1 in float32, wrapped to 0
+    rng = np.random.default_rng(0)
+    h = rng.uniform(-50, 50, (20, 300))
+    t = encode_inputs(np.zeros_like(h), h, p)[..., 1]
+    assert t.min() >= 0.0 and t.max() < 1.0  # in [0, 1), also after float32 rounding
+    np.testing.assert_allclose(np.cos(2 * np.pi * t), np.cos(h), atol=2e-5)  # the same direction
+    # angle (rad) and speed x 10: the earlier default
+    q = ModelParams(heading_encoding="angle", speed_scale=10.0)
+    np.testing.assert_allclose(encode_inputs(speed, heading, q)[0], np.stack([10 * speed[0], heading[0]], -1), rtol=1e-6, atol=1e-12)

@@ -118,3 +118,30 @@ def test_divergence_names_the_run_and_update(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"square7: non-finite loss or weights at update \d"):
         train(init_weights(mp, rng), _fixed(inputs, targets, 10), mp, LossParams(), tp, 0, label="square7",
               progress=False, state_path=state)
+
+
+def test_penalty_weight_damping_bands_before_cg_and_lm_after(pool):
+    """Hessian-free with damping penalty_weights (CODE): in every update the band rule acts on the
+    weights the previous update left (on this update's loss terms), the step uses the banded
+    weights, and the optimiser's LM factor of this update's rho gives the next weights."""
+    from cw.network.optimizers.hessian_free import update_penalty_damping
+    from cw.network.penalties import PenaltyAdaptParams, adapt_penalty_weights
+
+    mp, _ = pool
+    hf = {"damping": "penalty_weights", "cg_max_iters": 8, "curvature_fraction": 1.0}
+    tp = TrainingParams(optimizer="hessian_free", n_updates=6, batch_size=50, n_checkpoints=3, hessian_free=hf)
+    w0 = init_weights(mp, rng_for(3, "init"))
+    loss = LossParams(lambda_l2=0.5, lambda_fr=0.1)
+    res = train(w0, fresh_batches(ARENA, TRAJ, mp, 50, 3), mp, loss, tp, 3, progress=False)
+    before = (0.5, 0.1)
+    adapt = PenaltyAdaptParams()
+    lm_moves = 0
+    for row in res.history:
+        banded = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], *before, adapt)
+        assert (row["lambda_l2"], row["lambda_fr"]) == pytest.approx(banded, rel=1e-12)
+        nxt = update_penalty_damping(row["lambda_l2"], row["lambda_fr"], row["rho"])
+        assert (row["lambda_l2_next"], row["lambda_fr_next"]) == pytest.approx(nxt, rel=1e-12)
+        lm_moves += row["lambda_l2_next"] != row["lambda_l2"]
+        before = nxt
+    assert lm_moves >= 1  # the LM rule moved the weights at least once
+    assert res.history[-1]["loss_after"] < res.history[0]["loss"]

@@ -28,7 +28,7 @@ from cw.validation import section_from_dict
 RECURRENT_INITS = ("orthogonal", "gaussian")
 NOISE_LOCATIONS = ("rate", "activation")
 NONLINEARITIES = ("tanh", "retanh")
-HEADING_ENCODINGS = ("angle", "cos_sin")
+HEADING_ENCODINGS = ("turns", "angle", "cos_sin")
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,14 @@ class ModelParams:
     init_recurrent_gain : float
         Gain g of W_rec: orthogonal matrix times g, or entries N(0, g^2 / N)
         (PAPER: 1.5 for the Gaussian init; OURS: 1.0 for the orthogonal init).
-    heading_encoding : {"angle", "cos_sin"}
-        Heading input as one scalar angle in radians (PAPER) or as (cos, sin) (OURS, alternative).
+    heading_encoding : {"turns", "angle", "cos_sin"}
+        Heading input: one scalar, the heading in turns, ``heading / (2 pi)`` wrapped to [0, 1)
+        (CODE: the port of the authors' trainer, ``dataset.py``); one scalar angle in radians
+        (PAPER says "the direction", unscaled; the earlier default); or two channels (cos, sin)
+        (OURS, alternative).
     speed_scale : float
-        Speed input = speed (m/step) times this factor, in step/m (OURS: 10, so that moving speeds
-        are of order 0.1-1).
+        Speed input = speed (m/step) times this factor, in step/m (CODE: 1, the raw speed of
+        0 to 0.2 m/step; the earlier default was 10, OURS).
     n_outputs : int
         Number of linear read-outs, the x and y coordinates (PAPER: 2).
     """
@@ -95,8 +98,8 @@ class ModelParams:
 
     @property
     def n_inputs(self) -> int:
-        """Number of input channels: speed plus one (angle) or two (cos, sin) heading channels."""
-        return 2 if self.heading_encoding == "angle" else 3
+        """Number of input channels: speed plus one (turns, angle) or two (cos, sin) heading channels."""
+        return 3 if self.heading_encoding == "cos_sin" else 2
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "ModelParams":
@@ -177,14 +180,26 @@ def encode_inputs(speed: np.ndarray, heading: np.ndarray, params: ModelParams) -
 
     Returns
     -------
-    (M, T, N_in) float32 array: ``[speed * speed_scale, heading]`` or
+    (M, T, N_in) float32 array: ``[speed * speed_scale, heading / (2 pi) mod 1]`` (turns, in
+    [0, 1)), ``[speed * speed_scale, heading]`` (angle, rad) or
     ``[speed * speed_scale, cos(heading), sin(heading)]``.
+
+    Examples
+    --------
+    >>> p = ModelParams(heading_encoding="turns", speed_scale=1.0)
+    >>> encode_inputs(np.array([[0.1, 0.0]]), np.array([[-np.pi / 2, 5 * np.pi]]), p)[0].tolist()
+    [[0.10000000149011612, 0.75], [0.0, 0.5]]
     """
     s = np.asarray(speed, np.float32) * np.float32(params.speed_scale)
-    h = np.asarray(heading, np.float32)
-    if params.heading_encoding == "angle":
+    if params.heading_encoding == "turns":
+        turns = np.mod(np.asarray(heading, np.float64) / (2.0 * np.pi), 1.0).astype(np.float32)
+        # float32 rounding can give exactly 1 for headings just below a multiple of 2 pi
+        chans = [s, np.where(turns >= 1.0, np.float32(0.0), turns)]
+    elif params.heading_encoding == "angle":
+        h = np.asarray(heading, np.float32)
         chans = [s, h]
     else:
+        h = np.asarray(heading, np.float32)
         chans = [s, np.cos(h), np.sin(h)]
     return np.stack(chans, axis=-1).astype(np.float32)
 

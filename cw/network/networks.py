@@ -36,6 +36,8 @@ TEST_ONLY_TRAJECTORY_KEYS = ("n_test",)
 NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {
     ("model", "nonlinearity"): "tanh",
     ("training", "hessian_free.cg_stop_after_rises"): 0,
+    ("training", "hessian_free.damping"): "tikhonov",
+    ("training", "hessian_free.lm_weights"): "l2_fr",
 }
 
 SETTINGS_FILE = "settings.json"

@@ -281,6 +281,7 @@ def train(
     objective = Objective(model)
     optimizer = make_optimizer(training.optimizer, training.optimizer_settings, objective)
     adapt = PenaltyAdaptParams.from_dict(training.adapt_penalties)
+    bands_first = penalties_are_damping(training)
     noise_seed = int(np.random.SeedSequence([int(seed), STREAMS["noise"]]).generate_state(1)[0] >> 1)
     lam_l2, lam_fr = float(loss.lambda_l2), float(loss.lambda_fr)
 
@@ -346,10 +347,16 @@ def train(
                 raise ValueError(f"{label}: batch of update {update} has {inputs.shape[0]} trials, expected {m}")
             t_batch = time.perf_counter() - t0
             n_steps = inputs.shape[1]
+            noise = objective.noise((m, n_steps), (noise_seed, update))
+            if bands_first:  # the authors' order: the band rule on this batch, then CG with its weights
+                t = objective.loss_terms(w, inputs, targets, noise, lam_l2, lam_fr)
+                lam_l2, lam_fr = adapt_penalty_weights(
+                    float(t["error"]), float(t["r_l2"]), float(t["r_fr"]), lam_l2, lam_fr, adapt
+                )
             batch = Batch(
                 inputs=tf.constant(inputs),
                 targets=tf.constant(targets),
-                noise=objective.noise((m, n_steps), (noise_seed, update)),
+                noise=noise,
                 lambda_l2=tf.constant(lam_l2, objective.dtype),
                 lambda_fr=tf.constant(lam_fr, objective.dtype),
             )
@@ -365,7 +372,11 @@ def train(
                     + (f"; last good state kept in {state_path}" if state_path is not None and Path(state_path).is_file() else "")
                 )
             w = w_new
-            lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
+            if bands_first:  # the optimiser's Levenberg-Marquardt rule moves the penalty weights
+                lam_l2, lam_fr = lam_l2 * info["lambda_l2_factor"], lam_fr * info["lambda_fr_factor"]
+                row["lambda_l2_next"], row["lambda_fr_next"] = lam_l2, lam_fr
+            else:
+                lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
             history.append(row)
             if on_update is not None:
                 on_update(row)
@@ -391,6 +402,18 @@ def train(
         bar.close()
     log.info("%s: updates %d-%d in %.1f s", label, start, training.n_updates, time.perf_counter() - t_start)
     return TrainResult(tensors_to_weights(w), ckpt_updates, ckpts, history)
+
+
+def penalties_are_damping(training: TrainingParams) -> bool:
+    """True when the penalty weights are the Hessian-free damping (``training.hessian_free.damping:
+    penalty_weights``): the band rule then runs before each update's CG and the optimiser's
+    Levenberg-Marquardt rule sets the weights after it; otherwise the band rule runs after each
+    update on that update's loss terms."""
+    if training.optimizer != "hessian_free":
+        return False
+    from cw.network.optimizers.params import HessianFreeParams
+
+    return HessianFreeParams.from_dict(training.hessian_free).damping == "penalty_weights"
 
 
 class progress_bar:

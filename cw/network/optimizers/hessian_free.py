@@ -1,6 +1,8 @@
 """Hessian-free (truncated Newton) optimisation: Martens (2010), Martens & Sutskever (2011).
 
-One update on a minibatch (all evaluations see the same trials and the same noise sample)::
+Two damping schemes (``HessianFreeParams.damping``).  ``tikhonov`` (Martens 2010; OURS as a
+default until the authors' scheme was known), one update on a minibatch (all evaluations see the
+same trials and the same noise sample)::
 
     f0, g  <- loss and gradient on the batch (g rescaled to norm <= clip_grad_norm for CG)
     A v    := G v + lambda v + lambda mu S v        on the curvature batch (a subset of the batch)
@@ -15,7 +17,25 @@ One update on a minibatch (all evaluations see the same trials and the same nois
     theta  <- theta + eta d
 
 G is the Gauss-Newton matrix of the loss (error, firing-rate penalty and L2 penalty) and S the
-structural-damping matrix on the hidden states; see :mod:`cw.network.curvature`.  CG vectors, scalars and
+structural-damping matrix on the hidden states; see :mod:`cw.network.curvature`.
+
+``penalty_weights`` (CODE: ``train.py`` of the port of the authors' trainer; the first author's
+later trainer has the same coupling) has no lambda I.  The damping *is* the loss's penalty
+weights, which the training loop hands over already moved by the band rule of
+:mod:`cw.network.penalties` (as the port does before CG)::
+
+    A v    := G_E v + lambda_FR G_FR v + lambda_L2 H_L2 v + mu lambda_L2 S v
+    rho    <- [f(theta + d) - f(theta)] / [g.d + d^T G_E d / 2], -inf when the loss rose (the
+              port: the model with every penalty and damping weight at 0)
+    (lambda_L2, lambda_FR) <- x 3/2 if rho < 1/4;  x 2/3 if rho > 3/4   (``lm_weights``: both, as
+              the port, or lambda_L2 alone, as the later trainer); the factors are returned as
+              ``lambda_l2_factor`` / ``lambda_fr_factor`` for the training loop, which owns the weights
+
+CG, its backtracking and the line search are those of ``tikhonov``.  Where this differs from the
+port: the gradient is taken with the banded weights (the port takes it before the band rule, so
+its gradient and its curvature belong to different losses); rho and the Armijo test use the
+unclipped gradient; CG keeps Martens' stopping rule and save points (the port: relative progress
+below 1e-4, saves from iteration 5).  CG vectors, scalars and
 dot products are float64 numpy (P ~ 10,500) while the network runs in the objective's dtype.
 
 The pure pieces (:func:`conjugate_gradient`, :func:`backtrack`, :func:`update_damping`,
@@ -188,6 +208,36 @@ def update_damping(
     return damping
 
 
+def penalty_damping_factors(rho: float, weights: str = "l2_fr", **lm_kw) -> tuple[float, float]:
+    """Factors of the Levenberg-Marquardt rule for (lambda_L2, lambda_FR) under
+    ``penalty_weights`` damping: both get the factor :func:`update_damping` gives a damping of 1
+    (``weights="l2_fr"``, CODE: the port's ``update_dampening``), or lambda_L2 alone (``"l2"``,
+    CODE-2020).
+
+    >>> penalty_damping_factors(0.9, "l2")
+    (0.6666666666666666, 1.0)
+    """
+    factor = update_damping(1.0, rho, **lm_kw)
+    return factor, (factor if weights == "l2_fr" else 1.0)
+
+
+def update_penalty_damping(
+    lambda_l2: float, lambda_fr: float, rho: float, weights: str = "l2_fr", **lm_kw
+) -> tuple[float, float]:
+    """The Levenberg-Marquardt rule acting on the penalty weights: the weights times
+    :func:`penalty_damping_factors`.
+
+    Examples
+    --------
+    >>> update_penalty_damping(0.3, 0.09, 0.9)
+    (0.19999999999999998, 0.06)
+    >>> update_penalty_damping(0.3, 0.09, -math.inf, "l2")
+    (0.44999999999999996, 0.09)
+    """
+    f_l2, f_fr = penalty_damping_factors(rho, weights, **lm_kw)
+    return lambda_l2 * f_l2, lambda_fr * f_fr
+
+
 def line_search(
     f: Callable[[float], float],
     f0: float,
@@ -243,6 +293,33 @@ class HessianFree:
             return batch
         return Batch(batch.inputs[:mc], batch.targets[:mc], batch.noise[:mc], batch.lambda_l2, batch.lambda_fr)
 
+    def damped_operator(self, weights: list[tf.Tensor], curv: Batch):
+        """The matrix-vector product handed to CG, on the curvature batch ``curv``.
+
+        Returns ``(apply_a, lam, struct_weight)``: ``apply_a(v)`` for a flat float64 ``v`` (P,);
+        ``lam`` the weight of the identity (the current damping with ``tikhonov``, 0 with
+        ``penalty_weights``); ``struct_weight`` that of the per-trial S of
+        :mod:`cw.network.curvature` (``mu lambda`` or ``mu lambda_L2``, mu as
+        :func:`structural_coefficient`).  The Gauss-Newton blocks of the penalties carry the
+        batch's ``lambda_l2`` and ``lambda_fr``.
+        """
+        p, dt = self.params, self.objective.dtype
+        shapes = shapes_of(weights)
+        tikhonov = p.damping == "tikhonov"
+        lam = self.damping if tikhonov else 0.0
+        mu = structural_coefficient(p, int(curv.inputs.shape[1]), int(weights[1].shape[0]))
+        struct_weight = lam * mu if tikhonov else float(curv.lambda_l2) * mu
+        struct = tf.constant(struct_weight, dt)
+        one = tf.constant(1.0, dt)
+
+        def apply_a(v: np.ndarray) -> np.ndarray:
+            gv = self.gn.product(
+                weights, unflatten(v, shapes, dt), curv.inputs, curv.noise, curv.lambda_l2, curv.lambda_fr, struct, one
+            )
+            return flatten(gv) + lam * v if tikhonov else flatten(gv)
+
+        return apply_a, lam, struct_weight
+
     def step(self, weights: list[tf.Tensor], batch: Batch) -> tuple[list[tf.Tensor], dict[str, float]]:
         t_start = time.perf_counter()
         p, obj, dt = self.params, self.objective, self.objective.dtype
@@ -259,16 +336,10 @@ class HessianFree:
 
         # Damped curvature on the curvature batch.
         curv = self._curvature_batch(batch)
-        lam = self.damping
-        mu = structural_coefficient(p, int(curv.inputs.shape[1]), int(weights[1].shape[0]))
-        struct = tf.constant(lam * mu, dt)
+        tikhonov = p.damping == "tikhonov"
+        lam_l2, lam_fr = float(batch.lambda_l2), float(batch.lambda_fr)
+        apply_a, lam, struct_weight = self.damped_operator(weights, curv)
         one = tf.constant(1.0, dt)
-
-        def apply_a(v: np.ndarray) -> np.ndarray:
-            gv = self.gn.product(
-                weights, unflatten(v, shapes, dt), curv.inputs, curv.noise, curv.lambda_l2, curv.lambda_fr, struct, one
-            )
-            return flatten(gv) + lam * v
 
         x0 = None
         if self.prev is not None and p.cg_warm_start_decay > 0 and self.prev.shape == theta.shape:
@@ -323,16 +394,22 @@ class HessianFree:
         else:
             fc0 = float(obj.loss_terms(weights, *curv)["loss"])
             fcd = _finite_or_inf(float(obj.loss_terms(self._shifted(theta, d, 1.0, shapes), *curv)["loss"]))
-        vgv, _ = self.gn.quadratic_forms(
-            weights, unflatten(d, shapes, dt), curv.inputs, curv.noise, curv.lambda_l2, curv.lambda_fr, one
-        )
+        if tikhonov:  # Martens: the model of the objective (penalties included), without lambda
+            l2_q, fr_q = curv.lambda_l2, curv.lambda_fr
+        else:  # the port: every penalty and damping weight at 0
+            l2_q = fr_q = tf.constant(0.0, dt)
+        vgv, _ = self.gn.quadratic_forms(weights, unflatten(d, shapes, dt), curv.inputs, curv.noise, l2_q, fr_q, one)
         slope = float(g @ d)
         model_change = slope + 0.5 * float(vgv)
         # Undefined (NaN) when the model predicts no decrease; -inf when the loss is not finite.
         rho = (fcd - fc0) / model_change if model_change < 0 else float("nan")
-        self.damping = update_damping(
-            lam, rho, boost=p.damping_boost, drop=p.damping_drop, rho_low=p.rho_low, rho_high=p.rho_high
-        )
+        lm_kw = dict(boost=p.damping_boost, drop=p.damping_drop, rho_low=p.rho_low, rho_high=p.rho_high)
+        if tikhonov:
+            self.damping = update_damping(lam, rho, **lm_kw)
+        else:
+            if fcd > fc0:  # the port: -inf whenever the loss rose
+                rho = -math.inf
+            f_l2, f_fr = penalty_damping_factors(rho, p.lm_weights, **lm_kw)
 
         # Armijo line search on the whole batch.
         last_terms: dict = {}
@@ -362,10 +439,12 @@ class HessianFree:
 
         log = dict(terms0)
         log.update({f"{k}_after": v for k, v in after.items()})
+        if tikhonov:
+            log.update(damping=lam, damping_next=self.damping)
+        else:
+            log.update(lambda_l2_factor=f_l2, lambda_fr_factor=f_fr)
         log.update(
-            damping=lam,
-            damping_next=self.damping,
-            structural_damping=lam * mu,
+            structural_damping=struct_weight,
             cg_iters=float(cg.iterations),
             cg_chosen=float(chosen),
             cg_products=float(cg.products),

@@ -13,6 +13,12 @@ from cw.validation import section_from_dict
 #: How the structural-damping matrix S is normalised (see HessianFreeParams).
 STRUCTURAL_NORMALISATIONS = ("per_element", "per_trial")
 
+#: What the Levenberg-Marquardt rule damps (see HessianFreeParams).
+DAMPINGS = ("penalty_weights", "tikhonov")
+
+#: Penalty weights the Levenberg-Marquardt rule multiplies under ``penalty_weights`` damping.
+LM_WEIGHTS = ("l2_fr", "l2")
+
 
 @dataclass(frozen=True)
 class AdamParams:
@@ -55,8 +61,21 @@ class HessianFreeParams:
 
     Damping
     -------
+    damping : {"penalty_weights", "tikhonov"}, default "penalty_weights"
+        ``penalty_weights`` (CODE: ``train.py`` of the port of the authors' trainer, notes part B;
+        CODE-2020: the first author's later trainer, part C): there is no lambda I term.  The
+        matrix handed to CG is ``G_E + lambda_FR G_FR + lambda_L2 H_L2 + lambda_SD S`` with
+        ``lambda_SD = mu lambda_L2``, and the Levenberg-Marquardt rule multiplies the loss's own
+        penalty weights (those of ``lm_weights``) by ``damping_boost`` / ``damping_drop``; the
+        penalty band rule (``training.adapt_penalties``) runs on the same weights before CG.
+        ``tikhonov`` (OURS, Martens 2010 / Martens & Sutskever 2011; the earlier default): the
+        matrix is ``G + lambda I + lambda mu S`` with a separate lambda, and the penalty weights
+        follow the band rule alone, after each update.
+    lm_weights : {"l2_fr", "l2"}, default "l2_fr"
+        With ``penalty_weights``: the weights the Levenberg-Marquardt rule multiplies: lambda_L2
+        and lambda_FR (CODE: the port) or lambda_L2 alone (CODE-2020).
     initial_damping : float, default 0.01
-        Tikhonov (Levenberg-Marquardt) damping lambda at the first update, added to the curvature
+        With ``tikhonov``: the damping lambda at the first update, added to the curvature
         of the loss as defined in :mod:`cw.network.objective` (a mean over trials, steps and outputs), so
         in units of that loss per squared weight (OURS: 0.01.  Sussillo's and drasmuss' codes
         start at 1, but on our mean-normalised loss a path-integration run with N = 100,
@@ -69,8 +88,9 @@ class HessianFreeParams:
     rho_low, rho_high : float, defaults 0.25, 0.75
         Reduction-ratio thresholds of the Levenberg-Marquardt rule (PAPER: 1/4 and 3/4).
     structural_damping : float, default 1500
-        Martens & Sutskever's mu: the matrix damped is ``G + lambda I + lambda mu S`` with S the
-        hidden-state (pre-activation) matching-loss curvature of :mod:`cw.network.curvature`.
+        Martens & Sutskever's mu: S, the hidden-state (pre-activation) matching-loss curvature of
+        :mod:`cw.network.curvature`, enters with the weight ``mu lambda_L2`` (``penalty_weights``)
+        or ``mu lambda`` (``tikhonov``).
         Dimensionless; 0 disables it.  Its scale depends on how S is normalised, see
         ``structural_damping_normalisation`` (CODE: mu = 1500 on pre-activations in the port of
         the authors' trainer; CODE-2020: mu = 3000 in the first author's later code).
@@ -139,6 +159,8 @@ class HessianFreeParams:
         curvature_fraction=0.25``).
     """
 
+    damping: str = schema_default("training", "hessian_free", "damping")
+    lm_weights: str = schema_default("training", "hessian_free", "lm_weights")
     initial_damping: float = schema_default("training", "hessian_free", "initial_damping")
     damping_boost: float = schema_default("training", "hessian_free", "damping_boost")
     damping_drop: float = schema_default("training", "hessian_free", "damping_drop")
@@ -171,6 +193,11 @@ class HessianFreeParams:
         for key in ("structural_damping", "cg_gap_ratio", "cg_residual_tol", "clip_grad_norm"):
             if not getattr(self, key) >= 0:
                 bad(key, ">= 0")
+        for key, allowed in (("damping", DAMPINGS), ("lm_weights", LM_WEIGHTS)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(
+                    f"training.hessian_free.{key}: must be one of {', '.join(allowed)}, got {getattr(self, key)!r}"
+                )
         if self.structural_damping_normalisation not in STRUCTURAL_NORMALISATIONS:
             raise ValueError(
                 "training.hessian_free.structural_damping_normalisation: must be one of "
@@ -209,10 +236,18 @@ class HessianFreeParams:
 
 
 def structural_coefficient(params: "HessianFreeParams", n_steps: int, n_units: int) -> float:
-    """mu as the coefficient of the per-trial S of :mod:`cw.network.curvature` (dimensionless).
+    """mu as the coefficient of the per-trial S of :mod:`cw.network.curvature` (dimensionless),
+    per unit of the damping weight (lambda with ``tikhonov``, lambda_L2 with ``penalty_weights``).
 
     ``per_trial``: mu itself; ``per_element``: mu / (T N), S being then a mean over the T steps
-    and N units of a trial as well as over trials.
+    and N units of a trial as well as over trials.  With ``per_element`` and ``penalty_weights``
+    the S block is ``lambda_SD / (M T N)`` per pre-activation element, as in the port's ``G``
+    (CODE), whose error block ``2 / (2 M T)`` equals that of eq. 3 here.
+
+    Examples
+    --------
+    >>> structural_coefficient(HessianFreeParams(structural_damping=1500.0), 500, 100)
+    0.03
     """
     mu = float(params.structural_damping)
     if params.structural_damping_normalisation == "per_element":
