@@ -144,3 +144,44 @@ def test_settling_update_is_the_first_checkpoint_from_which_counts_and_maps_hold
     assert settling_update(updates, counts, corr, count_tolerance=2, min_median_correlation=0.5) == 10
     corr[3, :3] = np.nan  # units without maps are left out of the median
     assert settling_update(updates, counts, corr, count_tolerance=2, min_median_correlation=0.95) == 100
+
+
+def test_batched_observed_scores_equal_the_per_checkpoint_path():
+    """development_dataset scores the maps of all checkpoints in one call; every number equals
+    the per-checkpoint path (analyse_units on each checkpoint alone, the earlier code path) to
+    float tolerance, and the cell types are identical."""
+    import dataclasses
+
+    from cw.analysis.celltypes import CellTypeParams, analyse_units
+    from cw.analysis.development import development_dataset
+    from cw.analysis.scores import ScoreParams
+    from cw.analysis.shuffles import ShuffleParams
+    from cw.synthetic import cosine_lattice
+    from cw.task.arenas import make_arena
+
+    arena = make_arena("square", {"shape": "square", "side": 2.0})
+    rng = np.random.default_rng(5)
+    s = 6000
+    x, y = rng.uniform(-1, 1, (2, s))
+    acts = []
+    for k in range(3):  # a grid, a band, a ramp and noise; sharper with k
+        grid = cosine_lattice(x, y, 0.6, 10.0 * k, 3)
+        acts.append(np.stack([grid, np.cos(2 * np.pi * x / 0.5), x + 0.1 * k * y,
+                              rng.normal(size=s)], 1) + (0.5 / (k + 1)) * rng.normal(size=(s, 4)))
+    sp = ScoreParams()
+    sp = dataclasses.replace(sp, geometry=dataclasses.replace(sp.geometry, lattice_n_spacings=6, lattice_n_offsets=6))
+    shp = ShuffleParams(n_shuffles=6, min_shift=500)
+    params = DevelopmentParams(perplexity=2.0, max_samples=500)
+    dev = development_dataset(acts, [0, 10, 100], x, y, arena, scores=sp, shuffles=shp,
+                              params=params, seed=4)
+    for k, act in enumerate(acts):
+        ref, rate = analyse_units(x, y, act, arena, None, sp, shp, CellTypeParams(),
+                                  np.random.default_rng(np.random.SeedSequence([4, 102, k])), keep_null=False)
+        assert dev["cell_type"].isel(checkpoint=k).values.tolist() == ref["cell_type"].values.tolist()
+        np.testing.assert_array_equal(dev["rate"].isel(checkpoint=k).values, rate.values)
+        for name in ("score60", "score90", "band_score", "border_score", "lattice_r2",
+                     "square_lattice_r2", "field_r2", "threshold_score60", "spatial_variance_fraction"):
+            np.testing.assert_allclose(dev[name].isel(checkpoint=k).values, ref[name].values,
+                                       rtol=1e-5, atol=1e-6, err_msg=name)
+    types = {str(t) for t in np.ravel(dev["cell_type"].values)}
+    assert len(types) >= 2, types  # the comparison covers more than one cell type

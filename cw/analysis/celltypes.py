@@ -381,6 +381,8 @@ def analyse_units(
     rng: np.random.Generator | None = None,
     keep_null: bool = True,
     unit: np.ndarray | None = None,
+    observed: Mapping[str, np.ndarray] | None = None,
+    bins=None,
 ) -> tuple[xr.Dataset, xr.DataArray]:
     """Rate maps, every score, shuffle thresholds, significance and cell types of a unit set.
 
@@ -394,6 +396,10 @@ def analyse_units(
     rng : numpy Generator for the shuffle offsets (required).
     keep_null : store the null distributions (``null_<score>`` (shuffle, unit)).
     unit : unit labels (default 0..U-1).
+    observed : the scores of these units' own maps, as :func:`cw.analysis.scores.score_maps`
+        returns them with the ``scores`` parameters (geometry included), when already computed
+        (a development analysis scores every checkpoint's maps in one call); None computes them.
+    bins : a :class:`cw.analysis.ratemaps.SpatialBins` of ``x, y`` to share (None builds it).
 
     Returns
     -------
@@ -424,13 +430,18 @@ def analyse_units(
     sp_ = scores or ScoreParams()
     shp = shuffles or ShuffleParams()
     binner = ShiftedRatemaps(x, y, activity, arena, rp.bin_size, rp.min_occupancy,
-                             rp.smoothing_sigma)
+                             rp.smoothing_sigma, bins=bins)
     U = binner.n_units
     unit = np.arange(U) if unit is None else np.asarray(unit)
     xc, yc = binner.x_centres, binner.y_centres
     rate = binner.maps(0)
-    sc = score_maps(rate, xc, yc, arena, sp_.grid, sp_.border, sp_.band, sp_.geometry,
-                    binner.occupancy, binner.variance, bin_size=binner.step)
+    if observed is None:
+        sc = score_maps(rate, xc, yc, arena, sp_.grid, sp_.border, sp_.band, sp_.geometry,
+                        binner.occupancy, binner.variance, bin_size=binner.step)
+    else:
+        sc = {k: np.asarray(v) for k, v in observed.items()}
+        if any(v.shape[:1] != (U,) for v in sc.values()):
+            raise ValueError(f"analyse_units: observed scores are not given for {U} units")
 
     def score_fn(maps):
         reps = maps.shape[0] // max(U, 1)

@@ -248,7 +248,9 @@ def development_dataset(
     network null: its counts are what chance gives), with ``has_untrained_checkpoint``.
     """
     from cw.analysis.celltypes import CellTypeParams, analyse_units
-    from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.ratemaps import RatemapParams, SpatialBins
+    from cw.analysis.scores import ScoreParams, score_maps
+    from cw.analysis.shuffles import ShiftedRatemaps, ShuffleParams
 
     shp = shuffles or ShuffleParams()
     if params.n_shuffles is not None:
@@ -257,13 +259,31 @@ def development_dataset(
     K = len(checkpoint_activity)
     if len(updates) != K:
         raise ValueError("development: one update number per checkpoint needed")
+    rp, sp_ = ratemaps or RatemapParams(), scores or ScoreParams()
+    started = time.monotonic()
+    # Every checkpoint bins the same samples, and the scores of its own maps do not depend on the
+    # other maps scored with them: the maps of all checkpoints are scored in one call, so that
+    # the search grids of the lattice fits are built once per run instead of once per checkpoint.
+    bins = SpatialBins(x, y, arena, rp.bin_size, rp.min_occupancy)
+    maps, variances = [], []
+    for act in checkpoint_activity:  # no binner is kept: each holds a float64 copy of the activity
+        b = ShiftedRatemaps(x, y, act, arena, rp.bin_size, rp.min_occupancy, rp.smoothing_sigma, bins=bins)
+        maps.append(b.maps(0))
+        variances.append(b.variance)
+    n_units = [m.shape[0] for m in maps]
+    observed_all = score_maps(np.concatenate(maps), bins.x_centres, bins.y_centres, arena, sp_.grid,
+                              sp_.border, sp_.band, sp_.geometry, bins.occupancy,
+                              np.concatenate(variances), bin_size=bins.step)
+    del maps
+    log.info("development: maps of %d checkpoints scored in %.0f s", K, time.monotonic() - started)
+    edges = np.concatenate([[0], np.cumsum(n_units)])
     per = []
     rates = []
-    started = time.monotonic()
     for k, act in enumerate(checkpoint_activity):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 102, k]))
-        ds, rate = analyse_units(x, y, act, arena, ratemaps, scores, shp, ctp, rng,
-                                 keep_null=False)
+        observed = {name: v[edges[k]:edges[k + 1]] for name, v in observed_all.items()}
+        ds, rate = analyse_units(x, y, act, arena, rp, sp_, shp, ctp, rng,
+                                 keep_null=False, observed=observed, bins=bins)
         counts = {str(t): int(c) for t, c in zip(ds["cell_type_label"].values, ds["type_count"].values)
                   } if "type_count" in ds else {}
         elapsed = time.monotonic() - started

@@ -126,6 +126,9 @@ class ShiftedRatemaps:
     activity : (S, U) activity.
     arena : Arena-like (``.bounds``, ``.contains``).
     bin_size : m; min_occupancy : samples; smoothing_sigma : bins (0 = none).
+    bins : a :class:`cw.analysis.ratemaps.SpatialBins` of these ``x, y``, arena, bin size and
+        minimum occupancy, shared by several unit sets on the same samples (the checkpoints of
+        a development analysis); None builds it.
 
     Attributes
     ----------
@@ -135,7 +138,7 @@ class ShiftedRatemaps:
     """
 
     def __init__(self, x, y, activity, arena, bin_size: float, min_occupancy: int = 1,
-                 smoothing_sigma: float = 0.0):
+                 smoothing_sigma: float = 0.0, bins: SpatialBins | None = None):
         x = np.asarray(x, dtype=np.float64).ravel()
         y = np.asarray(y, dtype=np.float64).ravel()
         act = np.asarray(activity)
@@ -145,7 +148,9 @@ class ShiftedRatemaps:
             raise ValueError(f"x ({x.size}), y ({y.size}) and activity {act.shape} do not match")
         self.n_samples, self.n_units = act.shape
         self.smoothing_sigma = float(smoothing_sigma)
-        self._bins = SpatialBins(x, y, arena, bin_size, min_occupancy)
+        if bins is not None and bins.flat.size != x.size:
+            raise ValueError(f"bins: made for {bins.flat.size} samples, activity has {x.size}")
+        self._bins = bins if bins is not None else SpatialBins(x, y, arena, bin_size, min_occupancy)
         self.x_centres, self.y_centres, self.step = self._bins.x_centres, self._bins.y_centres, self._bins.step
         self.occupancy, self.valid = self._bins.occupancy, self._bins.valid
         # float64 sums: the same accuracy as compute_ratemaps
