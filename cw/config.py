@@ -5,6 +5,8 @@ A *run* is one trained network. Its settings are the top-level sections of the c
 overrides merged on top, plus its arena and seed. :func:`cw.steps.settings.load_config` checks everything before any
 job starts, and reports the first problem as a one-line :class:`ConfigError` naming the key.
 
+NaN and infinity are refused in every key (:func:`check_finite`).
+
 The schema (``cw/config.schema.yaml``, package data) is the one source of every default: the
 settings dataclasses of the library take theirs from it through :func:`schema_default`, and
 config.yaml spells the same values out (``tests/test_config_agreement.py`` checks all three).
@@ -13,6 +15,7 @@ config.yaml spells the same values out (``tests/test_config_agreement.py`` check
 from __future__ import annotations
 
 import copy
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -133,6 +136,34 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
+def check_finite(config: Any, path: tuple = ()) -> None:
+    """Raise :class:`ConfigError` naming the first key whose value is NaN or +-infinity (YAML's
+    ``.nan``, ``.inf``, ``-.inf``), at any depth, also inside lists (``runs.sq.sweep.values.1``).
+    JSON Schema's ranges cannot catch them: NaN fails no comparison, and a key without a maximum
+    takes infinity.
+
+    Examples
+    --------
+    >>> check_finite({"model": {"noise_std": 0.1, "n_units": 100}, "runs": {"sq": {"seed": 1}}})
+    >>> check_finite({"model": {"noise_std": float("nan")}})
+    Traceback (most recent call last):
+    ...
+    cw.config.ConfigError: model.noise_std: must be a finite number, got nan
+    >>> check_finite({"runs": {"sq": {"sweep": {"values": [0.1, float("-inf")]}}}})
+    Traceback (most recent call last):
+    ...
+    cw.config.ConfigError: runs.sq.sweep.values.1: must be a finite number, got -inf
+    """
+    if isinstance(config, Mapping):
+        for k, v in config.items():
+            check_finite(v, path + (k,))
+    elif isinstance(config, (list, tuple)):
+        for i, v in enumerate(config):
+            check_finite(v, path + (i,))
+    elif isinstance(config, float) and not math.isfinite(config):
+        raise ConfigError(f"{_key_path(path)}: must be a finite number, got {config}")
+
+
 def validate_schema(config: Mapping, schema: dict | None = None) -> dict:
     """Copy of ``config`` checked against the schema (types, ranges, unknown keys), with defaults
     filled in and run sweeps expanded; raises :class:`ConfigError`.
@@ -140,6 +171,7 @@ def validate_schema(config: Mapping, schema: dict | None = None) -> dict:
     The checks that need the library's parameter classes (arenas are valid polygons, each run's
     sections construct) follow in :func:`cw.steps.settings.validate_config`.
     """
+    check_finite(config)
     schema = schema or load_schema()
     cfg = copy.deepcopy(dict(config))
     cfg = select_run_set(cfg)

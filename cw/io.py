@@ -99,12 +99,48 @@ def open_dataset(path: str | os.PathLike, required: Iterable[str] = ()) -> xr.Da
     except Exception as exc:  # netCDF4/HDF5 raise a zoo of types for cut or foreign files
         raise InputFileError(
             f"{path}: cannot read netCDF file ({type(exc).__name__}: {exc}); "
-            "it is damaged or cut: delete it and rerun snakemake to make it again"
+            f"it is damaged or cut: {repair_advice(path)}"
         ) from None
     missing = [v for v in required if v not in ds.variables]
     if missing:
         raise InputFileError(f"{path}: missing variable(s) {', '.join(missing)}")
     return ds
+
+
+#: The checksum manifest of a shipped network's folder (:mod:`cw.network.networks`), in the format
+#: of ``sha256sum``: one ``<hex digest>  <file name>`` line per file.
+CHECKSUM_FILE = "SHA256SUMS"
+
+
+def is_shipped(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file of the repository rather than one the workflow makes: listed in
+    the :data:`CHECKSUM_FILE` of its folder, or tracked by git."""
+    path = Path(path)
+    manifest = path.parent / CHECKSUM_FILE
+    if manifest.is_file():
+        try:
+            names = {line.split(maxsplit=1)[1].strip().lstrip("*") for line in manifest.read_text().splitlines()
+                     if len(line.split(maxsplit=1)) == 2}
+        except (OSError, UnicodeDecodeError):
+            names = set()
+        if path.name in names:
+            return True
+    if not path.parent.is_dir():
+        return False
+    try:
+        res = subprocess.run(["git", "ls-files", "--error-unmatch", "--", path.name], cwd=path.parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return res.returncode == 0
+
+
+def repair_advice(path: str | os.PathLike) -> str:
+    """What to do about a damaged file: restore a shipped (tracked) one from git, delete a made
+    one so that snakemake makes it again."""
+    if is_shipped(path):
+        return f"it is a shipped file: restore it with git checkout -- {path}"
+    return "delete it and rerun snakemake to make it again"
 
 
 def provenance() -> dict:

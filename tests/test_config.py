@@ -182,3 +182,72 @@ def test_penalty_weight_damping_needs_an_l2_weight():
         validate_config(cfg)
     cfg["training"]["hessian_free"]["damping"] = "tikhonov"
     validate_config(cfg)  # a Tikhonov run may drop the L2 penalty
+
+
+def _numeric_keys(schema, node, path):
+    """Dotted paths of every number or integer key under ``node`` of the schema."""
+    from cw.config import _resolve
+
+    node = _resolve(schema, node)
+    types = node.get("type")
+    types = types if isinstance(types, list) else [types]
+    if "number" in types or "integer" in types:
+        return [path]
+    out = []
+    for key, sub in node.get("properties", {}).items():
+        out += _numeric_keys(schema, sub, f"{path}.{key}" if path else key)
+    return out
+
+
+def _all_numeric_keys():
+    from cw.config import load_schema
+
+    schema = load_schema()
+    keys = []
+    for key, sub in schema["properties"].items():
+        if key not in ("runs", "run_sets", "arenas"):
+            keys += _numeric_keys(schema, sub, key)
+    # a run's own keys and its overrides, an arena's size
+    keys += ["runs.square.seed", "runs.square.loss.lambda_fr", "runs.square.model.noise_std", "arenas.square.side"]
+    return keys
+
+
+NUMERIC_KEYS = _all_numeric_keys()
+
+
+def test_every_numeric_key_is_covered():
+    """The list below holds the schema's numeric keys (a new key is covered without listing it)."""
+    assert len(NUMERIC_KEYS) > 100
+    assert {"model.noise_std", "training.hessian_free.structural_damping", "boundary.window_steps",
+            "figures.dpi"} <= set(NUMERIC_KEYS)
+
+
+@pytest.mark.parametrize("key", NUMERIC_KEYS)
+def test_nan_and_infinity_are_refused_in_one_line_naming_the_key(default, key):
+    """YAML's .nan, .inf and -.inf in any numeric key: one line naming the key (NaN fails no
+    range check of the schema, and keys without a maximum would take infinity)."""
+    for bad, text in ((float("nan"), "nan"), (float("inf"), "inf"), (float("-inf"), "-inf")):
+        cfg = copy.deepcopy(default)
+        _set(cfg, key, bad)
+        with pytest.raises(ConfigError) as exc:
+            load_config(cfg)
+        assert str(exc.value) == f"{key}: must be a finite number, got {text}"
+
+
+def test_nan_from_a_yaml_file_and_in_lists_is_refused(tmp_path):
+    """As a user writes it: `.nan` in a config file, `-.inf` among an arena's corners or a sweep's
+    values; the error names the list position."""
+    from cw.config import read_config
+
+    path = tmp_path / "my.yaml"
+    path.write_text("runs: {mine: {arena: square, seed: 1}}\narenas: {square: {shape: square, side: 1.0}}\n"
+                    "model: {noise_std: .nan}\n")
+    with pytest.raises(ConfigError, match=r"^model\.noise_std: must be a finite number, got nan$"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^arenas\.p\.corners\.1\.0: must be a finite number, got -inf$"):
+        read_config({"runs": {"mine": {"arena": "p", "seed": 1}},
+                     "arenas": {"p": {"shape": "polygon", "corners": [[0, 0], [float("-inf"), 0], [0, 1]]}}})
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["runs"] = {"sq": {"arena": "square", "seed": 0, "sweep": {"key": "loss.lambda_fr", "values": [0.1, float("inf")]}}}
+    with pytest.raises(ConfigError, match=r"^runs\.sq\.sweep\.values\.1: must be a finite number, got inf$"):
+        load_config(cfg)

@@ -1,14 +1,14 @@
-"""Figures (cw.report.figures, cw.steps.report) on small synthetic datasets: every panel draws, files are
-written, examples are chosen by their scores, and a missing cell type is said in its panel."""
+"""Figures (cw.report.figures) on small synthetic datasets: what each panel shows (panels, titles,
+data drawn), examples chosen by their scores, a missing cell type said in its panel.  The step
+functions that write the files, and the layout at print size: tests/test_figure_layout.py."""
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import xarray as xr
 
 from cw.report import figures as fg
-from cw import io
-from cw.steps import report as reporting
 from cw.analysis.celltypes import CELL_TYPES
 
 N = 12
@@ -58,7 +58,8 @@ def development():
     return xr.Dataset({
         "type_count": (("checkpoint", "cell_type_label"), counts),
         "cell_type": (("checkpoint", "unit"), ct),
-        "tsne": (("tsne_checkpoint", "unit", "component"), np.random.default_rng(1).normal(size=(3, N, 2)))},
+        "tsne": (("tsne_checkpoint", "unit", "component"), np.random.default_rng(1).normal(size=(3, N, 2))),
+        "map_correlation_to_final": (("checkpoint", "unit"), np.linspace(0, 1, K)[:, None] * np.ones(N))},
         coords={"cell_type_label": labels, "update": ("checkpoint", [0, 3, 30, 300]),
                 "tsne_checkpoint": [0, 2, 3]})
 
@@ -70,13 +71,14 @@ def boundary():
            for s, v in (("mean", 1e-3 * lag), ("sd", 1e-4 * lag), ("count", np.full(30, 50)))},
         **{f"error_recent_{s}": ("n_recent", v) for s, v in (("mean", 1e-2 / (1 + nr)), ("sd", 1e-3 + 0 * nr),
                                                                 ("count", np.full(6, 50)))},
-        "long_error_mean": ("window", np.full(5, 1e-3)), "long_error_sd": ("window", np.full(5, 1e-4)),
-        "const_error_mean": ("window", np.full(5, 8e-2)), "const_error_sd": ("window", np.full(5, 1e-2)),
-        "window_start": ("window", np.arange(5) * 1000),
+        "long_error_mean": ("window", np.full(6, 1e-2)), "long_error_sd": ("window", np.full(6, 4e-3)),
+        "const_error_mean": ("window", np.full(6, 8e-2)), "const_error_sd": ("window", np.full(6, 1e-1)),
+        "window_start": ("window", np.arange(6) * 200),
         "error_aligned_mean": (("burst", "align_lag"), np.r_[1e-3 * np.ones(10), 5e-4 * np.ones(21)] * np.c_[[1, 0.8, 0.6]]),
         "episode_count": ("burst", np.array([40, 10, 0]))},
         coords={"lag": lag, "n_recent": nr, "align_lag": np.arange(-10, 21), "burst": [1, 2, 3]},
-        attrs={"long_path_steps": 5000, "boundary_recent_window": 100, "boundary_burst_window": 5})
+        attrs={"long_path_steps": 1200, "boundary_window_steps": 200, "boundary_recent_window": 100,
+               "boundary_burst_window": 5})
 
 
 def _texts(fig):
@@ -100,23 +102,98 @@ def test_examples_are_the_best_of_each_type_and_missing_types_are_said():
     assert len(nine) == 9 and len(set(nine)) == 9 and nine[:3] == [1, 4, 9]
 
 
-def test_every_panel_draws_and_saves(tmp_path):
+def _maps(axes):
+    """Axes that show a rate map (an image)."""
+    return [ax for ax in axes if ax.get_images()]
+
+
+def test_each_paper_figure_shows_its_panels_and_data(tmp_path):
+    """What each figure shows: its panels, their titles and the data drawn (the files themselves
+    and the layout at print size: tests/test_figure_layout.py)."""
     rm, sc, tu = ratemaps(), scores(), tuning()
-    figs = {
-        "fig2": fg.example_types_panel({"a": (rm, sc, True), "b": (rm, scores(["non_spatial"] * N), False)}),
-        "fig3": fg.unit_tuning_panel(rm, sc, tu, fg.pick_nine(sc)),
-        "fig4": fg.development_panel(development()),
-        "fig5": fg.metabolic_panel((rm, sc), (rm, sc)),
-        "fig6": fg.boundary_panel(boundary()),
-        "dir": fg.tuning_grid(tu, "direction", sc),
-        "speed": fg.tuning_grid(tu, "speed", sc),
-        "nulls": fg.score_null_panel(sc),
-    }
-    for name, fig in figs.items():
-        outs = [str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.pdf")]
-        fg.save(fig, outs, dpi=40)
-        for o in outs:
-            assert (tmp_path / o).stat().st_size > 1000, o
+    # Fig. 2: one row of 4 types x 2 examples per run, maps only where a type has units
+    fig = fg.example_types_panel({"a": (rm, sc, True), "b": (rm, scores(["non_spatial"] * N), False)},
+                                 title="Fig. 2")
+    assert len(fig.axes) == 2 * 8 + 1  # + the colour bar
+    assert len(_maps(fig.axes)) == 6  # run a: 2 grid-like, 0 band-like, 2 border, 2 irregular; run b: none
+    assert fig.get_suptitle().startswith("Fig. 2\n")
+    plt.close(fig)
+    # Fig. 3: per unit a map, a polar direction curve and a speed curve with its line
+    units = fg.pick_nine(sc)
+    fig = fg.unit_tuning_panel(rm, sc, tu, units, title="Fig. 3 (triangle)")
+    polar = [ax for ax in fig.axes if ax.name == "polar"]
+    assert len(_maps(fig.axes)) == 9 and len(polar) == 9 and len(fig.axes) == 27 + 1
+    assert [ax.get_title().split(":")[0] for ax in _maps(fig.axes)] == [f"unit {i}" for i in units]
+    speed_axes = [ax for ax in fig.axes if ax.get_title().startswith("speed r=")]
+    assert len(speed_axes) == 9 and all(len(ax.get_lines()) == 2 for ax in speed_axes)  # means + line
+    assert fig.get_suptitle().startswith("Fig. 3 (triangle)\n")
+    plt.close(fig)
+    # Fig. 4: three t-SNE stages, the counts over training and the maps' settling
+    dev = development()
+    fig = fg.development_panel(dev, title="Fig. 4 (square)")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "early: update 0", "intermediate: update 30", "late: update 300",
+        "units of each type over training", "how far the maps have settled"]
+    counts = {ln.get_label().split(":")[0]: list(ln.get_ydata()) for ln in fig.axes[3].get_lines()}
+    assert counts["border"] == [0, 2, 3, 3] and counts["grid-like"] == [0, 0, 1, 2]
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == N  # every unit a point
+    plt.close(fig)
+    # Fig. 5: every map of both runs, framed in its type's colour, each run's counts in its title
+    fig = fg.metabolic_panel((rm, scores(["border"] * N)), (rm, sc), names=("without", "with"), title="Fig. 5")
+    assert len(fig.subfigs) == 2
+    for sub, head in zip(fig.subfigs, ("without\n", "with\n")):
+        assert len(_maps(sub.axes)) == N and sub.get_suptitle().startswith(head)
+    assert "border 12" in fig.subfigs[0].get_suptitle() and "border 3" in fig.subfigs[1].get_suptitle()
+    frame = _maps(fig.subfigs[0].axes)[0].spines["left"].get_edgecolor()
+    assert matplotlib.colors.same_color(frame, fg.TYPE_COLOURS["border"])
+    plt.close(fig)
+    # Fig. 6b as the paper shows it: mean +- SD per window, network against the best constant,
+    # on a linear axis from 0 (error bars cut at 0)
+    bd = boundary()
+    fig = fg.boundary_panel(bd, title="Fig. 6")
+    ax = fig.axes[2]
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    assert "mean \u00b1 SD per window of 200 steps" in ax.get_title() and "1,200 steps" in ax.get_title()
+    bars = {c.get_label(): c for c in ax.containers}
+    assert set(bars) == {"network", "best constant output (mean position)"}
+    line, _, (seg,) = bars["network"]
+    np.testing.assert_allclose(line.get_xdata(), np.arange(6) * 200 + 100)  # window centres
+    np.testing.assert_allclose(line.get_ydata(), 1e-2)
+    np.testing.assert_allclose([s[:, 1] for s in seg.get_segments()], [[6e-3, 1.4e-2]] * 6)  # mean +- SD
+    _, _, (seg,) = bars["best constant output (mean position)"]
+    np.testing.assert_allclose([s[:, 1] for s in seg.get_segments()], [[0.0, 0.18]] * 6)  # cut at 0
+    assert [len(a.get_lines()) for a in fig.axes[:2]] == [2, 2 + 1]  # curves (+ the line at lag 0)
+    plt.close(fig)
+    # Appendix: one curve per unit, titled with its number and tuning strength
+    for kind, key in (("direction", "R"), ("speed", "r")):
+        fig = fg.tuning_grid(tu, kind, sc, title=f"Appendix: {kind} tuning")
+        assert len(fig.axes) == N and fig.axes[3].get_title() == f"3  {key} {float(tu['resultant_length' if kind == 'direction' else 'speed_r'][3]):.2f}"
+        assert all(ax.get_lines() for ax in fig.axes)
+        plt.close(fig)
+    # score nulls: one panel per score with a null, the count of significant units in its title
+    fig = fg.score_null_panel(sc, title="nulls")
+    names = [k[5:] for k in sc.data_vars if k.startswith("null_")]
+    assert [ax.get_title() for ax in fig.axes] == [f"{s}: {int(sc[f'significant_{s}'].sum())} significant" for s in names]
+    plt.close(fig)
+
+
+def test_fig6b_draws_a_band_for_many_windows():
+    """At the paper's scale (500 windows of 10,000 steps) the SD is a band, the axis in thousands."""
+    bd = boundary().drop_dims("window")
+    bd["long_error_mean"] = ("window", np.full(500, 0.05))
+    bd["long_error_sd"] = ("window", np.full(500, 0.02))
+    bd["const_error_mean"] = ("window", np.full(500, 0.4))
+    bd["const_error_sd"] = ("window", np.full(500, 0.3))
+    bd = bd.assign_coords(window_start=("window", np.arange(500) * 10000))
+    bd.attrs.update(long_path_steps=5_000_000, boundary_window_steps=10000)
+    fig = fg.boundary_panel(bd)
+    ax = fig.axes[2]
+    assert "(thousands)" in ax.get_xlabel() and "10,000 steps" in ax.get_title()
+    bands = ax.collections
+    assert len(bands) == 2
+    lo_hi = bands[0].get_paths()[0].vertices[:, 1]
+    assert lo_hi.min() == pytest.approx(0.03) and lo_hi.max() == pytest.approx(0.07)
+    plt.close(fig)
 
 
 def test_panels_cope_with_empty_data():
@@ -129,32 +206,22 @@ def test_panels_cope_with_empty_data():
     assert "no units to show" in _texts(fg.unit_tuning_panel(ratemaps(), sc, tuning(), []))
 
 
-def test_file_functions_write_png_and_pdf(tmp_path):
-    p = {}
-    for name, ds in (("ratemaps", ratemaps()), ("scores", scores()), ("tuning", tuning()),
-                     ("development", development()), ("boundary", boundary())):
-        p[name] = str(tmp_path / f"{name}.nc")
-        io.write_netcdf(ds, p[name])
-    f = {"dpi": 40}
-    out = lambda n: [str(tmp_path / f"{n}.png"), str(tmp_path / f"{n}.pdf")]  # noqa: E731
-    reporting.figure_examples([p["ratemaps"]], [p["scores"]], ["square"], ["square"], out("fig2"), f)
-    reporting.figure_units(p["ratemaps"], p["scores"], p["tuning"], out("fig3"), f, "triangle")
-    reporting.figure_development(p["development"], out("fig4"), f)
-    reporting.figure_metabolic(p["ratemaps"], p["scores"], p["ratemaps"], p["scores"], ["a", "b"], out("fig5"), f)
-    reporting.figure_boundary(p["boundary"], out("fig6"), f)
-    reporting.figure_tuning(p["tuning"], p["scores"], out("dir"), out("speed"), f)
-    reporting.figure_nulls(p["scores"], out("nulls"), f)
-    for n in ("fig2", "fig3", "fig4", "fig5", "fig6", "dir", "speed", "nulls"):
-        for o in out(n):
-            assert (tmp_path / o).stat().st_size > 1000, o
-
-
-def test_existing_panels_still_work(tmp_path):
-    fig = fg.ratemap_panel(ratemaps(), scores(), title="t")
-    fg.save(fig, [str(tmp_path / "r.png")], dpi=30)
-    fig = fg.training_curves({"a": [{"update": i, "error": 1.0 / (i + 1), "r_l2": 1.0, "r_fr": 0.5} for i in range(5)]})
-    fg.save(fig, [str(tmp_path / "t.png")], dpi=30)
-    assert (tmp_path / "r.png").is_file() and (tmp_path / "t.png").is_file()
+def test_rate_map_trajectory_and_training_panels():
+    """All units' maps with their scores and ranges; the training curves one line per run and
+    term on log axes."""
+    rm, sc = ratemaps(), scores()
+    fig = fg.ratemap_panel(rm, sc, title="t")
+    maps = _maps(fig.axes)
+    assert len(maps) == N and maps[0].get_title().startswith("0  -0.50 | 0.90\n[")
+    assert fig.get_suptitle().startswith("t\nunit  grid score")
+    plt.close(fig)
+    fig = fg.training_curves({r: [{"update": i, "error": 1.0 / (i + 1), "r_l2": 1.0, "r_fr": 0.5} for i in range(5)]
+                              for r in ("a", "b")})
+    terms = fig.axes[:3]  # then the penalty weights (when the history has them)
+    assert [ax.get_title() for ax in terms] == ["position error E (m$^2$)", "$R_{L2}$", "$R_{FR}$ (mean $u^2$)"]
+    assert all(ax.get_yscale() == "log" and len(ax.get_lines()) == 2 for ax in terms)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), 1.0 / np.arange(1, 6))
+    plt.close(fig)
 
 
 def test_readable_figure_helpers():

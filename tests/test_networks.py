@@ -91,3 +91,126 @@ def test_snapshot_of_an_unfinished_training(tmp_path, run):
     with xr.open_dataset(tmp_path / "snap/square/checkpoints.nc") as c:
         assert list(c["update"].values) == res.checkpoint_updates
     networks.check_shipped(tmp_path / "snap" / "square", run)  # accepted by shipped mode
+
+
+def _shipped_copy(tmp_path, run):
+    """A finished network folder like a shipped one: real model files (those of the tracked
+    networks/quick/square, copied: the repository's own files are never touched), the run's
+    settings, and its SHA256SUMS."""
+    import shutil
+
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "networks" / "quick" / "square"
+    folder = tmp_path / "networks" / "square"
+    folder.mkdir(parents=True)
+    for f in networks.CHECKSUMMED_FILES:
+        shutil.copy(src / f, folder / f)
+    networks.write_settings(folder, networks.training_settings(run))
+    assert networks.main(["--write-checksums", str(folder)]) == 0
+    return folder
+
+
+def test_checksum_manifest_lists_every_model_file_in_sha256sum_format(run, tmp_path):
+    import hashlib
+
+    folder = _shipped_copy(tmp_path, run)
+    lines = (folder / "SHA256SUMS").read_text().splitlines()
+    assert [ln.split("  ")[1] for ln in lines] == list(networks.CHECKSUMMED_FILES)
+    for ln in lines:
+        digest, name = ln.split("  ")
+        assert digest == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    assert networks.read_checksums(folder) == {ln.split("  ")[1]: ln.split("  ")[0] for ln in lines}
+    networks.check_shipped(folder, run)  # intact: accepted
+    # settings.json, and so its hash, are not part of the manifest and stay as they were
+    assert "settings.json" not in (folder / "SHA256SUMS").read_text()
+    assert networks.main(["--write-checksums", str(tmp_path / "empty")]) == 1
+
+
+@pytest.mark.parametrize("name", networks.CHECKSUMMED_FILES)
+def test_a_damaged_shipped_file_is_one_line_that_says_how_to_restore_it(run, tmp_path, name):
+    """One changed byte in any model file of a shipped network stops the analysis before it
+    starts, naming the file and the git command that restores it."""
+    folder = _shipped_copy(tmp_path, run)
+    path = folder / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(networks.NetworkError) as exc:
+        networks.check_shipped(folder, run)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: content differs from its checksum in {folder / 'SHA256SUMS'}")
+    assert f"restore the shipped file with git checkout -- {path}" in msg
+    path.unlink()
+    with pytest.raises(networks.NetworkError, match=r"missing \(listed in .*SHA256SUMS\); restore the shipped file "
+                                                    r"with git checkout -- "):
+        networks.check_checksums(folder)
+
+
+def test_a_network_without_a_manifest_is_not_content_checked(run, tmp_path):
+    """Networks shipped before the manifests still pass (their settings are checked as before)."""
+    folder = _shipped_copy(tmp_path, run)
+    (folder / "SHA256SUMS").unlink()
+    (folder / "history.csv").write_text("changed\n")
+    networks.check_shipped(folder, run)
+    (folder / "SHA256SUMS").write_text("not a checksum line\n")
+    with pytest.raises(networks.NetworkError, match=r"SHA256SUMS:1: not a '<sha256>  <file>' line"):
+        networks.check_checksums(folder)
+
+
+def test_damaged_file_message_restores_shipped_files_and_remakes_generated_ones(run, tmp_path):
+    """cw.io's 'cannot read' error: restore with git for a shipped file (listed in SHA256SUMS, or
+    tracked by git), delete and rerun for a file the workflow makes."""
+    import shutil
+    import subprocess
+
+    from cw import io
+
+    folder = _shipped_copy(tmp_path, run)
+    weights = folder / "weights.nc"
+    weights.write_bytes(weights.read_bytes()[:200])
+    with pytest.raises(io.InputFileError) as exc:
+        io.read_weights(weights)
+    msg = str(exc.value)
+    assert "cannot read netCDF" in msg and "\n" not in msg
+    assert msg.endswith(f"it is a shipped file: restore it with git checkout -- {weights}")
+    made = tmp_path / "results" / "square" / "activity.nc"
+    made.parent.mkdir(parents=True)
+    made.write_bytes(b"CDF\x01 cut")
+    with pytest.raises(io.InputFileError, match=r"delete it and rerun snakemake to make it again$"):
+        io.open_dataset(made)
+    # tracked by git, no manifest
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    tracked = repo / "weights.nc"
+    tracked.write_bytes(b"CDF\x01 cut")
+    subprocess.run(["git", "add", "weights.nc"], cwd=repo, check=True)
+    assert io.is_shipped(tracked) and not io.is_shipped(made)
+    with pytest.raises(io.InputFileError, match=r"restore it with git checkout -- .*weights\.nc$"):
+        io.open_dataset(tracked)
+    # a damaged training state of a shipped network
+    state = folder / networks.STATE_FILE
+    state.write_bytes(b"PK\x03\x04 cut")
+    with pytest.raises(networks.NetworkError, match=r"cannot read training state .*restore it with git checkout -- "):
+        networks.state_meta(folder)
+    assert networks.CHECKSUM_FILE == io.CHECKSUM_FILE
+
+
+def test_continuing_a_shipped_network_records_its_new_checksums(tmp_path):
+    """train_model with keep_state (networks_mode continue, the folder of a shipped network)
+    rewrites the model files and their SHA256SUMS together, so check_shipped accepts the result."""
+    from cw.steps.pipeline import train_model
+
+    kw = dict(arena={"name": "square", "shape": "square", "side": 1.0}, trajectories={"n_steps": 20, "speed_max": 0.1},
+              model={"n_units": 6}, loss={}, seed=1, label="square", progress=False,
+              training={"optimizer": "adam", "n_updates": 2, "batch_size": 4, "n_checkpoints": 2,
+                        "state_every_minutes": 0})
+    folder = tmp_path / "networks" / "square"
+    train_model(str(folder / "weights.nc"), str(folder / "checkpoints.nc"), str(folder / "history.csv"),
+                keep_state=True, **kw)
+    assert set(networks.read_checksums(folder)) == set(networks.CHECKSUMMED_FILES)
+    networks.check_checksums(folder)

@@ -16,16 +16,27 @@ with the constant diagonal Hessians
 
 G is symmetric positive semi-definite.  Martens & Sutskever's (2011) structural damping adds the
 Gauss-Newton matrix of a matching loss on the hidden states (here the Euler state ``x``, whose
-non-linearity is tanh, so the matching-loss Hessian is ``diag(1 - tanh(x)^2) = diag(1 - u^2)``):
+non-linearity is phi = tanh, so the matching-loss Hessian is ``diag(phi'(x)) = diag(1 - tanh(x)^2)``,
+taken from the noise-free rate ``tanh(x)`` also when the noise is on the rates, and 0 where a
+rectified ``retanh`` unit is silent):
 
-    S = (1 / M) * sum_{m, t} J_x(m, t)^T diag(1 - u(m, t)^2) J_x(m, t)
+    S = (1 / M) * sum_{m, t} J_x(m, t)^T diag(phi'(x(m, t))) J_x(m, t)
 
-**Normalisation of S (OURS).** S is averaged over trials and *summed* over steps and units, i.e.
-per trial, as the per-case objectives of Martens & Sutskever (2011) and Sutskever's code are.  The
-damped system ``G + lambda I + lambda mu S`` then equals theirs divided by the loss normalisation
-(for ours, ``E`` is a mean over ``T N_out`` elements per trial); since the Levenberg-Marquardt
-lambda adapts to that scale, the literature's ``mu`` (0.03) keeps its meaning.  Normalising S like
-``E`` (``1 / (M T N_out)`` instead of ``1 / M``) would need ``mu`` larger by ``T N_out``.
+**Normalisation of S.** The S above, the one :class:`GaussNewton` computes, is per trial: averaged
+over the M trials, *summed* over the T steps and N units.  Its weight in the matrix handed to
+conjugate gradient is set by the optimiser (:func:`cw.network.optimizers.params.structural_coefficient`):
+the damping weight (lambda_L2 under the default ``damping: penalty_weights``, the
+Levenberg-Marquardt lambda under ``tikhonov``) times
+
+* ``mu / (T N)`` with the default ``structural_damping_normalisation: per_element``: S is then a
+  mean over trials, steps and units like the loss, as in the authors' code (CODE, mu = 1500);
+* ``mu`` with ``per_trial``: the per-case convention of Martens & Sutskever (2011), whose
+  mu = 0.03 it reproduces (OURS, the earlier default).
+
+The two agree when ``mu_per_trial = mu_per_element / (T N)``: 1500 / (500 * 100) = 0.03.  So by
+default the operator is ``G + (mu / (T N)) lambda_L2 S`` (no lambda I), and with ``tikhonov``
+``G + lambda I + (mu / (T N)) lambda S``
+(``tests/test_curvature.py::test_operator_handed_to_cg_equals_the_explicit_matrices``).
 
 Products are computed without any ``GradientTape`` (the tape's backward pass of a time
 loop was most of the cost), per batch chunk (see :class:`cw.network.objective.Objective`):
@@ -44,7 +55,8 @@ Per step that is four (M x N) @ (N x N)-sized matrix products, against three for
 Measured with ``python -m benchmarks.bench_speed`` on the 2-core CPU machine (M = T = 500, N = 100,
 float32, 2 threads): one product ~0.16 s against ~0.125 s for one loss-and-gradient (1.25x).
 
-Because ``u = tanh(x)``, ``J_x^T diag(1 - u^2) w = J_u^T w``, so the error, firing-rate and
+Because ``u = phi(x)`` (plus, with rate noise, an ``eta`` that does not depend on the weights),
+``J_u = diag(phi'(x)) J_x`` and ``J_x^T diag(phi'(x)) w = J_u^T w``, so the error, firing-rate and
 structural terms all go through the same single VJP of the rates ``u``; ``W_out`` enters only the
 read-out and is handled in closed form.  ``tf.autodiff.ForwardAccumulator`` (fails on ``tf.scan``
 inside ``tf.function``), the double-backward trick (memory grows with T) and ``jit_compile``
@@ -153,7 +165,8 @@ class GaussNewton:
     def _tangent_chunk(self, u_flow, eta, weights, v, ib, emit, init):
         """Run the tangent (R-op) recurrence of the Euler step over t, for one batch chunk.
 
-        With ``g(t) = 1 - u(t)^2``, the tangents of the state x, the rates u and the read-out y
+        With ``g(t) = phi'(x(t)) = 1 - tanh(x(t))^2`` (0 where a ``retanh`` unit is silent), the
+        tangents of the state x, the rates u and the read-out y
         along ``v = (dW_in, dW_rec, db, dW_out)`` obey (the noise has no tangent; dx(-1) = 0)::
 
             dx(t) = dx(t-1) + alpha * (-dx(t-1) + du(t-1) W_rec + u(t-1) dW_rec + I(t) dW_in + db)
@@ -251,7 +264,9 @@ class GaussNewton:
         weights, v : lists of 4 tensors (WEIGHT_NAMES order)
         inputs : (M, T, N_in) tensor; noise : (M, T, N) tensor
         lambda_l2, lambda_fr : scalar tensors, the penalty weights of the loss
-        structural : scalar tensor, the coefficient of S (the optimiser passes lambda * mu)
+        structural : scalar tensor, the coefficient of S (the optimiser passes the damping
+            weight times :func:`cw.network.optimizers.params.structural_coefficient`, by default
+            lambda_L2 mu / (T N))
         error_weight : scalar tensor multiplying the error block J_y^T H_y J_y (1 for the loss;
             0 isolates the other terms in tests)
 

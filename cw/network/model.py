@@ -1,17 +1,36 @@
 """The continuous-time recurrent network of Cueva & Wei (2018), eq. 1-2.
 
-Discretised with the Euler method, one step of duration ``dt = alpha * tau``::
+Discretised with the Euler method, one step of duration ``dt = alpha * tau``, with the intrinsic
+noise on the firing rates (``noise_location: rate``, the default; CODE)::
+
+    x[t] = x[t-1] + alpha * (-x[t-1] + u[t-1] @ W_rec + I[t] @ W_in + b)
+    u[t] = tanh(x[t]) + eta[t]
+    y[t] = u[t] @ W_out
+
+or inside the bracket of the paper's eq. 1 (``noise_location: activation``; OURS, the earlier
+default)::
 
     x[t] = x[t-1] + alpha * (-x[t-1] + u[t-1] @ W_rec + I[t] @ W_in + b + xi[t])
     u[t] = tanh(x[t])
-    y[t] = u[t] @ W_out
 
-with ``x[-1] = 0`` (so ``u[-1] = 0``).  Row-vector convention: a batch of states is an array of
+with ``x[-1] = 0`` (so ``u[-1] = 0``); tanh is max(0, tanh) for ``nonlinearity: retanh``.  Row-vector convention: a batch of states is an array of
 shape ``(M, N)``; ``W_in`` has shape ``(N_in, N)``, ``W_rec`` ``(N, N)`` and ``W_out`` ``(N, N_out)``,
 i.e. the transposes of the matrices written in the paper.  There is no output bias (PAPER).
 
 Weights are held in a :class:`Weights` mapping of four arrays (numpy or TensorFlow) in the fixed
 order :data:`WEIGHT_NAMES`.
+
+Examples
+--------
+>>> ModelParams().noise_location  # the default of config.yaml and of the training
+'rate'
+>>> w = {"W_in": np.ones((1, 1)), "W_rec": np.zeros((1, 1)), "b": np.zeros(1), "W_out": np.ones((1, 1))}
+>>> u, y = simulate_numpy(w, np.ones((1, 2, 1)), alpha=0.1, noise=np.full((1, 2, 1), 0.5), noise_location="rate")
+>>> bool(np.allclose(u[0, :, 0], np.tanh([0.1, 0.19]) + 0.5))  # x = 0.1, then 0.9 * 0.1 + 0.1
+True
+>>> u, y = simulate_numpy(w, np.ones((1, 1, 1)), alpha=0.1, noise=np.full((1, 1, 1), 0.5), noise_location="activation")
+>>> bool(np.isclose(u[0, 0, 0], np.tanh(0.1 * (1 + 0.5))))
+True
 """
 
 from __future__ import annotations
@@ -213,6 +232,9 @@ def simulate_numpy(
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plain numpy Euler integration of eq. 1-2: the reference implementation.
+
+    Its ``noise_location`` default, ``"activation"``, is not the config's (``rate``): pass
+    ``ModelParams.noise_location`` to simulate a run's network with noise.
 
     Parameters
     ----------

@@ -14,6 +14,13 @@ per run::
     <networks_dir>/<run>/weights.nc           final weights      } written when the training
     <networks_dir>/<run>/checkpoints.nc       checkpoints        } has reached its last update
     <networks_dir>/<run>/history.csv          one row per update }
+    <networks_dir>/<run>/SHA256SUMS           sha256 of the four files above (sha256sum format)
+
+The settings hash says which settings made a network, not that its files are intact: the
+checksum manifest ``SHA256SUMS`` (:func:`write_checksums`, ``python -m cw.network.networks
+--write-checksums <folder>``) records the content of each model file, and :func:`check_shipped`
+refuses a shipped network whose file differs from it, with the command that restores the file
+from git.  settings.json, and so its hash, stays as it is.
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {
 SETTINGS_FILE = "settings.json"
 STATE_FILE = "training_state.npz"
 MODEL_FILES = ("weights.nc", "checkpoints.nc", "history.csv")
+#: The checksum manifest (cw.io.CHECKSUM_FILE) and the files it covers when present.
+CHECKSUM_FILE = "SHA256SUMS"
+CHECKSUMMED_FILES = MODEL_FILES + (STATE_FILE,)
 
 
 class NetworkError(RuntimeError):
@@ -108,7 +118,11 @@ def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
     try:
         stored = json.loads(path.read_text())["hash"]
     except (ValueError, KeyError) as exc:
-        raise NetworkError(f"{path}: unreadable ({exc}); delete the folder and train the run again") from None
+        from cw.io import is_shipped
+
+        fix = (f"restore it with git checkout -- {path}" if is_shipped(path)
+               else "delete the folder and train the run again")
+        raise NetworkError(f"{path}: unreadable ({exc}); {fix}") from None
     want = settings_hash(training_settings(run))
     if stored != want:
         raise NetworkError(
@@ -122,6 +136,66 @@ def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
         raise NetworkError(
             f"{folder}: training of run '{name}' not finished{where}; continue it with make train-networks"
         )
+    check_checksums(folder)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_checksums(folder: str | Path) -> Path:
+    """Write ``<folder>/SHA256SUMS``: the SHA-256 of each model file of :data:`CHECKSUMMED_FILES`
+    present (``sha256sum -c SHA256SUMS`` checks it too); returns its path.  Run it on a shipped
+    network when its files are final, and commit the manifest with them."""
+    folder = Path(folder)
+    present = [f for f in CHECKSUMMED_FILES if (folder / f).is_file()]
+    if not present:
+        raise NetworkError(f"{folder}: no model file ({', '.join(CHECKSUMMED_FILES)}) to record")
+    out = folder / CHECKSUM_FILE
+    tmp = folder / f".{CHECKSUM_FILE}.part"
+    tmp.write_text("".join(f"{file_sha256(folder / f)}  {f}\n" for f in present))
+    tmp.replace(out)
+    return out
+
+
+def read_checksums(folder: str | Path) -> dict[str, str] | None:
+    """File name -> recorded SHA-256 from ``<folder>/SHA256SUMS``; None without a manifest."""
+    path = Path(folder) / CHECKSUM_FILE
+    if not path.is_file():
+        return None
+    out = {}
+    for k, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.split(maxsplit=1)
+        if not line.strip():
+            continue
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise NetworkError(f"{path}:{k}: not a '<sha256>  <file>' line; restore it with git checkout -- {path}")
+        out[parts[1].strip().lstrip("*")] = parts[0].lower()
+    return out
+
+
+def check_checksums(folder: str | Path) -> None:
+    """Raise :class:`NetworkError` (one line) when a file listed in ``<folder>/SHA256SUMS`` is
+    missing or its content differs from the recorded SHA-256; a folder without a manifest is not
+    checked (networks shipped before the manifests)."""
+    folder = Path(folder)
+    recorded = read_checksums(folder)
+    for name, digest in (recorded or {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise NetworkError(f"{path}: missing (listed in {folder / CHECKSUM_FILE}); "
+                               f"restore the shipped file with git checkout -- {path}")
+        if file_sha256(path) != digest:
+            raise NetworkError(
+                f"{path}: content differs from its checksum in {folder / CHECKSUM_FILE} (damaged or replaced); "
+                f"restore the shipped file with git checkout -- {path} (or, after retraining it on purpose, "
+                f"record the new files with python -m cw.network.networks --write-checksums {folder})"
+            )
 
 
 def state_meta(folder: str | Path) -> dict | None:
@@ -132,8 +206,14 @@ def state_meta(folder: str | Path) -> dict | None:
     path = Path(folder) / STATE_FILE
     if not path.is_file():
         return None
-    with np.load(path) as z:
-        return json.loads(z["__meta__"].tobytes().decode())
+    try:
+        with np.load(path) as z:
+            return json.loads(z["__meta__"].tobytes().decode())
+    except Exception as exc:  # a cut or foreign file: zipfile, numpy and json each have their errors
+        from cw.io import repair_advice
+
+        raise NetworkError(f"{path}: cannot read training state ({type(exc).__name__}: {exc}); "
+                           f"{repair_advice(path)}") from None
 
 
 def progress(folder: str | Path) -> tuple[int, int] | None:
@@ -175,14 +255,26 @@ def snapshot(folder: str | Path, out: str | Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m cw.network.networks [DIR]``: one line per shipped network: run, updates, last error.
     ``python -m cw.network.networks --snapshot OUT DIR``: every unfinished network of DIR written to
-    OUT/<run>/ as if finished (:func:`snapshot`), to analyse a training in progress."""
+    OUT/<run>/ as if finished (:func:`snapshot`), to analyse a training in progress.
+    ``python -m cw.network.networks --write-checksums FOLDER [FOLDER ...]``: write each network
+    folder's SHA256SUMS (:func:`write_checksums`)."""
     import argparse
     import numpy as np
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("dir", nargs="?", default="networks")
     ap.add_argument("--snapshot", metavar="OUT", help="write unfinished networks to OUT/<run>/")
+    ap.add_argument("--write-checksums", nargs="+", metavar="FOLDER",
+                    help="write SHA256SUMS of the model files of each network folder")
     args = ap.parse_args(argv)
+    if args.write_checksums:
+        for f in args.write_checksums:
+            try:
+                print(write_checksums(f))
+            except NetworkError as exc:
+                print(f"network error: {exc}")
+                return 1
+        return 0
     root = Path(args.dir)
     if args.snapshot:
         for f in sorted(p.parent for p in root.glob(f"*/{STATE_FILE}")):

@@ -8,11 +8,17 @@
 W_rec and b are not penalised (PAPER).  The penalty weights are passed to every call as tensors,
 so that optimisers may adapt them without retracing the compiled functions.
 
+The intrinsic noise (``model.noise_location``, :class:`cw.network.model.ModelParams`) is by default
+on the firing rates, ``u(t) = tanh(x(t)) + eta(t)`` (CODE: the authors' code), so the read-out,
+the recurrence and R_FR all see the noisy rates; with ``activation`` it is xi inside the Euler
+bracket of eq. 1 (``+ alpha xi(t)`` on x; OURS, the earlier default).
+
 Implementation (speed).  Every pass is a compiled ``tf.while_loop`` over time on
 time-major data, written by hand rather than recorded on a ``GradientTape``:
 
-* the Euler step is ``x(t) = (1 - alpha) x(t-1) + [u(t-1), I(t), 1] (alpha [W_rec; W_in; b])
-  + alpha xi(t)``: one matrix product (the input drive rides along as three extra columns), one
+* the Euler step is ``x(t) = (1 - alpha) x(t-1) + [u(t-1), I(t), 1] (alpha [W_rec; W_in; b])``
+  (``+ alpha xi(t)`` with noise on the activation) and ``u(t) = tanh(x(t))`` (``+ eta(t)`` with
+  noise on the rates): one matrix product (the input drive rides along as extra columns), one
   ``AddN`` and one ``tanh`` per step;
 * the loss is summed inside the same loop (the read-out error computed as W_out^T u^T, the
   cheap orientation of that thin product, and ``l2_loss`` of the error and of the rates), so a
@@ -20,13 +26,14 @@ time-major data, written by hand rather than recorded on a ``GradientTape``:
 * the gradient is back-propagation through time by hand: the forward loop keeps the rates u(t)
   in a ``TensorArray`` (no copies), the backward loop runs ``delta_u(t) = dl/du(t) + delta_x(t+1)
   (alpha W_rec)^T`` (the read-out error term rides along in the same product), ``delta_x(t) =
-  (1 - u(t)^2) delta_u(t) + (1 - alpha) delta_x(t+1)`` (one ``TanhGrad``) and accumulates the
+  phi'(x(t)) delta_u(t) + (1 - alpha) delta_x(t+1)`` with ``phi'(x) = 1 - tanh(x)^2`` from the
+  noise-free rate (one ``TanhGrad``; 0 where a ``retanh`` unit is silent) and accumulates the
   weight gradients step by step with one product ``[u(t-1), I(t), 1]^T delta_x(t)``;
 * the batch is cut into ``chunks`` groups of trials, each its own time loop, which TensorFlow's
   inter-op threads run side by side: the per-step products are too small to split well inside
   one operation, so this is how two cores are used (:func:`cw.runtime.configure_threads`);
-* the noise, the only (M, T, N) input, is transposed to time-major and scaled by alpha once per
-  noise tensor and cached (:class:`_IdentityCache`): all the evaluations of one optimiser update
+* the noise, the only (M, T, N) input, is transposed to time-major (and scaled by alpha when it is
+  on the activation) once per noise tensor and cached (:class:`_IdentityCache`): all the evaluations of one optimiser update
   share one noise sample, so they share the transposed copy too;
 * the rates of the last gradient evaluation are kept (:meth:`Objective.trajectory`) so that the
   Gauss-Newton products of :mod:`cw.network.curvature` at the same weights, trials and noise do not rerun
@@ -176,7 +183,9 @@ class Objective:
 
     # -- noise ---------------------------------------------------------------------------------
     def noise(self, shape: tuple[int, int], seed: tuple[int, int]) -> tf.Tensor:
-        """Intrinsic noise xi of eq. 1 for a batch: (M, T, N), s.d. ``model.noise_std``.
+        """The intrinsic noise for a batch: (M, T, N), s.d. ``model.noise_std``: eta added to the
+        rates, ``u = tanh(x) + eta``, with ``noise_location: rate`` (the default, CODE), or xi
+        inside the Euler bracket of eq. 1 with ``activation`` (the step then adds ``alpha xi``).
 
         Drawn from TensorFlow's counter-based generator, so the same ``seed`` pair gives the same
         sample: every evaluation within one optimiser update can see the same noise.
@@ -308,7 +317,9 @@ class Objective:
         (N_out, N).  Returns the gradient of ``[W_rec; W_in; b]`` ((N + N_in + 1, N)).
 
         With delta(t) = dL/dx(t):  delta(T) = 0,
-        ``delta(t) = (1 - u(t)^2) (g_u(t) + delta(t+1) (alpha W_rec)^T) + (1 - alpha) delta(t+1)``
+        ``delta(t) = phi'(x(t)) (g_u(t) + delta(t+1) (alpha W_rec)^T) + (1 - alpha) delta(t+1)``,
+        ``phi'(x(t)) = 1 - r(t)^2`` from the noise-free rate ``r(t) = u(t) - eta(t)`` (``eta`` the
+        rate noise, None when the noise is on the activation; 0 where a ``retanh`` unit is silent),
         and dL/d[W_rec; W_in; b] = alpha sum_t [u(t-1), I(t), 1]^T delta(t).
         """
         dt = self.dtype

@@ -60,9 +60,9 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
         ax.set_title(label, fontsize=5.5, pad=2)
     head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
                     if scores is not None else "")
-    fig.suptitle(head + "\n[min, max]: each map's activity range", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.93, 0.96))
-    map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4))
+    top = add_title(fig, head + "\n[min, max]: each map's activity range", fontsize=8)
+    fig.tight_layout(rect=(0, 0, colourbar_room(fig), 1))  # counts the title
+    map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
 
 
@@ -85,19 +85,28 @@ def trajectory_panel(act: xr.Dataset, corners: np.ndarray, n_trials: int = 4, ti
     axes.flat[0].legend(fontsize=6, loc="lower left", frameon=False)
     if "rms_position_error_m" in act.attrs:
         title += f"  (RMS error {float(act.attrs['rms_position_error_m']) * 100:.1f} cm over all test trials)"
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    add_title(fig, title, fontsize=9)
+    fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
     return fig
 
 
 def training_curves(histories: Mapping[str, list[dict]]):
-    """Error and penalty terms against update for each run (log scale)."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+    """Error and penalty terms against update for each run (log scale), and the penalty weights
+    lambda_L2 (solid) and lambda_FR (dashed) each update used: under the authors' damping they are
+    the Hessian-free damping and follow rho; a Tikhonov run's separate damping lambda is dotted."""
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3))
     for run, rows in histories.items():
         upd = [r["update"] for r in rows]
+        line = None
         for ax, key in zip(axes, ("error", "r_l2", "r_fr")):
-            ax.plot(upd, [r[key] for r in rows], lw=0.8, label=run)
-    for ax, name in zip(axes, ("position error E (m$^2$)", "$R_{L2}$", "$R_{FR}$ (mean $u^2$)")):
+            line, = ax.plot(upd, [r[key] for r in rows], lw=0.8, label=run)
+        colour = line.get_color() if line is not None else None
+        for key, style in (("lambda_l2", "-"), ("lambda_fr", "--"), ("damping", ":")):
+            vals = np.array([float(r.get(key, np.nan)) for r in rows])
+            if np.any(vals > 0):
+                axes[3].plot(upd, np.where(vals > 0, vals, np.nan), ls=style, lw=0.8, color=colour)
+    for ax, name in zip(axes, ("position error E (m$^2$)", "$R_{L2}$", "$R_{FR}$ (mean $u^2$)",
+                               "$\\lambda_{L2}$ (solid), $\\lambda_{FR}$ (dashed),\nTikhonov $\\lambda$ (dotted)")):
         ax.set_yscale("log")
         ax.set_xlabel("update")
         ax.set_title(name, fontsize=9)
@@ -149,15 +158,80 @@ def _map_range(rate: np.ndarray) -> str:
         else "no data"
 
 
-def map_colourbar(fig, rect=(0.945, 0.3, 0.012, 0.4)):
+#: Room kept at the right of a figure for the rate-map colour bar, its tick labels and its label
+#: (inches; the bar is 0.1 in wide, its texts need ~0.7 in at font size 6).
+COLOURBAR_ROOM_IN = 0.95
+
+
+def colourbar_room(fig) -> float:
+    """Right edge (figure fraction) of the area left to the panels when :func:`map_colourbar`
+    is drawn: the figure width less :data:`COLOURBAR_ROOM_IN`."""
+    return 1.0 - COLOURBAR_ROOM_IN / fig.get_figwidth()
+
+
+def map_colourbar(fig, y0: float = 0.3, height: float = 0.4):
     """The colour scale of :func:`draw_map`: every map runs from its own minimum (blue) to its own
-    maximum (red); the ranges are printed above the maps."""
-    cax = fig.add_axes(rect)
+    maximum (red); the ranges are printed above the maps.  Drawn in the right margin kept by
+    :func:`colourbar_room`, from ``y0`` over ``height`` (figure fractions)."""
+    w = fig.get_figwidth()
+    cax = fig.add_axes((1.0 - (COLOURBAR_ROOM_IN - 0.1) / w, y0, 0.1 / w, height))
     sm = matplotlib.cm.ScalarMappable(cmap=RATEMAP_CMAP, norm=matplotlib.colors.Normalize(0, 1))
     cb = fig.colorbar(sm, cax=cax, ticks=[0, 1])
     cb.ax.set_yticklabels(["map\nmin", "map\nmax"], fontsize=6)
     cb.set_label("activity, each map\nscaled to its range", fontsize=6)
     return cb
+
+
+def wrap_text(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` with each of its lines wrapped at spaces so that no line is wider than
+    ``width_in`` inches at ``fontsize`` points (widths measured with the font's outlines).
+
+    Examples
+    --------
+    >>> wrap_text("a b c", 10.0, 8)
+    'a b c'
+    >>> wrap_text("aaaa bbbb cccc", 0.4, 8).split("\\n")
+    ['aaaa', 'bbbb', 'cccc']
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure, prop = TextToPath(), FontProperties(size=fontsize)
+    limit = width_in * 72.0
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for word in para.split(" "):
+            cand = f"{line} {word}" if line else word
+            if line and measure.get_text_width_height_descent(cand, prop, ismath=False)[0] > limit:
+                lines.append(line)
+                line = word
+            else:
+                line = cand
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def text_height_in(text: str, fontsize: float) -> float:
+    """Height of a (multi-line) text at ``fontsize``, inches (matplotlib's line spacing 1.2)."""
+    return (text.count("\n") + 1) * 1.2 * fontsize / 72.0
+
+
+def add_title(fig, text: str, fontsize: float = 8, pad_in: float = 0.08, grow: bool = True) -> float:
+    """The figure's title (its suptitle), wrapped to the figure's width, at the top of a band of
+    its own: the figure grows by the band's height (``grow``), so the panels keep their size.
+    Returns the figure fraction below the band, where the panels may start (``tight_layout``
+    makes room for a suptitle itself: give it ``rect`` top 1, not this fraction)."""
+    # 5 % below the width: the renderer's hinted glyphs run a little wider than their outlines
+    wrapped = wrap_text(text, 0.95 * (fig.get_figwidth() - 2 * pad_in), fontsize) if text else ""
+    if not wrapped.strip():
+        return 1.0
+    band = text_height_in(wrapped, fontsize) + 2 * pad_in
+    if grow:
+        fig.set_figheight(fig.get_figheight() + band)
+    h = fig.get_figheight()
+    fig.suptitle(wrapped, fontsize=fontsize, y=1.0 - pad_in / h, va="top")
+    return 1.0 - band / h
 
 
 def draw_map(ax, rate: np.ndarray, extent, corners=None) -> None:

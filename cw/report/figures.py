@@ -25,6 +25,8 @@ from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.
     _extent,
     _corners,
     map_colourbar,
+    colourbar_room,
+    add_title,
     draw_map,
     _empty,
     _score_line,
@@ -57,15 +59,17 @@ def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]],
                     ax.set_title(f"unit {i}\n{_score_line(sc, i)}", fontsize=5.5, pad=2)
                 else:
                     _empty(ax, f"no {TYPE_LABELS[ct]}\nunits" if k == 0 and not units else "")
+                    # the box of a map, so that the type's heading sits at the height of its row's
+                    ax.set_box_aspect((ext[3] - ext[2]) / (ext[1] - ext[0]))
                 if head:
                     ax.text(0.0, 1.42, head, fontsize=7, fontweight="bold", color=TYPE_COLOURS[ct],
                             transform=ax.transAxes, va="bottom")
         axes[r, 0].text(-0.35, 0.5, name, rotation=90, va="center", ha="center", fontsize=8,
                         transform=axes[r, 0].transAxes)
-    fig.suptitle(title + "\n(g60/g90: grid score 60\u00b0/90\u00b0, bd: border, bn: band score;"
-                 " (n): units of the type; n/a: undefined)", fontsize=8)
-    fig.tight_layout(rect=(0.02, 0, 0.93, 0.95))
-    map_colourbar(fig, rect=(0.945, 0.3, 0.01, 0.4))
+    top = add_title(fig, title + "\n(g60/g90: grid score 60\u00b0/90\u00b0, bd: border, bn: band score;"
+                    " (n): units of the type; n/a: undefined)", fontsize=8)
+    fig.tight_layout(rect=(0.02, 0, colourbar_room(fig), 1))  # counts the title
+    map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
 
 
@@ -161,12 +165,12 @@ def unit_tuning_panel(rm: xr.Dataset, scores: xr.Dataset, tuning: xr.Dataset, un
         if k == 0:
             ax.set_xlabel("speed (m/step)", fontsize=6)
             ax.set_ylabel("activity", fontsize=6)
-    fig.suptitle(title + "\nrows: rate map (colour bar: each map's own range), direction tuning "
-                 "(polar, R = resultant length; " + POLAR_NOTE + "),\nspeed tuning (black: mean "
-                 "per speed bin, 0 = stationary; red: least-squares line through those means; "
-                 "r over all samples)", fontsize=7)
-    fig.tight_layout(rect=(0, 0, 0.93, 0.9))
-    map_colourbar(fig, rect=(0.945, 0.7, 0.01, 0.17))
+    top = add_title(fig, title + "\nrows: rate map (colour bar: each map's own range), direction tuning "
+                    "(polar, R = resultant length; " + POLAR_NOTE + "),\nspeed tuning (black: mean "
+                    "per speed bin, 0 = stationary; red: least-squares line through those means; "
+                    "r over all samples)", fontsize=7)
+    fig.tight_layout(rect=(0, 0, colourbar_room(fig), 1))  # counts the title
+    map_colourbar(fig, 0.72 * top, 0.22 * top)  # beside the rate maps (the top row)
     return fig
 
 
@@ -196,8 +200,8 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
     else:
         head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
                 "through those means; r over all samples"
-    fig.suptitle(head, fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    add_title(fig, head, fontsize=8)
+    fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
     return fig
 
 
@@ -231,7 +235,7 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{stage[k]}: update {upd[idx[k]]}", fontsize=8)
-    axes[0, 0].legend(fontsize=5.5, frameon=False, title="type at the end", title_fontsize=6,
+    axes[0, 0].legend(fontsize=5.5, frameon=False, title="type at the last checkpoint", title_fontsize=6,
                       loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
     ax = axes[0, nk]
     labels = list(np.asarray(dev["cell_type_label"].values).astype(str))
@@ -266,9 +270,8 @@ def development_panel(dev: xr.Dataset, title: str = ""):
         ax.set_title("how far the maps have settled", fontsize=8)
         ax.set_yticks([0.0, 0.5, 1.0])
         ax.legend(fontsize=6, frameon=False, loc="upper center", ncol=2)
-    fig.suptitle(title + " (t-SNE distance: 1 - firing-rate correlation; colour: type at the last "
-                 "checkpoint)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    add_title(fig, title + " (t-SNE distance: 1 - firing-rate correlation)", fontsize=8)
+    fig.tight_layout()  # counts the title
     return fig
 
 
@@ -282,14 +285,29 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
                     names: tuple[str, str] = ("without", "with"), ncols: int = 10, title: str = ""):
     """Fig. 5: all maps of the run without the metabolic cost (left) and with it (right), with
     each run's count of border and grid-like units."""
+    from matplotlib.gridspec import GridSpec
+
+    from cw.report.drawing import text_height_in, wrap_text
+
     n = max(without[0].sizes["unit"], with_[0].sizes["unit"])
     nrows = math.ceil(n / ncols)
     fig = plt.figure(figsize=(2 * 1.0 * ncols + 0.6, 1.05 * nrows + 0.9))
-    subs = fig.subfigures(1, 2, wspace=0.03)
-    for sub, (rm, sc), name in zip(subs, (without, with_), names):
-        axes = sub.subplots(nrows, ncols, squeeze=False)
-        ext, corners = _extent(rm), _corners(rm)
+    top = add_title(fig, title + "\n(frame colour = cell type: " + _colour_key() + "; every map scaled "
+                    "from its own minimum, blue, to its maximum, red)", fontsize=8)
+    # subfigures take their place from the grid's ratios (not from its margins): row 0 is the
+    # title band, row 1 the two runs
+    grid = GridSpec(2, 2, figure=fig, height_ratios=(1.0 - top, top), hspace=0, wspace=0.03)
+    for j, ((rm, sc), name) in enumerate(zip((without, with_), names)):
+        sub = fig.add_subfigure(grid[1, j])
         ct = np.asarray(sc["cell_type"].values).astype(str)
+        counts = ", ".join(f"{TYPE_LABELS[t]} {int(np.sum(ct == t))}" for t in TYPE_COLOURS)
+        width_in, height_in = fig.get_figwidth() / 2, fig.get_figheight() * top
+        head = wrap_text(f"{name}\n{counts}", width_in - 0.2, 8)
+        sub.suptitle(head, fontsize=8, y=1.0 - 0.05 / height_in, va="top")
+        room = (text_height_in(head, 8) + 0.15) / height_in  # the run's title band, figure fraction
+        axes = sub.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(
+            left=0.03, right=0.97, bottom=0.1 / height_in, top=1.0 - room, wspace=0.1, hspace=0.1))
+        ext, corners = _extent(rm), _corners(rm)
         for i, ax in enumerate(axes.flat):
             ax.set_axis_off()
             if i >= rm.sizes["unit"]:
@@ -299,21 +317,27 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
             for s in ax.spines.values():
                 s.set_color(TYPE_COLOURS.get(ct[i], "k"))
                 s.set_linewidth(1.2)
-        counts = ", ".join(f"{TYPE_LABELS[t]} {int(np.sum(ct == t))}" for t in TYPE_COLOURS)
-        sub.suptitle(f"{name}\n{counts}", fontsize=8)
-    fig.suptitle(title + "\n(frame colour = cell type: " + _colour_key() + "; every map scaled "
-                 "from its own minimum, blue, to its maximum, red)", fontsize=8, y=1.04)
     return fig
+
+
+def _head_room(ax, factor: float = 1.5) -> None:
+    """Raise the top of a linear y axis (bottom 0) by ``factor``: room for the legend above the
+    curves, so that the legend stays inside the panel and clear of every label."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(0.0, max(hi, 1e-12) * factor)
 
 
 def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
     """Fig. 6a: squared error aligned to episodes of boundary interactions (one curve per episode
     size), and against the time since the last interaction (and since the trial start, before
-    any); Fig. 6b: error of the long path per window (mean +- SD) against the best constant
-    output."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+    any), mean +- SEM; Fig. 6b as the paper shows it: the long path's error, mean +- SD in each
+    window of ``boundary_window_steps`` steps (10,000 in the paper), against that of the best
+    constant output, on a linear axis (the band's lower edge is cut at 0: squared errors are
+    never negative).  Legends sit inside their panels, above the curves."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     ax = axes[0]
     lag = np.asarray(bd["lag"].values, float)
+    drawn = False
     for key, colour, lab in (("since_boundary", "k", "since last boundary interaction"),
                              ("since_start", "tab:gray", "since trial start (no interaction yet)")):
         m = np.asarray(bd[f"error_{key}_mean"].values, float)
@@ -324,11 +348,15 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
             lo, hi = sem_band(m, sd, cnt)
             ax.plot(lag[ok], m[ok], color=colour, lw=1, label=lab)
             ax.fill_between(lag[ok], lo[ok], hi[ok], color=colour, alpha=0.2, lw=0)
+            drawn = True
+    ax.tick_params(labelsize=7)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("steps")
-    ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
+    if drawn:
+        _head_room(ax)
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
+    ax.set_xlabel("steps since the event", fontsize=8)
+    ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM", fontsize=8)
     ax.set_title("6a: error vs time since the last interaction", fontsize=8)
-    ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     ax = axes[1]
     if "error_aligned_mean" in bd and int(bd["episode_count"].sum()) > 0:
         al = np.asarray(bd["align_lag"].values, float)
@@ -340,38 +368,52 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
                 lab = f"{k}{'+' if i == bursts.size - 1 else ''} interaction{'s' if k > 1 else ''} (n = {counts[i]})"
                 ax.plot(al, bd["error_aligned_mean"].values[i], color=colours[i], lw=1, label=lab)
         ax.axvline(0, color="0.5", lw=0.6, ls=":")
+        ax.tick_params(labelsize=7)
         bw = bd.attrs.get("boundary_burst_window")
         if bw is not None:
             ax.axvspan(0, float(bw), color="0.9", lw=0, zorder=0)
         ax.set_ylim(bottom=0)
-        ax.set_xlabel("steps from the first interaction of an episode")
-        ax.set_ylabel("squared error (m$^2$), mean")
-        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+        _head_room(ax)
+        ax.set_xlabel("steps from the first interaction of an episode", fontsize=8)
+        ax.set_ylabel("squared error (m$^2$), mean", fontsize=8)
+        ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     else:
         _empty(ax, "no episodes of boundary interactions")
     ax.set_title("6a: error aligned to boundary interactions", fontsize=8)
     ax = axes[2]
     if "window" in bd.dims and bd.sizes["window"] > 0:
         ws = np.asarray(bd["window_start"].values, float)
-        scale, unit = (1e3, " (thousands)") if ws.size and ws.max() >= 1e4 else (1.0, "")
-        n_win = float(bd.attrs.get("boundary_window_steps", bd.attrs.get("window_steps", 1)) or 1)
-        for key, colour, lab in (("long_error", "k", "network"), ("const_error", "tab:red", "best constant output")):
+        n_win = bd.attrs.get("boundary_window_steps", bd.attrs.get("window_steps"))
+        if n_win is None:
+            n_win = float(ws[1] - ws[0]) if ws.size > 1 else 1.0
+        n_win = float(n_win)
+        centre = ws + 0.5 * n_win
+        scale, unit = (1e3, " (thousands)") if centre.max() >= 1e4 else (1.0, "")
+        for key, colour, lab in (("long_error", "k", "network"),
+                                 ("const_error", "tab:red", "best constant output (mean position)")):
             mm = np.asarray(bd[f"{key}_mean"].values, float)
             ss = np.asarray(bd[f"{key}_sd"].values, float)
-            lo, hi = sem_band(mm, ss, np.full(mm.shape, n_win))
-            ax.plot(ws / scale, mm, color=colour, lw=1, label=lab)
-            # log axis: the band's lower edge is kept above a tenth of the mean
-            ax.fill_between(ws / scale, np.maximum(lo, 0.1 * mm), hi, color=colour, alpha=0.2, lw=0)
-        ax.set_yscale("log")
-        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
-        ax.set_xlabel("step of the long path (window start)" + unit)
-        ax.set_ylabel("squared error (m$^2$), mean \u00b1 SEM")
-        steps = bd.attrs.get("long_path_steps", "?")
-        ax.set_title(f"6b: long path of {steps} steps", fontsize=8)
+            lo = np.maximum(mm - ss, 0.0)
+            if mm.size <= 40:  # few windows: one error bar each, as in the paper
+                ax.errorbar(centre / scale, mm, yerr=[mm - lo, ss], fmt="o-", color=colour, lw=1, ms=2.5,
+                            capsize=1.5, elinewidth=0.7, label=lab)
+            else:
+                ax.plot(centre / scale, mm, color=colour, lw=0.8, label=lab)
+                ax.fill_between(centre / scale, lo, mm + ss, color=colour, alpha=0.2, lw=0)
+        ax.set_ylim(bottom=0)
+        _head_room(ax)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
+        ax.set_xlabel("step of the long path (window centre)" + unit, fontsize=8)
+        ax.set_ylabel("squared error (m$^2$), mean \u00b1 SD", fontsize=8)
+        steps = bd.attrs.get("long_path_steps")
+        length = f" of {int(steps):,} steps" if steps is not None else ""
+        ax.set_title(f"6b: long path{length},\nmean \u00b1 SD per window of {n_win:,.0f} steps", fontsize=8)
     else:
         _empty(ax, "no long-path windows")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        ax.set_title("6b: long path", fontsize=8)
+    add_title(fig, title, fontsize=9)
+    fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
     return fig
 
 
@@ -417,6 +459,6 @@ def score_null_panel(scores: xr.Dataset, names: Sequence[str] | None = None, tit
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, frameon=False)
             break
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    add_title(fig, title, fontsize=9)
+    fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
     return fig

@@ -91,7 +91,7 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cw.report.drawing import _corners, _extent, draw_map
+    from cw.report.drawing import _corners, _extent, add_title, draw_map, wrap_text
 
     n = len(runs)
     fig, axes = plt.subplots(n, 2, figsize=(4.2, 2.0 * n + 0.4), squeeze=False)
@@ -108,9 +108,10 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
             u = int(np.nanargmax(s))
             draw_map(ax, rm["rate"].values[u], _extent(rm), _corners(rm))
             ax.set_title(f"unit {u}: {key} {s[u]:.2f}\n{sc['cell_type'].values[u]}", fontsize=7)
-        axes[i, 0].set_ylabel(f"{run['name']}\n{run.get('setting', '')}", fontsize=7)
-    fig.suptitle("Best-scoring unit of each setting (rate maps, own colour scale)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # 0.3 inch kept for the title
+        # the row's label runs up the side of its maps: wrapped to their height
+        axes[i, 0].set_ylabel(wrap_text(f"{run['name']}\n{run.get('setting', '')}", 1.5, 7), fontsize=7)
+    add_title(fig, "Best-scoring unit of each setting (rate maps, own colour scale)", fontsize=8)
+    fig.tight_layout()  # makes room for the title
     return fig
 
 

@@ -70,8 +70,8 @@ def train_model(
     with their hash in ``settings.json`` (:mod:`cw.network.networks`), so that a stopped training resumes
     exactly, also from a state committed to the repository.  ``keep_state`` (networks shipped
     with the repository) keeps the final state too, so that rerunning a finished training only
-    rewrites its files; otherwise it is removed at the end, so that a rerun (e.g. after the
-    training code changed) trains afresh.
+    rewrites its files, and records the files' checksums (``SHA256SUMS``); otherwise the state is
+    removed at the end, so that a rerun (e.g. after the training code changed) trains afresh.
     """
     from cw.network import networks
     from cw.network.model import LossParams, ModelParams, init_weights
@@ -102,7 +102,9 @@ def train_model(
     io.write_netcdf(io.checkpoints_dataset(result.checkpoint_updates, result.checkpoints, attrs), checkpoints_out)
     io.write_csv(result.history, history_out)
     io.write_netcdf(io.weights_dataset(result.weights, attrs), weights_out)
-    if not keep_state:
+    if keep_state:  # a shipped network: its checksums follow its files (networks.check_shipped)
+        networks.write_checksums(folder)
+    else:
         state.unlink(missing_ok=True)
 
 

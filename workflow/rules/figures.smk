@@ -1,4 +1,11 @@
 # Figures: per run (rate maps, trajectories) and across runs (training curves).
+# Titles: cw.report.titles (the figure-layout test draws each figure with its rule's title).
+
+import cw.report.titles as titles
+
+
+def arena_name(run):
+    return RUNS[run]["arena"]["name"]
 
 
 rule figure_ratemaps:
@@ -11,7 +18,7 @@ rule figure_ratemaps:
         pdf=f"{OUT}/figures/{{run}}/ratemaps.pdf",
     params:
         code=script_code("figure_ratemaps.py"),
-        title=lambda w: f"{w.run}: rate maps of all units ({RUNS[w.run]['arena']['name']} arena)",
+        title=lambda w: titles.ratemaps(w.run, arena_name(w.run)),
         figures=run_param("figures"),
     log:
         log_path("figure_ratemaps"),
@@ -32,7 +39,7 @@ rule figure_trajectories:
         pdf=f"{OUT}/figures/{{run}}/trajectories.pdf",
     params:
         code=script_code("figure_trajectories.py"),
-        title=lambda w: f"{w.run}: test paths (black) and network output (red)",
+        title=lambda w: titles.trajectories(w.run),
         figures=run_param("figures"),
     log:
         log_path("figure_trajectories"),
@@ -130,7 +137,7 @@ rule figure_examples:
         runs=FIG2_RUNS,
         shapes=[arena_shape(r) for r in FIG2_RUNS],
         n_examples=FIG2_EXAMPLES,
-        title="Fig. 2: example units of each type, best by their defining score",
+        title=titles.fig2(),
         figures=config["figures"],
     log:
         f"{OUT}/logs/figure_examples.log",
@@ -154,7 +161,7 @@ rule figure_units:
         code=script_code("fig_units.py"),
         shape=lambda w: arena_shape(w.run),
         n_units=FIG3_UNITS,
-        title=lambda w: f"Fig. 3 ({w.run}, {arena_shape(w.run)} arena): spatial map, direction and speed tuning",
+        title=lambda w: titles.fig3(w.run, arena_name(w.run)),
         figures=run_param("figures"),
     log:
         log_path("figure_units"),
@@ -174,7 +181,7 @@ rule figure_development:
         pdf=f"{OUT}/figures/{{run}}/fig4_development.pdf",
     params:
         code=script_code("fig_development.py"),
-        title=lambda w: f"Fig. 4 ({w.run}): development",
+        title=lambda w: titles.fig4(w.run),
         figures=run_param("figures"),
     log:
         log_path("figure_development"),
@@ -197,10 +204,9 @@ rule figure_metabolic:
         pdf=f"{OUT}/figures/{{run}}/fig5_metabolic.pdf",
     params:
         code=script_code("fig_metabolic.py"),
-        names=lambda w: [f"{w.run}: without metabolic cost (lambda_FR = 0)",
-                         f"{metabolic_partner(w.run)}: with metabolic cost "
-                         f"(lambda_FR = {RUNS[metabolic_partner(w.run)]['loss']['lambda_fr']})"],
-        title=lambda w: f"Fig. 5: all maps of the {RUNS[w.run]['arena']['name']} arena without vs with the metabolic cost",
+        names=lambda w: titles.fig5_names(w.run, metabolic_partner(w.run),
+                                          RUNS[metabolic_partner(w.run)]["loss"]["lambda_fr"]),
+        title=lambda w: titles.fig5(arena_name(w.run)),
         figures=run_param("figures"),
     log:
         log_path("figure_metabolic"),
@@ -220,7 +226,7 @@ rule figure_boundary:
         pdf=f"{OUT}/figures/{{run}}/fig6_boundary.pdf",
     params:
         code=script_code("fig_boundary.py"),
-        title=lambda w: f"Fig. 6 ({w.run}): error around boundary interactions and over a long path",
+        title=lambda w: titles.fig6(w.run),
         min_count=CLAIM_PARAMS["min_bin_samples"],
         figures=run_param("figures"),
     log:
@@ -245,7 +251,7 @@ rule figure_tuning:
         speed_pdf=f"{OUT}/figures/{{run}}/speed_tuning.pdf",
     params:
         code=script_code("fig_tuning.py"),
-        title=lambda w: f"Appendix ({w.run}, {arena_shape(w.run)} arena)",
+        title=lambda w: titles.appendix(w.run, arena_name(w.run)),
         figures=run_param("figures"),
     log:
         log_path("figure_tuning"),
@@ -265,7 +271,7 @@ rule figure_nulls:
         pdf=f"{OUT}/figures/{{run}}/score_nulls.pdf",
     params:
         code=script_code("fig_nulls.py"),
-        title=lambda w: f"{w.run}: each score over units (red) against its shuffle null (grey)",
+        title=lambda w: titles.nulls(w.run),
         figures=run_param("figures"),
     log:
         log_path("figure_nulls"),
