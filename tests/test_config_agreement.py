@@ -23,6 +23,7 @@ from cw.analysis.celltypes import CellTypeParams
 from cw.analysis.claims import ClaimParams
 from cw.analysis.development import DevelopmentParams
 from cw.analysis.lattice import LatticeFitParams
+from cw.analysis.pattern_formation import PatternFormationParams
 from cw.analysis.ratemaps import RatemapParams
 from cw.analysis.scores import BandScoreParams, BorderScoreParams, GridGeometryParams
 from cw.analysis.scores.grid import GridScoreParams, GridScoreSettings
@@ -33,7 +34,9 @@ from cw.config import _resolve, load_schema, schema_default
 from cw.network.model import LossParams, ModelParams
 from cw.network.optimizers.params import AdamParams, HessianFreeParams
 from cw.network.penalties import PenaltyAdaptParams
+from cw.network.place_rnn import PlaceRNNParams
 from cw.network.training import TrainingParams
+from cw.task.place_cells import PlaceCellParams
 from cw.task.trajectories import TrajectoryParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +61,9 @@ SECTIONS: dict[str, list[tuple[type, str]]] = {
     "development": [(DevelopmentParams, "")],
     "boundary": [(BoundaryParams, "")],
     "claims": [(ClaimParams, "")],
+    "place_cells": [(PlaceCellParams, "")],
+    "place_rnn": [(PlaceRNNParams, "")],
+    "pattern_formation": [(PatternFormationParams, "")],
 }
 
 #: Keys of a section that its dataclass does not hold (read elsewhere).

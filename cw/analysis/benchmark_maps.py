@@ -249,7 +249,7 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
     return BenchmarkMaps(np.array(fam), np.array(det), values)
 
 
-def _activity(maps: BenchmarkMaps, position: np.ndarray, arena, rng, noise_std: float,
+def map_activity(maps: BenchmarkMaps, position: np.ndarray, arena, rng, noise_std: float,
               spatial_noise_std: float, bin_size: float, noise_tau: float = 20.0) -> np.ndarray:
     """(M, T, U) activity: map value + AR(1) noise (time constant ``noise_tau`` steps) + a smooth
     spatial perturbation of each unit's map."""
@@ -271,6 +271,30 @@ def _activity(maps: BenchmarkMaps, position: np.ndarray, arena, rng, noise_std: 
             n[:, t] = rho * n[:, t - 1] + e[:, t]
         a = a + noise_std * n
     return a
+
+
+def analysis_settings(config: Mapping | str, n_shuffles: int | None = None) -> tuple:
+    """The settings a classification of maps along test trajectories uses, from a config.
+
+    Returns ``(cfg, ratemaps, scores, shuffles, celltypes, trajectories)``: the checked config
+    mapping and the parameter objects of its sections (``n_shuffles`` overrides
+    ``shuffles.n_shuffles``; the trajectories without ``n_test``).
+    """
+    from cw.analysis.celltypes import CellTypeParams
+    from cw.config import read_config
+    from cw.analysis.ratemaps import RatemapParams
+    from cw.analysis.scores import ScoreParams
+    from cw.analysis.shuffles import ShuffleParams
+    from cw.task.trajectories import TrajectoryParams
+
+    cfg = read_config(config) if not isinstance(config, Mapping) else config
+    shd = dict(cfg.get("shuffles") or {})
+    if n_shuffles is not None:
+        shd["n_shuffles"] = int(n_shuffles)
+    traj = {k: v for k, v in dict(cfg["trajectories"]).items() if k != "n_test"}
+    return (cfg, RatemapParams.from_dict(cfg.get("ratemaps")), ScoreParams.from_dict(cfg.get("scores")),
+            ShuffleParams.from_dict(shd), CellTypeParams.from_dict(cfg.get("celltypes")),
+            TrajectoryParams.from_config(traj))
 
 
 def run_benchmark(
@@ -303,30 +327,17 @@ def run_benchmark(
     "ratemaps": its rate maps (unit, y, x)}.
     """
     from cw.task.arenas import make_arena
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
-    from cw.config import read_config
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
-    from cw.task.trajectories import TrajectoryParams, generate_trials
+    from cw.analysis.celltypes import analyse_units
+    from cw.task.trajectories import generate_trials
 
-    cfg = read_config(config) if not isinstance(config, Mapping) else config
-    rp = RatemapParams.from_dict(cfg.get("ratemaps"))
-    sp_ = ScoreParams.from_dict(cfg.get("scores"))
-    shd = dict(cfg.get("shuffles") or {})
-    if n_shuffles is not None:
-        shd["n_shuffles"] = int(n_shuffles)
-    shp = ShuffleParams.from_dict(shd)
-    ctp = CellTypeParams.from_dict(cfg.get("celltypes"))
-    tp = TrajectoryParams.from_config({k: v for k, v in dict(cfg["trajectories"]).items()
-                                       if k != "n_test"})
+    cfg, rp, sp_, shp, ctp, tp = analysis_settings(config, n_shuffles)
     out = {}
     for i, name in enumerate(arenas):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
         ar = make_arena(name, cfg["arenas"][name])
         maps = make_maps(ar, rng, rp.bin_size, n_per_family)
         tr = generate_trials(ar, n_trials, tp, rng)
-        act = _activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std, rp.bin_size)
+        act = map_activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std, rp.bin_size)
         skip = int(rp.skip_steps)
         pos = tr.position[:, skip:]
         act = act[:, skip:]

@@ -78,6 +78,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from cw.config import schema_default
 import scipy.linalg
 from scipy.sparse.linalg import eigsh
 
@@ -141,14 +143,14 @@ class PatternFormationParams:
         Updates over which the gain is measured (>= 1).
     """
 
-    n_maps: int = 32
-    resolution: float = 0.05
-    covariance: str = "stationary"
-    centre: bool = True
-    step: float = 1.0
-    max_iter: int = 2000
-    tol: float = 1e-3
-    window: int = 100
+    n_maps: int = schema_default("pattern_formation", "n_maps")
+    resolution: float = schema_default("pattern_formation", "resolution")
+    covariance: str = schema_default("pattern_formation", "covariance")
+    centre: bool = schema_default("pattern_formation", "centre")
+    step: float = schema_default("pattern_formation", "step")
+    max_iter: int = schema_default("pattern_formation", "max_iter")
+    tol: float = schema_default("pattern_formation", "tol")
+    window: int = schema_default("pattern_formation", "window")
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:

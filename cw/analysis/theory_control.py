@@ -125,25 +125,12 @@ def classify_theory_maps(
         :func:`cw.analysis.celltypes.analyse_units`; ``"ratemaps"`` its rate maps
         (unit, y, x); ``"theory"`` the :class:`TheoryMaps`.
     """
-    from cw.analysis.benchmark_maps import BenchmarkMaps, _activity
-    from cw.analysis.celltypes import CellTypeParams, analyse_units, type_counts
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
-    from cw.config import read_config
+    from cw.analysis.benchmark_maps import BenchmarkMaps, analysis_settings, map_activity
+    from cw.analysis.celltypes import analyse_units, type_counts
     from cw.task.arenas import make_arena
-    from cw.task.trajectories import TrajectoryParams, generate_trials
+    from cw.task.trajectories import generate_trials
 
-    cfg = read_config(config) if not isinstance(config, Mapping) else config
-    rp = RatemapParams.from_dict(cfg.get("ratemaps"))
-    sp_ = ScoreParams.from_dict(cfg.get("scores"))
-    shd = dict(cfg.get("shuffles") or {})
-    if n_shuffles is not None:
-        shd["n_shuffles"] = int(n_shuffles)
-    shp = ShuffleParams.from_dict(shd)
-    ctp = CellTypeParams.from_dict(cfg.get("celltypes"))
-    tp = TrajectoryParams.from_config({k: v for k, v in dict(cfg["trajectories"]).items()
-                                       if k != "n_test"})
+    cfg, rp, sp_, shp, ctp, tp = analysis_settings(config, n_shuffles)
 
     def stream(name: str) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([int(seed), THEORY_STREAMS[name]]))
@@ -159,7 +146,7 @@ def classify_theory_maps(
                          np.array([f"map {i}" for i in range(n_maps)]),
                          lambda x, y: sample_maps(theory, x, y))
     rng = stream("shuffles")
-    act = _activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std, rp.bin_size)
+    act = map_activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std, rp.bin_size)
     skip = int(rp.skip_steps)
     pos = tr.position[:, skip:]
     act = act[:, skip:]

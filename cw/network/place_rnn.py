@@ -35,6 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
+from cw.config import schema_default
+
 __all__ = ["PlaceRNNParams", "PLACE_WEIGHT_NAMES", "init_place_weights", "place_forward_numpy",
            "place_loss_numpy", "PlaceObjective"]
 
@@ -53,8 +55,8 @@ class PlaceRNNParams:
         Weight of ``||W_rec||^2`` in the loss, 1/weight^2 (SORSCHER: ``options.weight_decay``).
     """
 
-    n_units: int = 512
-    weight_decay: float = 1e-4
+    n_units: int = schema_default("place_rnn", "n_units")
+    weight_decay: float = schema_default("place_rnn", "weight_decay")
 
     def __post_init__(self) -> None:
         v = self.n_units

@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from cw.config import schema_default
+
 __all__ = [
     "TARGET_KINDS",
     "PlaceCellParams",
@@ -98,11 +100,11 @@ class PlaceCellParams:
         ``place_cells.<field>: ...`` for an invalid value.
     """
 
-    n_cells: int = 512
-    sigma: float = 0.12
-    surround_scale: float = 2.0
-    kind: str = "dos"
-    decode_k: int = 3
+    n_cells: int = schema_default("place_cells", "n_cells")
+    sigma: float = schema_default("place_cells", "sigma")
+    surround_scale: float = schema_default("place_cells", "surround_scale")
+    kind: str = schema_default("place_cells", "kind")
+    decode_k: int = schema_default("place_cells", "decode_k")
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
