@@ -95,13 +95,13 @@ def test_snapshot_of_an_unfinished_training(tmp_path, run):
 
 def _shipped_copy(tmp_path, run):
     """A finished network folder like a shipped one: real model files (those of the tracked
-    networks/quick/square, copied: the repository's own files are never touched), the run's
+    networks/quick/hexagon, copied: the repository's own files are never touched), the run's
     settings, and its SHA256SUMS."""
     import shutil
 
     from pathlib import Path
 
-    src = Path(__file__).resolve().parent.parent / "networks" / "quick" / "square"
+    src = Path(__file__).resolve().parent.parent / "networks" / "quick" / "hexagon"
     folder = tmp_path / "networks" / "square"
     folder.mkdir(parents=True)
     for f in networks.CHECKSUMMED_FILES:
