@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     development_dataset(acts, list(range(a.checkpoints)), x, y, arena, shuffles=shp,
                         params=DevelopmentParams(max_samples=2000), seed=0)
     t_new = time.perf_counter() - t0
-    print(f"per-checkpoint path: {t_old:.1f} s (own maps' scores {t_obs:.1f} s of it, "
-          f"{t_obs / a.checkpoints:.1f} s per checkpoint)")
+    print(f"per-checkpoint path: {t_old:.1f} s (scoring each checkpoint's own maps alone, timed "
+          f"separately: {t_obs:.1f} s, {t_obs / a.checkpoints:.1f} s per checkpoint)")
     print(f"batched path (development_dataset, t-SNE on 2,000 samples included): {t_new:.1f} s")
     print(f"ratio per-checkpoint / batched: {t_old / t_new:.2f}")
 
