@@ -53,9 +53,9 @@ def _check_run(run: Mapping) -> None:
         params = build_params(run)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"runs.{name}: {exc}") from None
-    hf = params["training"].optimizer_settings if params["training"].optimizer == "hessian_free" else {}
-    if hf.get("damping", "penalty_weights") == "penalty_weights" and params["training"].optimizer == "hessian_free" \
-            and not params["loss"].lambda_l2 > 0:
+    from cw.network.training import penalties_are_damping
+
+    if penalties_are_damping(params["training"]) and not params["loss"].lambda_l2 > 0:
         raise ConfigError(
             f"runs.{name}.loss.lambda_l2: must be > 0 with training.hessian_free.damping: penalty_weights "
             "(the L2 weight is the damping; use damping: tikhonov for a loss without it)"

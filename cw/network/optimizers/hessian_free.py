@@ -337,7 +337,6 @@ class HessianFree:
         # Damped curvature on the curvature batch.
         curv = self._curvature_batch(batch)
         tikhonov = p.damping == "tikhonov"
-        lam_l2, lam_fr = float(batch.lambda_l2), float(batch.lambda_fr)
         apply_a, lam, struct_weight = self.damped_operator(weights, curv)
         one = tf.constant(1.0, dt)
 
