@@ -27,7 +27,12 @@ import yaml
 RUN_SECTIONS = (
     "trajectories", "model", "loss", "training", "ratemaps", "scores",
     "shuffles", "celltypes", "tuning", "development", "boundary",
+    "place_cells", "place_rnn", "place_trajectories", "place_training",
 )
+
+#: Read-outs of a run: ``position`` (x, y), the network of the paper; ``place_cells``, the
+#: place-cell read-out network of Sorscher et al. (cw.network.place_rnn).
+READOUTS = ("position", "place_cells")
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"  # package data (workflow/schemas/ links to it)
 
@@ -255,7 +260,7 @@ def resolve_run(cfg: Mapping, run: str) -> dict[str, Any]:
     dict per section of :data:`RUN_SECTIONS` plus ``figures``.
     """
     spec = cfg["runs"][run]
-    out: dict[str, Any] = {"name": run, "seed": int(spec["seed"])}
+    out: dict[str, Any] = {"name": run, "seed": int(spec["seed"]), "readout": spec.get("readout", "position")}
     out["arena"] = {"name": spec["arena"], **copy.deepcopy(cfg["arenas"][spec["arena"]])}
     for section in RUN_SECTIONS:
         out[section] = deep_merge(cfg.get(section, {}), spec.get(section, {}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Independent random streams derived from a run's seed.
-STREAMS = {"train_trials": 0, "test_trials": 1, "init": 2, "batches": 3, "noise": 4}
+STREAMS = {"train_trials": 0, "test_trials": 1, "init": 2, "batches": 3, "noise": 4, "place_centres": 5}
 
 
 def rng_for(seed: int, stream: str) -> np.random.Generator:

@@ -37,6 +37,8 @@ from cw.network.penalties import PenaltyAdaptParams
 from cw.network.place_rnn import PlaceRNNParams
 from cw.network.training import TrainingParams
 from cw.task.place_cells import PlaceCellParams
+from cw.task.sorscher_trajectories import SorscherTrajectoryParams
+from cw.network.place_training import PlaceTrainingParams
 from cw.task.trajectories import TrajectoryParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +65,14 @@ SECTIONS: dict[str, list[tuple[type, str]]] = {
     "claims": [(ClaimParams, "")],
     "place_cells": [(PlaceCellParams, "")],
     "place_rnn": [(PlaceRNNParams, "")],
+    "place_trajectories": [(SorscherTrajectoryParams, "")],
+    "place_training": [(PlaceTrainingParams, "")],
     "pattern_formation": [(PatternFormationParams, "")],
 }
 
 #: Keys of a section that its dataclass does not hold (read elsewhere).
-NOT_IN_DATACLASS = {"trajectories.n_test"}  # test trials: cw.steps.pipeline, not the motion model
+NOT_IN_DATACLASS = {"trajectories.n_test",  # test trials: cw.steps, not the motion model
+                    "place_trajectories.n_test", "place_trajectories.n_steps_test"}
 
 #: Settings dataclasses that are no config section of their own.
 COMPOSITES = {GridScoreParams, ScoreParams}  # built from GridScoreSettings and the scores section

@@ -59,8 +59,24 @@ class NetworkError(RuntimeError):
     """A shipped network is missing, unfinished or made by other settings (one-line message)."""
 
 
+#: Keys of the ``place_trajectories`` section that concern the test walks only.
+PLACE_TEST_ONLY_KEYS = ("n_test", "n_steps_test")
+
+
 def training_settings(run: Mapping[str, Any]) -> dict:
     """The settings of a resolved run (:func:`cw.config.resolve_run`) that determine its weights."""
+    if run.get("readout", "position") == "place_cells":
+        return copy.deepcopy({
+            "readout": "place_cells",
+            "arena": dict(run["arena"]),
+            "seed": int(run["seed"]),
+            "place_cells": dict(run["place_cells"]),
+            "place_rnn": dict(run["place_rnn"]),
+            "place_trajectories": {k: v for k, v in run["place_trajectories"].items()
+                                   if k not in PLACE_TEST_ONLY_KEYS},
+            "place_training": {k: v for k, v in run["place_training"].items()
+                               if k not in NON_NUMERICAL_TRAINING_KEYS},
+        })
     out = {
         "arena": dict(run["arena"]),
         "seed": int(run["seed"]),
@@ -92,8 +108,14 @@ def extend_hash(settings: Mapping[str, Any]) -> str:
     equal for a run and the same run trained for longer."""
     from cw.network.training import LENGTH_KEYS
 
+    from cw.network.place_training import PLACE_LENGTH_KEYS
+
     blind = dict(settings)
-    blind["training"] = {k: v for k, v in settings["training"].items() if k not in LENGTH_KEYS}
+    if "place_training" in settings:
+        blind["place_training"] = {k: v for k, v in settings["place_training"].items()
+                                   if k not in PLACE_LENGTH_KEYS}
+    else:
+        blind["training"] = {k: v for k, v in settings["training"].items() if k not in LENGTH_KEYS}
     return settings_hash(blind)
 
 

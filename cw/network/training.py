@@ -202,7 +202,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _deferred_signals():
+def deferred_signals():
     """Within the block, SIGINT and SIGTERM only set a flag (read by the training loop), so that
     an update is never cut in half and the state is saved before exiting.  Outside the main
     thread (where handlers cannot be installed) the block does nothing."""
@@ -339,7 +339,7 @@ def train(
     if progress:
         bar = progress_bar(training.n_updates, start - 1, label, lines=progress == "lines")
     t_start = last_save = time.perf_counter()
-    with _deferred_signals() as stop:
+    with deferred_signals() as stop:
         for update in range(start, training.n_updates + 1):
             t0 = time.perf_counter()
             inputs, targets = batches(update)

@@ -108,6 +108,57 @@ def train_model(
         state.unlink(missing_ok=True)
 
 
+def train_place_model(
+    weights_out: str,
+    checkpoints_out: str,
+    history_out: str,
+    arena: Mapping,
+    place_cells: Mapping,
+    place_rnn: Mapping,
+    place_trajectories: Mapping,
+    place_training: Mapping,
+    seed: int,
+    label: str,
+    keep_state: bool = False,
+) -> None:
+    """Train one place-cell read-out network (:func:`cw.network.place_training.train_place`);
+    files, state and checksums as :func:`train_model`."""
+    from cw.network import networks
+    from cw.network.place_rnn import PlaceRNNParams
+    from cw.network.place_training import PlaceTrainingParams, place_weights_dataset, train_place
+    from cw.task.arenas import make_arena
+    from cw.task.place_cells import PlaceCellParams
+    from cw.task.sorscher_trajectories import SorscherTrajectoryParams
+
+    run = {"name": label, "readout": "place_cells", "arena": arena, "seed": seed, "place_cells": place_cells,
+           "place_rnn": place_rnn, "place_trajectories": place_trajectories, "place_training": place_training}
+    folder = Path(weights_out).parent
+    settings = networks.training_settings(run)
+    h = networks.write_settings(folder, settings)
+    tp = PlaceTrainingParams.from_dict(place_training)
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+
+    def log_row(row: dict) -> None:
+        if row["step"] % (10 * tp.log_every) == 0 or row["step"] == tp.n_steps:
+            log.info("step %d: loss %.5g, decoding error %.4f m", row["step"], row["loss"], row["error_m"])
+
+    state = training_state_path(weights_out)
+    result = train_place(ar, PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn),
+                         SorscherTrajectoryParams.from_dict(place_trajectories), tp, seed, state_path=state,
+                         fingerprint=h, extend_key=networks.extend_hash(settings), label=label, on_row=log_row)
+    attrs = io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
+                         place_trajectories=place_trajectories, place_training=place_training) | {
+        "seed": seed, "run": label, "settings_hash": h, "readout": "place_cells"}
+    io.write_netcdf(place_weights_dataset(None, result.centres, attrs, result.checkpoint_steps, result.checkpoints),
+                    checkpoints_out)
+    io.write_csv(result.history, history_out)
+    io.write_netcdf(place_weights_dataset(result.weights, result.centres, attrs), weights_out)
+    if keep_state:
+        networks.write_checksums(folder)
+    else:
+        state.unlink(missing_ok=True)
+
+
 def training_state_path(weights_out: str) -> Path:
     """Where a training job keeps its resumable state: beside its weights, not a declared output."""
     from cw.network.networks import STATE_FILE

@@ -55,6 +55,16 @@ if NET_MODE == "shipped":
             sys.exit(f"network error: {_err}")
 
 
+#: Runs of Cueva & Wei's network (x, y read-out) and of the place-cell read-out network.
+CW_RUNS = [r for r in sorted(RUNS) if RUNS[r]["readout"] == "position"]
+PLACE_RUNS = [r for r in sorted(RUNS) if RUNS[r]["readout"] == "place_cells"]
+
+
+def runs_regex(names):
+    """Wildcard constraint matching exactly these run names (none: a pattern that never matches)."""
+    return "|".join(names) if names else "(?!)"
+
+
 wildcard_constraints:
     run="|".join(sorted(RUNS)),
 

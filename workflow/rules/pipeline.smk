@@ -36,6 +36,8 @@ if NET_MODE != "shipped":
             loss=run_param("loss"),
             training=run_param("training"),
             seed=run_param("seed"),
+        wildcard_constraints:
+            run=runs_regex(CW_RUNS),
         threads: config["threads"]["train"]
         log:
             log_path("train"),
@@ -46,6 +48,34 @@ if NET_MODE != "shipped":
             runtime=600,
         script:
             "../scripts/train.py"
+
+    rule train_place:
+        """The place-cell read-out network of a run with readout: place_cells (Adam)."""
+        output:
+            weights=model_path("weights.nc"),
+            checkpoints=model_path("checkpoints.nc"),
+            history=model_path("history.csv"),
+        params:
+            code=script_code("train_place.py"),
+            keep_state=NET_MODE == "continue",
+            arena=run_param("arena"),
+            place_cells=run_param("place_cells"),
+            place_rnn=run_param("place_rnn"),
+            place_trajectories=run_param("place_trajectories"),
+            place_training=run_param("place_training"),
+            seed=run_param("seed"),
+        wildcard_constraints:
+            run=runs_regex(PLACE_RUNS),
+        threads: config["threads"]["train"]
+        log:
+            log_path("train"),
+        benchmark:
+            benchmark_path("train")
+        resources:
+            mem_mb=8000,
+            runtime=720,
+        script:
+            "../scripts/train_place.py"
 
 
 rule networks:
