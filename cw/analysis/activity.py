@@ -99,3 +99,46 @@ def position_error(ds: xr.Dataset) -> float:
     """Root-mean-square distance (m) between network output and true position over all samples."""
     d2 = (ds["output_x"] - ds["x"]) ** 2 + (ds["output_y"] - ds["y"]) ** 2
     return float(np.sqrt(d2.mean()))
+
+
+# -- the place-cell read-out network --------------------------------------------------------------
+def place_network_activity(weights: Mapping[str, np.ndarray], centres: np.ndarray, paths, cells, rnn,
+                           batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Rates and decoded positions of a place-cell read-out network along walks.
+
+    Parameters
+    ----------
+    weights : :data:`cw.network.place_rnn.PLACE_WEIGHT_NAMES` mapping; centres : (Np, 2) m
+    paths : :class:`cw.task.sorscher_trajectories.Paths` (M walks of T steps)
+    cells : PlaceCellParams; rnn : PlaceRNNParams
+    batch_size : walks run at once (memory bound only)
+
+    Returns
+    -------
+    u : (M, T, Ng) float32 ReLU rates after each step
+    decoded : (M, T, 2) float32 position decoded from the place-cell read-out (mean centre of the
+        ``cells.decode_k`` most active cells), m
+    """
+    from cw.network.place_rnn import PLACE_WEIGHT_NAMES, PlaceObjective
+    from cw.task.place_cells import decode_position, place_cell_activity
+
+    obj = PlaceObjective(rnn)
+    w = [weights[k] for k in PLACE_WEIGHT_NAMES]
+    us, ds = [], []
+    for s in range(0, paths.velocity.shape[0], batch_size):
+        p0 = place_cell_activity(paths.start[s:s + batch_size], centres, cells)
+        u, logits = obj.rates(w, paths.velocity[s:s + batch_size], p0)
+        us.append(u.astype(np.float32))
+        ds.append(decode_position(logits, centres, cells.decode_k).astype(np.float32))
+    return np.concatenate(us), np.concatenate(ds)
+
+
+def walks_dataset(paths, dt: float) -> xr.Dataset:
+    """The test walks of a place-cell run in the variables :func:`activity_dataset` takes
+    (``x``, ``y``, ``speed`` m/step, ``heading`` rad, ``boundary`` = the wall rule acted)."""
+    tt = ("trial", "time")
+    return xr.Dataset({
+        "x": (tt, paths.positions[..., 0]), "y": (tt, paths.positions[..., 1]),
+        "speed": (tt, np.linalg.norm(paths.velocity, axis=-1)), "heading": (tt, paths.heading),
+        "boundary": (tt, paths.near_wall),
+    }, attrs={"dt_s": float(dt)})

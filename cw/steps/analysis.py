@@ -197,6 +197,61 @@ def analyse_development(
              out, ", ".join(f"{int(u)}: {b}/{n}/{g}" for u, (b, n, g) in zip(updates, counts)))
 
 
+def analyse_place_development(
+    checkpoints: str,
+    out: str,
+    arena: Mapping,
+    place_cells: Mapping,
+    place_rnn: Mapping,
+    place_trajectories: Mapping,
+    ratemaps: Mapping | None = None,
+    scores: Mapping | None = None,
+    shuffles: Mapping | None = None,
+    celltypes: Mapping | None = None,
+    development: Mapping | None = None,
+    seed: int = 0,
+) -> None:
+    """:func:`analyse_development` for a place-cell read-out network: every checkpoint run on the
+    run's test walks (:func:`cw.steps.pipeline.place_test_walks`) -> ``development.nc``."""
+    from cw.analysis.activity import place_network_activity
+    from cw.analysis.celltypes import CellTypeParams
+    from cw.analysis.development import DevelopmentParams, development_dataset
+    from cw.analysis.ratemaps import RatemapParams, trial_samples
+    from cw.analysis.scores import ScoreParams
+    from cw.analysis.shuffles import ShuffleParams
+    from cw.network.place_rnn import PlaceRNNParams
+    from cw.network.place_training import read_place_weights
+    from cw.steps.pipeline import place_test_walks
+    from cw.task.place_cells import PlaceCellParams
+
+    dp = DevelopmentParams.from_dict(development)
+    rp, sp_, shp = RatemapParams.from_dict(ratemaps), ScoreParams.from_dict(scores), \
+        ShuffleParams.from_dict(shuffles)
+    ctp = CellTypeParams.from_dict(celltypes)
+    ar = _arena(arena)
+    paths, _ = place_test_walks(arena, place_trajectories, seed)
+    cells, rnn = PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn)
+    ck = io.open_dataset(checkpoints, required=("W_rec", "centres"))
+    px, py = paths.positions[..., 0], paths.positions[..., 1]
+    acts, errors = [], []
+    for k in range(ck.sizes["checkpoint"]):
+        w, centres = read_place_weights(checkpoints, checkpoint=k)
+        u, decoded = place_network_activity(w, centres, paths, cells, rnn)
+        errors.append(float(np.sqrt(np.mean(np.sum((decoded - paths.positions) ** 2, axis=-1)))))
+        xs, ys, us = trial_samples(px, py, u, rp.skip_steps)
+        acts.append(us)
+    updates = ck["update"].values
+    ds = development_dataset(acts, updates, xs, ys, ar, errors, rp, sp_, shp, ctp, dp, seed)
+    ds.attrs.update(io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
+                                 place_trajectories=place_trajectories, ratemaps=ratemaps, scores=scores,
+                                 shuffles=shuffles, celltypes=celltypes, development=development))
+    ds.attrs["readout"] = "place_cells"
+    io.write_netcdf(ds, out)
+    counts = ds["type_count"].sel(cell_type_label=["border", "band_like", "grid_like"]).values
+    log.info("%s: border / band-like / grid-like units per checkpoint (Adam steps): %s",
+             out, ", ".join(f"{int(u)}: {b}/{n}/{g}" for u, (b, n, g) in zip(updates, counts)))
+
+
 # -- boundary interactions and the long path -----------------------------------------------------
 def analyse_boundary(
     activity: str,

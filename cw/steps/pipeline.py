@@ -184,6 +184,51 @@ def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) 
     log.info("%s: RMS position error %.4f m", out, act.attrs["rms_position_error_m"])
 
 
+def place_test_walks(arena: Mapping, place_trajectories: Mapping, seed: int):
+    """The test walks of a place-cell run: ``n_test`` walks of ``n_steps_test`` steps from the
+    run's ``test_trials`` stream (the same for the activity and every checkpoint)."""
+    from cw.seeds import rng_for
+    from cw.task.arenas import make_arena
+    from cw.task.sorscher_trajectories import SorscherTrajectoryParams, generate_paths
+
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    tp = SorscherTrajectoryParams.from_dict(place_trajectories)
+    return generate_paths(ar, int(place_trajectories["n_test"]), tp, rng_for(seed, "test_trials"),
+                          n_steps=int(place_trajectories["n_steps_test"])), tp
+
+
+def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: Mapping, place_rnn: Mapping,
+                           place_trajectories: Mapping, seed: int) -> None:
+    """Activity of a place-cell read-out network on its test walks -> ``activity.nc`` (the layout
+    of :func:`extract_activity`: ``u`` the ReLU rates, ``output_x/y`` the decoded position)."""
+    from cw.analysis.activity import activity_dataset, place_network_activity, position_error, walks_dataset
+    from cw.network.place_rnn import PlaceRNNParams
+    from cw.network.place_training import read_place_weights
+    from cw.task.place_cells import PlaceCellParams
+    from cw.task.sorscher_trajectories import fraction_outside
+    from cw.task.arenas import make_arena
+
+    w, centres = read_place_weights(weights)
+    paths, tp = place_test_walks(arena, place_trajectories, seed)
+    u, decoded = place_network_activity(w, centres, paths, PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn))
+    attrs = io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
+                         place_trajectories=place_trajectories) | {"seed": seed, "readout": "place_cells"}
+    act = activity_dataset(u, decoded, walks_dataset(paths, tp.dt), attrs)
+    act["u"].attrs["long_name"] = "firing rate u = relu(x) of each unit"
+    act["output_x"].attrs["long_name"] = "x decoded from the place-cell read-out (mean of the most active centres)"
+    act["output_y"].attrs["long_name"] = "y decoded from the place-cell read-out (mean of the most active centres)"
+    act["speed"].attrs["long_name"] = "speed (|Cartesian velocity input|)"
+    act["boundary"].attrs.update(long_name="the walk's wall rule acted (slowed and turned)",
+                                 flag_meanings="none wall_turn")
+    act["time"].attrs["long_name"] = f"time step ({tp.dt} s each)"
+    act.attrs["rms_position_error_m"] = position_error(act)
+    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    act.attrs["fraction_outside_arena"] = fraction_outside(ar, paths)
+    io.write_netcdf(act, out)
+    log.info("%s: RMS decoding error %.4f m over %d walks of %d steps", out, act.attrs["rms_position_error_m"],
+             u.shape[0], u.shape[1])
+
+
 # -- rate maps ------------------------------------------------------------------------
 def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
     """Rate map of every unit over the test samples after the first ``ratemaps.skip_steps``

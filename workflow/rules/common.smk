@@ -118,9 +118,12 @@ def all_outputs():
         "boundary.nc",
     ]
     figures = ["ratemaps.png", "ratemaps.pdf", "trajectories.png", "trajectories.pdf"]
-    out = [f"{OUT}/{run}/{f}" for run in RUNS for f in per_run]
+    place_only = {"trajectories.nc", "boundary.nc"}  # a place-cell run draws its walks itself
+    out = [f"{OUT}/{run}/{f}" for run in CW_RUNS for f in per_run]
+    out += [f"{OUT}/{run}/{f}" for run in PLACE_RUNS for f in per_run if f not in place_only]
     out += [model_path(f, run) for run in RUNS for f in ("weights.nc", "checkpoints.nc", "history.csv")]
     out += [f"{OUT}/figures/{run}/{f}" for run in RUNS for f in figures]
-    out += [f"{OUT}/figures/training.png", f"{OUT}/figures/training.pdf"]
+    if CW_RUNS:
+        out += [f"{OUT}/figures/training.png", f"{OUT}/figures/training.pdf"]
     out += figure_outputs()  # the paper's figures and the claims table (figures.smk)
     return out

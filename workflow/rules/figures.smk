@@ -52,13 +52,13 @@ rule figure_trajectories:
 
 rule figure_training:
     input:
-        histories=[model_path("history.csv", run) for run in sorted(RUNS)],
+        histories=[model_path("history.csv", run) for run in CW_RUNS],
     output:
         png=report(f"{OUT}/figures/training.png", caption="../report/training.rst", category="Training"),
         pdf=f"{OUT}/figures/training.pdf",
     params:
         code=script_code("figure_training.py"),
-        runs=sorted(RUNS),
+        runs=CW_RUNS,
         figures=config["figures"],
     log:
         f"{OUT}/logs/figure_training.log",
@@ -86,19 +86,19 @@ def is_ablation(run):
 def metabolic_partner(run):
     """The run with the metabolic cost to compare an ablation run with: same arena, same seed if
     there is one, else the first such run by name; None if the config has none."""
-    same = [r for r in sorted(RUNS) if not is_ablation(r)
+    same = [r for r in CW_RUNS if not is_ablation(r)
             and RUNS[r]["arena"]["name"] == RUNS[run]["arena"]["name"]]
     seed = [r for r in same if RUNS[r]["seed"] == RUNS[run]["seed"]]
     return (seed or same or [None])[0]
 
 
 #: Runs with the metabolic cost (Fig. 2-4, claims C2-C4, C6, C7); Fig. 2 falls back to all runs.
-MAIN_RUNS = [r for r in sorted(RUNS) if not is_ablation(r)]
-FIG2_RUNS = MAIN_RUNS or sorted(RUNS)
+MAIN_RUNS = [r for r in CW_RUNS if not is_ablation(r)]
+FIG2_RUNS = MAIN_RUNS or CW_RUNS
 #: Fig. 3 is the triangle arena's figure; made for every triangle run of the config (none: no rule target).
 FIG3_RUNS = [r for r in MAIN_RUNS if arena_shape(r) == "triangle"]
 #: Fig. 5: ablation runs that have a run with the metabolic cost to compare with.
-FIG5_RUNS = [r for r in sorted(RUNS) if is_ablation(r) and metabolic_partner(r) is not None]
+FIG5_RUNS = [r for r in CW_RUNS if is_ablation(r) and metabolic_partner(r) is not None]
 #: Units per type in Fig. 2 and units in Fig. 3 (the paper shows nine). OURS.
 FIG2_EXAMPLES = 2
 FIG3_UNITS = 9
@@ -109,8 +109,14 @@ CLAIM_PARAMS = dict(config["claims"])
 def figure_outputs():
     """Every figure of the paper that the config's runs allow (used by all_outputs)."""
     fig = f"{OUT}/figures"
-    out = [f"{fig}/fig2_examples.{e}" for e in ("png", "pdf")]
-    for run in sorted(RUNS):
+    out = []
+    for run in PLACE_RUNS:  # the place-cell read-out: its units' figures (no boundary analysis)
+        names = ["direction_tuning", "speed_tuning", "score_nulls", "fig4_development"]
+        out += [f"{fig}/{run}/{n}.{e}" for n in names for e in ("png", "pdf")]
+    if not CW_RUNS:
+        return out
+    out += [f"{fig}/fig2_examples.{e}" for e in ("png", "pdf")]
+    for run in CW_RUNS:
         names = ["fig6_boundary", "direction_tuning", "speed_tuning", "score_nulls"]
         if run in MAIN_RUNS:
             names.append("fig4_development")
@@ -284,10 +290,10 @@ rule figure_nulls:
 
 rule claims:
     input:
-        scores=expand(f"{OUT}/{{run}}/scores.nc", run=sorted(RUNS)),
-        tuning=expand(f"{OUT}/{{run}}/tuning.nc", run=sorted(RUNS)),
-        development=expand(f"{OUT}/{{run}}/development.nc", run=sorted(RUNS)),
-        boundary=expand(f"{OUT}/{{run}}/boundary.nc", run=sorted(RUNS)),
+        scores=expand(f"{OUT}/{{run}}/scores.nc", run=CW_RUNS),
+        tuning=expand(f"{OUT}/{{run}}/tuning.nc", run=CW_RUNS),
+        development=expand(f"{OUT}/{{run}}/development.nc", run=CW_RUNS),
+        boundary=expand(f"{OUT}/{{run}}/boundary.nc", run=CW_RUNS),
     output:
         markdown=f"{OUT}/claims.md",
         csv=f"{OUT}/claims.csv",
@@ -295,9 +301,9 @@ rule claims:
         html=report(f"{OUT}/claims.html", caption="../report/claims.rst", category="Claims table"),
     params:
         code=script_code("claims.py"),
-        runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in sorted(RUNS)],
+        runs=[{"name": r, "arena": arena_shape(r), "ablation": is_ablation(r)} for r in CW_RUNS],
         claims=CLAIM_PARAMS,
-        preamble=cw.analysis.claims.scale_preamble(OUT, RUNS),
+        preamble=cw.analysis.claims.scale_preamble(OUT, {r: RUNS[r] for r in CW_RUNS}),
     log:
         f"{OUT}/logs/claims.log",
     benchmark:

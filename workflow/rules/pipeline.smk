@@ -9,6 +9,8 @@ rule trajectories:
         arena=run_param("arena"),
         trajectories=run_param("trajectories"),
         seed=run_param("seed"),
+    wildcard_constraints:
+        run=runs_regex(CW_RUNS),
     log:
         log_path("trajectories"),
     benchmark:
@@ -95,6 +97,8 @@ rule activity:
         code=script_code("activity.py"),
         model=run_param("model"),
     threads: config["threads"]["activity"]
+    wildcard_constraints:
+        run=runs_regex(CW_RUNS),
     log:
         log_path("activity"),
     benchmark:
@@ -187,6 +191,8 @@ rule development:
         development=run_param("development"),
         seed=run_param("seed"),
     threads: config["threads"]["development"]
+    wildcard_constraints:
+        run=runs_regex(CW_RUNS),
     log:
         log_path("development"),
     benchmark:
@@ -211,6 +217,8 @@ rule boundary:
         trajectories=run_param("trajectories"),
         boundary=run_param("boundary"),
         seed=run_param("seed"),
+    wildcard_constraints:
+        run=runs_regex(CW_RUNS),
     log:
         log_path("boundary"),
     benchmark:
@@ -220,3 +228,62 @@ rule boundary:
         runtime=30,
     script:
         "../scripts/boundary.py"
+
+
+rule activity_place:
+    """Activity of a place-cell read-out network on its test walks (drawn in the job)."""
+    input:
+        weights=model_path("weights.nc"),
+    output:
+        run_path("activity.nc"),
+    params:
+        code=script_code("activity_place.py"),
+        arena=run_param("arena"),
+        place_cells=run_param("place_cells"),
+        place_rnn=run_param("place_rnn"),
+        place_trajectories=run_param("place_trajectories"),
+        seed=run_param("seed"),
+    wildcard_constraints:
+        run=runs_regex(PLACE_RUNS),
+    threads: config["threads"]["activity"]
+    log:
+        log_path("activity"),
+    benchmark:
+        benchmark_path("activity")
+    resources:
+        mem_mb=6000,
+        runtime=20,
+    script:
+        "../scripts/activity_place.py"
+
+
+rule development_place:
+    """Maps, scores and cell types of a place-cell read-out network at every checkpoint."""
+    input:
+        checkpoints=model_path("checkpoints.nc"),
+    output:
+        run_path("development.nc"),
+    params:
+        code=script_code("development_place.py"),
+        arena=run_param("arena"),
+        place_cells=run_param("place_cells"),
+        place_rnn=run_param("place_rnn"),
+        place_trajectories=run_param("place_trajectories"),
+        ratemaps=run_param("ratemaps"),
+        scores=run_param("scores"),
+        shuffles=run_param("shuffles"),
+        celltypes=run_param("celltypes"),
+        development=run_param("development"),
+        seed=run_param("seed"),
+    wildcard_constraints:
+        run=runs_regex(PLACE_RUNS),
+    threads: config["threads"]["development"]
+    log:
+        log_path("development"),
+    benchmark:
+        benchmark_path("development")
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../scripts/development_place.py"
