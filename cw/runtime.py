@@ -29,7 +29,17 @@ def stderr_to(path: str | os.PathLike | None):
         os.close(saved)
 
 
-def configure_threads(threads: int, start_up_log: str | os.PathLike | None = None) -> None:
+_JOB_THREADS = 1
+
+
+def job_threads() -> int:
+    """Threads of the running job (the rule's ``threads:``, set by :func:`configure_threads`;
+    1 outside a Snakemake step): how many workers a step may run side by side."""
+    return _JOB_THREADS
+
+
+def configure_threads(threads: int, start_up_log: str | os.PathLike | None = None,
+                      tensorflow: bool = True) -> None:
     """Limit TensorFlow and the BLAS libraries to ``threads`` threads.
 
     Must run before TensorFlow executes its first operation (the scripts call it first thing).
@@ -42,7 +52,9 @@ def configure_threads(threads: int, start_up_log: str | os.PathLike | None = Non
     100 x 100) are too small to gain from intra-op threads (two intra-op threads made a loop of
     them slower than one), but two independent chunks keep two cores busy.
     """
+    global _JOB_THREADS
     threads = max(1, int(threads))
+    _JOB_THREADS = threads
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     try:  # the variables above come too late for a BLAS that numpy has already loaded
@@ -51,6 +63,8 @@ def configure_threads(threads: int, start_up_log: str | os.PathLike | None = Non
         threadpool_limits(threads)
     except ImportError:  # pragma: no cover (threadpoolctl comes with scikit-learn)
         pass
+    if not tensorflow:
+        return
     with stderr_to(start_up_log):
         import tensorflow as tf
 
@@ -85,13 +99,12 @@ def configure_logging(log_file: str | os.PathLike | None = None, level: int = lo
 def run_step(smk, func, *args, tensorflow_threads: bool = False, **kwargs) -> None:
     """Run one pipeline step from a Snakemake script.
 
-    Sets up logging to the rule's ``log:`` file and, if asked, TensorFlow's threads from the rule's
-    ``threads:``; a failure is written in full to the log and as one line to stderr.
+    Sets up logging to the rule's ``log:`` file, the threads of the BLAS libraries and of
+    :func:`job_threads` and, if asked, of TensorFlow from the rule's ``threads:``; a failure is written in full to the log and as one line to stderr.
     """
     kwargs.pop("code", None)  # the rule's code hash (cw.codehash): for Snakemake's rerun trigger only
     configure_logging(smk.log[0] if smk.log else None)
-    if tensorflow_threads:
-        configure_threads(smk.threads, start_up_log=smk.log[0] if smk.log else None)
+    configure_threads(smk.threads, start_up_log=smk.log[0] if smk.log else None, tensorflow=tensorflow_threads)
     try:
         func(*args, **kwargs)
     except KeyboardInterrupt as exc:  # e.g. cw.network.training.TrainingInterrupted: the state is saved

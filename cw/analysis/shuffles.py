@@ -171,6 +171,7 @@ def shuffle_null(
     offsets: np.ndarray,
     batch_size: int = 8,
     names: tuple[str, ...] | None = None,
+    workers: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Null distributions of scores under circular shifts.
 
@@ -182,6 +183,8 @@ def shuffle_null(
     offsets : (n_shuffles,) shifts (samples), e.g. from :func:`shift_offsets`.
     batch_size : shuffles scored together.
     names : scores to keep (default: every 1-D output of ``score_fn``).
+    workers : batches scored side by side in threads (None: the job's threads,
+        :func:`cw.runtime.job_threads`); the result does not depend on it.
 
     Returns
     -------
@@ -205,19 +208,39 @@ def shuffle_null(
     >>> bool(real[0] > 0.5 > null["band_score"].max())
     True
     """
+    from cw.runtime import job_threads
+
     offsets = np.asarray(offsets, dtype=np.int64)
     U = binner.n_units
     out: dict[str, np.ndarray] = {}
-    for start in range(0, offsets.size, max(1, int(batch_size))):
-        chunk = offsets[start: start + batch_size]
-        maps = np.concatenate([binner.maps(int(s)) for s in chunk], axis=0)
-        sc = score_fn(maps)
+    size = max(1, int(batch_size))
+    starts = list(range(0, offsets.size, size))
+
+    def score(start: int):
+        chunk = offsets[start: start + size]
+        return start, chunk.size, score_fn(np.concatenate([binner.maps(int(s)) for s in chunk], axis=0))
+
+    def keep(start: int, n: int, sc) -> None:
         keys = names if names is not None else [k for k, v in sc.items() if np.ndim(v) == 1]
         for k in keys:
             if k not in out:
                 out[k] = np.full((offsets.size, U), np.nan)
-            out[k][start: start + chunk.size] = np.asarray(sc[k], dtype=np.float64).reshape(
-                chunk.size, U)
+            out[k][start: start + n] = np.asarray(sc[k], dtype=np.float64).reshape(n, U)
+
+    workers = min(int(workers or job_threads()), len(starts))
+    if workers <= 1:
+        for start in starts:
+            keep(*score(start))
+        return out
+    # batches of shuffles are independent: scored side by side (numpy and scipy release the GIL
+    # in their array work), each with one BLAS thread; the numbers do not depend on the order
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        for result in pool.map(score, starts):
+            keep(*result)
     return out
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -74,6 +76,36 @@ def _band_grid(ny, nx, bin_size, params):
     ann = (kk >= f_lo) & (kk <= f_hi)
     theta = np.mod(np.arctan2(ky, kx), np.pi)  # wave-vector orientation modulo 180 deg
     return n_fft, kx, ky, kk, ann, theta, params.peak_radius / L, f_hi
+
+
+@lru_cache(maxsize=16)
+def _band_tables(ny: int, nx: int, bin_size: float, params: "BandScoreParams"):
+    """Index tables of :func:`band_scores` for one map shape (cached).
+
+    Returns ``n_fft``, the positions of the admissible set A and of the reference set B in the
+    half spectrum of a real map (``rfft`` along x: P(k) = P(-k) gives the other half),
+    ``kxa, kya, tha`` of A, and two (Na, Na) bool tables: ``disc[i, j]`` = k_j in the disc pair
+    of k_i (``|k_j - k_i| <= delta or |k_j + k_i| <= delta``) and ``apart[i, j]`` = the
+    orientations of k_i and k_j differ by at least ``min_angle`` (modulo 180 deg).
+    """
+    n_fft, kx, ky, kk, ann, theta, delta, f_hi = _band_grid(ny, nx, bin_size, params)
+    nh = n_fft // 2 + 1
+
+    def half(idx):  # flat index iy * n_fft + ix of the full grid -> of the (n_fft, nh) half grid
+        iy, ix = np.divmod(idx, n_fft)
+        mirror = ix >= nh
+        iy = np.where(mirror, (-iy) % n_fft, iy)
+        ix = np.where(mirror, (-ix) % n_fft, ix)
+        return iy * nh + ix
+
+    ann_idx = np.flatnonzero(ann)
+    kxa, kya, tha = kx[ann_idx], ky[ann_idx], theta[ann_idx]
+    d_plus = np.hypot(kxa[None] - kxa[:, None], kya[None] - kya[:, None])
+    d_minus = np.hypot(kxa[None] + kxa[:, None], kya[None] + kya[:, None])
+    disc = (d_plus <= delta) | (d_minus <= delta)
+    dth = np.abs(np.mod(tha[None] - tha[:, None] + np.pi / 2, np.pi) - np.pi / 2)
+    apart = dth >= np.deg2rad(params.min_angle) - 1e-12
+    return n_fft, half(ann_idx), half(np.flatnonzero(kk <= f_hi)), kxa, kya, tha, disc, apart
 
 
 def band_scores(
@@ -145,14 +177,10 @@ def band_scores(
            ("band_score", "band_wavelength", "band_orientation", "band_power1", "band_power2")}
     if U == 0:
         return out
-    n_fft, kx, ky, kk, ann, theta, delta, f_hi = _band_grid(ny, nx, bin_size, params)
+    n_fft, ann_half, low_half, kxa, kya, tha, disc, apart = _band_tables(ny, nx, float(bin_size), params)
     yy, xx = np.meshgrid(np.arange(ny, dtype=np.float64), np.arange(nx, dtype=np.float64),
                          indexing="ij")
     phi = np.stack([np.ones(ny * nx), xx.ravel() - xx.mean(), yy.ravel() - yy.mean()], axis=1)
-    min_angle = np.deg2rad(params.min_angle)
-    ann_idx = np.flatnonzero(ann)
-    low_idx = np.flatnonzero(kk <= f_hi)
-    kxa, kya, tha = kx[ann_idx], ky[ann_idx], theta[ann_idx]
     for start in range(0, U, chunk):
         sl = slice(start, min(U, start + chunk))
         rc = r[sl].reshape(-1, ny * nx)
@@ -169,25 +197,19 @@ def band_scores(
         flat = np.sum(res * res, axis=1) <= 1e-20 * np.sum(z * z, axis=1)
         good &= ~flat
         res = res.reshape(-1, ny, nx)
-        P = np.abs(sfft.fft2(res, s=(n_fft, n_fft))) ** 2
-        Pf = P.reshape(P.shape[0], -1)
-        Pa = Pf[:, ann_idx]  # (u, Na)
-        tot = Pf[:, low_idx].sum(axis=1)
+        # the zero-padded spectrum of the real map: along x for its ny rows only, then along y
+        F = sfft.fft(sfft.rfft(res, n=n_fft, axis=-1), n=n_fft, axis=-2)
+        Pf = (F.real ** 2 + F.imag ** 2).reshape(F.shape[0], -1)
+        Pa = Pf[:, ann_half]  # (u, Na)
+        tot = Pf[:, low_half].sum(axis=1)
         i1 = np.argmax(Pa, axis=1)
         k1x, k1y, t1 = kxa[i1], kya[i1], tha[i1]
-
-        def disc(cx, cy):
-            d_plus = np.hypot(kxa[None] - cx[:, None], kya[None] - cy[:, None])
-            d_minus = np.hypot(kxa[None] + cx[:, None], kya[None] + cy[:, None])
-            return (d_plus <= delta) | (d_minus <= delta)
-
-        D1 = disc(k1x, k1y)
-        dth = np.abs(np.mod(tha[None] - t1[:, None] + np.pi / 2, np.pi) - np.pi / 2)
-        cand = ~D1 & (dth >= min_angle - 1e-12)
+        D1 = disc[i1]
+        cand = ~D1 & apart[i1]
         P2c = np.where(cand, Pa, -1.0)
         i2 = np.argmax(P2c, axis=1)
         has2 = P2c[np.arange(P2c.shape[0]), i2] >= 0
-        D2 = disc(kxa[i2], kya[i2]) & ~D1 & has2[:, None]
+        D2 = disc[i2] & ~D1 & has2[:, None]
         p1 = np.sum(Pa * D1, axis=1)
         p2 = np.sum(Pa * D2, axis=1)
         fine = good & (tot > 0)

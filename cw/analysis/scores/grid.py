@@ -61,9 +61,11 @@ def autocorrelogram(rate: np.ndarray, min_overlap: int = 20) -> np.ndarray:
     py = sfft.next_fast_len(2 * ny - 1, real=True)
     px = sfft.next_fast_len(2 * nx - 1, real=True)
     s = (py, px)
-    Fm = sfft.rfft2(m, s=s)
-    Fx = sfft.rfft2(x, s=s)
-    Fx2 = sfft.rfft2(x2, s=s)
+
+    def fft(a):
+        # the zero padding of a (.., ny, nx) map to (py, px): the transform along x of its ny rows
+        # only (the padded rows are zero), then along y; equal to rfft2(a, s) up to round-off
+        return sfft.fft(sfft.rfft(a, n=px, axis=-1), n=py, axis=-2)
 
     iy = np.arange(-(ny - 1), ny) % py
     ix = np.arange(-(nx - 1), nx) % px
@@ -73,11 +75,26 @@ def autocorrelogram(rate: np.ndarray, min_overlap: int = 20) -> np.ndarray:
         c = sfft.irfft2(Fa * np.conj(Fb), s=s)
         return c[..., iy, :][..., :, ix]
 
-    n = np.rint(xcorr(Fm, Fm))
-    sa = xcorr(Fx, Fm)
-    sb = xcorr(Fm, Fx)
-    saa = xcorr(Fx2, Fm)
-    sbb = xcorr(Fm, Fx2)
+    Fx = fft(x)
+    Fx2 = fft(x2)
+    stack = valid.reshape(-1, ny, nx)
+    if stack.shape[0] > 1 and np.all(stack == stack[:1]):
+        # every map has the same valid bins (the maps of one set of positions: units, shuffles,
+        # checkpoints): the pair counts are computed once, and the sums over the shifted copy
+        # are those over the unshifted one at the opposite lag, sb(d) = sa(-d)
+        Fm = fft(stack[0].astype(np.float64))
+        n = np.rint(xcorr(Fm, Fm))
+        sa = xcorr(Fx, Fm)
+        saa = xcorr(Fx2, Fm)
+        sb = sa[..., ::-1, ::-1]
+        sbb = saa[..., ::-1, ::-1]
+    else:
+        Fm = fft(m)
+        n = np.rint(xcorr(Fm, Fm))
+        sa = xcorr(Fx, Fm)
+        sb = xcorr(Fm, Fx)
+        saa = xcorr(Fx2, Fm)
+        sbb = xcorr(Fm, Fx2)
     sab = xcorr(Fx, Fx)
 
     va = n * saa - sa * sa
@@ -282,11 +299,48 @@ def _masked_pearson(a, b, w, cuts, min_pairs):
     return np.where(ok, r, np.nan)
 
 
+def _shared_mask_corr(filled_t, valid_col, a, vsel_col, sel, H, W, cuts, min_pairs):
+    """c(theta) of :func:`_grid_scores_from_sac` for autocorrelograms that share one validity
+    mask: (U, 7, R) from ``filled_t`` (H*W, U) (NaN -> 0), the shared mask ``valid_col``
+    (H*W,) float, ``a = filled_t[sel]`` and ``vsel_col = valid_col[sel] > 0``.
+
+    The rotated mask and the weights of every annulus are the same for all maps, so the sums of
+    :func:`_masked_pearson` are one (R, N) by (N, U) product each (the same sums, added in
+    another order)."""
+    U = filled_t.shape[1]
+    N = sel.size
+    prefix = (np.arange(N)[None] < np.asarray(cuts)[:, None]).astype(np.float64)  # (R, N)
+    out = np.empty((U, len(_ANGLES), len(cuts)))
+    aa = a * a
+    for k, ang in enumerate(_ANGLES):
+        R = _rotation_operator(H, W, float(ang))[sel]
+        den = R @ valid_col
+        rok = den >= 0.5
+        rot = (R @ filled_t) / np.where(rok, den, 1.0)[:, None]
+        rot[~rok] = 0.0
+        C = prefix * (vsel_col & rok)[None]
+        n = C.sum(axis=1)[:, None]  # (R, 1)
+        sa, sb = C @ a, C @ rot
+        saa, sbb, sab = C @ aa, C @ (rot * rot), C @ (a * rot)
+        va = n * saa - sa * sa
+        vb = n * sbb - sb * sb
+        cov = n * sab - sa * sb
+        scale = np.maximum(n * saa, n * sbb)
+        ok = (n >= min_pairs) & (va > 1e-12 * scale) & (vb > 1e-12 * scale)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = cov / np.sqrt(np.where(ok, va * vb, np.nan))
+        out[:, k] = np.where(ok, r, np.nan).T
+    return out
+
+
 def _nanmax_arg(s: np.ndarray, radii: np.ndarray):
-    """Max over the last axis ignoring NaN, and the radius where it occurs (NaN if none)."""
+    """Max over the last axis ignoring NaN, and the radius where it occurs (NaN if none): the
+    smallest annulus within 1e-12 of the max, so that annuli adding no valid bin (equal scores up
+    to the round-off of their sums) never decide the radius."""
     allnan = np.all(np.isnan(s), axis=-1)
     filled = np.where(np.isnan(s), -np.inf, s)
-    idx = np.argmax(filled, axis=-1)
+    top = np.max(filled, axis=-1, keepdims=True)
+    idx = np.argmax(filled >= top - 1e-12, axis=-1)
     best = np.take_along_axis(filled, idx[..., None], axis=-1)[..., 0]
     best = np.where(allnan, np.nan, best)
     ring = np.where(allnan, np.nan, radii[idx])
@@ -373,7 +427,21 @@ def _grid_scores_from_sac(
     a = filled_t[sel]
     vsel = valid_t[sel] > 0
     corr = np.full((U, len(_ANGLES), len(radii)), np.nan)
-    if U > 0:
+    # maps whose autocorrelograms are valid on the same lags (the maps of one set of positions,
+    # but for the rare lag where one map has no variance) share every rotated mask: their
+    # annulus sums are products with one (annuli x bins) weight matrix
+    shared = np.zeros(U, bool)
+    if U > 1 and int(params.order) == 1:
+        shared = np.all(vsel == vsel[:, :1], axis=0) & np.all(valid_t == valid_t[:, :1], axis=0)
+        if shared.sum() > 1:
+            corr[shared] = _shared_mask_corr(filled_t[:, shared], valid_t[:, 0], a[:, shared], vsel[:, 0],
+                                             sel, H, W, cuts, params.min_ring_pairs)
+        else:
+            shared[:] = False
+    rest = np.flatnonzero(~shared)
+    if rest.size:
+        filled_t, valid_t, a, vsel = filled_t[:, rest], valid_t[:, rest], a[:, rest], vsel[:, rest]
+        sac_r, valid_r = sac[rest], valid[rest]
         for k, ang in enumerate(_ANGLES):
             if int(params.order) == 1:
                 R = _rotation_operator(H, W, float(ang))[sel]
@@ -382,11 +450,11 @@ def _grid_scores_from_sac(
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rot = np.where(rok, num / np.where(rok, den, 1.0), 0.0)
             else:
-                rot3, rok3 = _rotate_stack(sac, valid, ang, int(params.order))
-                rot = rot3.reshape(U, -1).T[sel]
-                rok = rok3.reshape(U, -1).T[sel]
+                rot3, rok3 = _rotate_stack(sac_r, valid_r, ang, int(params.order))
+                rot = rot3.reshape(rest.size, -1).T[sel]
+                rok = rok3.reshape(rest.size, -1).T[sel]
             w = (vsel & rok).astype(np.float64)
-            corr[:, k] = _masked_pearson(a, rot, w, cuts, params.min_ring_pairs)
+            corr[rest, k] = _masked_pearson(a, rot, w, cuts, params.min_ring_pairs)
 
     c = {ang: corr[:, k] for k, ang in enumerate(_ANGLES)}
     if params.variant == "mean":
