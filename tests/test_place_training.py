@@ -102,3 +102,22 @@ def test_bad_settings_name_their_key():
         PlaceTrainingParams(batch_size=0)
     with pytest.raises(ValueError, match="place_training.foo"):
         PlaceTrainingParams.from_dict({"foo": 1})
+
+
+def test_a_snapshot_of_an_unfinished_training_holds_its_weights(tmp_path):
+    import json
+
+    from cw.network import networks
+    from cw.network.place_training import read_place_weights
+
+    folder = tmp_path / "pc"
+    folder.mkdir()
+    (folder / networks.SETTINGS_FILE).write_text(json.dumps({"hash": "h", "settings": {}}))
+    tp = PlaceTrainingParams(n_steps=4, batch_size=4, checkpoint_every=2, log_every=1, state_every_minutes=0)
+    res = train_place(BOX, CELLS, RNN, WALKS, tp, seed=1, state_path=folder / networks.STATE_FILE)
+    assert networks.snapshot(folder, tmp_path / "snap") == 4
+    w, centres = read_place_weights(tmp_path / "snap" / "weights.nc")
+    np.testing.assert_array_equal(w["W_rec"], res.weights["W_rec"])
+    np.testing.assert_array_equal(centres, res.centres)
+    w2, _ = read_place_weights(tmp_path / "snap" / "checkpoints.nc", checkpoint=1)
+    np.testing.assert_array_equal(w2["W_dec"], res.checkpoints[1]["W_dec"])

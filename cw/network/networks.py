@@ -263,6 +263,20 @@ def snapshot(folder: str | Path, out: str | Path) -> int:
     shutil.copy(folder / SETTINGS_FILE, out / SETTINGS_FILE)
     update = int(state["update"])
     attrs = {"snapshot_of": str(folder), "snapshot_update": update}
+    if "centres" in state:  # a place-cell read-out network (cw.network.place_training)
+        from cw.network.place_rnn import PLACE_WEIGHT_NAMES
+        from cw.network.place_training import place_weights_dataset
+
+        steps = [int(u) for u in state["checkpoint_steps"]]
+        ckpts = [{k: state[f"ckpt{i}_{k}"] for k in PLACE_WEIGHT_NAMES} for i in range(len(steps))]
+        current = {k: state[f"w_{k}"] for k in PLACE_WEIGHT_NAMES}
+        if steps[-1] != update:
+            steps.append(update)
+            ckpts.append(current)
+        io.write_netcdf(place_weights_dataset(None, state["centres"], attrs, steps, ckpts), out / "checkpoints.nc")
+        io.write_csv(list(state["history"]), out / "history.csv")
+        io.write_netcdf(place_weights_dataset(current, state["centres"], attrs), out / "weights.nc")
+        return update
     updates = [int(u) for u in state["checkpoint_updates"]]
     ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(updates))]
     if updates[-1] != update:  # the current weights as the last checkpoint
@@ -313,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         upd, err = "no state", ""
         if meta:
             upd = f"update {meta['update']} of {meta.get('n_updates', -1)}"
-        if hist:
+        if hist and "error_m" in hist[-1]:  # a place-cell read-out network: no per-update seconds
+            err = f", decoding error {hist[-1]['error_m']:.3f} m"
+        elif hist:
             err = f", error {hist[-1]['error']:.4g}"
             per = float(np.median([h["seconds"] for h in hist[-50:]]))
             if not finished and meta:
