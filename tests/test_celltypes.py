@@ -59,6 +59,13 @@ ALL_SIG = {n: np.array([True]) for n in SCORE_NAMES}
     ({"border_score": 0.7, "border_cm": 0.2}, (), "spatially_irregular"),  # covers little wall
     ({"border_score": 0.7, "spatial_coherence": 0.1}, (), "spatially_irregular"),  # salt-and-pepper
     ({"score60": 0.8, "n_fields": 1}, (), "spatially_irregular"),          # a single field
+    ({"score60": 0.8, "spatial_coherence": 0.1}, (), "spatially_irregular"),  # no contiguous fields
+    ({"score60": 0.8, "spatial_coherence": -0.5, "lattice_spacing": 0.3}, (), "grid_like"),  # a fine grid
+    ({"score60": 0.8, "spatial_coherence": -0.5, "lattice_spacing": 0.5}, (), "spatially_irregular"),
+    ({"score60": 0.8, "spatial_coherence": -0.5, "lattice_spacing": 0.3, "lattice_r2": 0.3}, (),
+     "spatially_irregular"),                                              # fine, but no lattice
+    ({"score90": 0.8, "spatial_coherence": 0.1, "square_lattice_spacing": 0.3}, (), "grid_like"),
+    ({"border_score": 0.7, "spatial_coherence": 0.1, "lattice_spacing": 0.3}, (), "spatially_irregular"),
     ({"score90": 0.8, "grid_square_order": 0.5}, (), "spatially_irregular"),
     ({"score90": 0.8, "n_fields": 2}, (), "spatially_irregular"),
     ({"score90": 0.8, "square_lattice_r2": 0.55}, (), "spatially_irregular"),  # no square lattice

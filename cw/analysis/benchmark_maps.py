@@ -10,8 +10,9 @@ The result is a confusion matrix of true family against assigned cell type.
 Families (truth in parentheses; ``W`` = the arena's width, the length of its bounding box's
 longer side):
 
-* ``grid`` (grid_like): hexagonal cosine lattices, spacing W/1.5 ... W/5 (few-period grids
-  included), random orientation and phase;
+* ``grid`` (grid_like): hexagonal cosine lattices, spacing W/1.5 ... W/6 and the finest the
+  bins carry (:data:`FINEST_GRID_BINS` bins per spacing: 0.3 m at 0.1 m bins, 6.7 periods in
+  2 m), few-period grids included, random orientation and phase;
 * ``grid_fields`` (grid_like): Gaussian fields (s.d. 0.15 spacing) on the vertices of a
   hexagonal lattice, each displaced at random by 0.05 spacing (s.d.), spacing W/1.5 ... W/4:
   grids that are not sums of cosines, with slightly irregular fields;
@@ -147,6 +148,11 @@ def _jittered_vertices(rng, bounds, spacing, orientation_deg, jitter):
     return pts[keep, 0], pts[keep, 1]
 
 
+#: The finest grid of the benchmark: this many rate-map bins per spacing (OURS: the finest
+#: lattice the fit of :mod:`cw.analysis.lattice` searches, ``lattice_min_spacing``).
+FINEST_GRID_BINS = 3.0
+
+
 def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
               n_per_family: int | None = None) -> BenchmarkMaps:
     """The labelled maps of one arena (module docstring), as functions of position.
@@ -175,7 +181,8 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
     def phase():
         return (rng.uniform(x0, x1), rng.uniform(y0, y1))
 
-    for periods in (1.5, 2.0, 2.5, 3.0, 4.0, 5.0):
+    finest = W / (FINEST_GRID_BINS * bin_size)  # periods of the finest grid the bins carry
+    for periods in (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, finest):
         for _ in range(2):
             s, o, ph = W / periods, rng.uniform(0, 60), phase()
             add("grid", f"spacing={s:.2f} m ({periods:g} periods)",

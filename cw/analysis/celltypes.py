@@ -12,6 +12,9 @@ reaches a minimum (NaN grid scores of linear ramps and constant maps: see
    is significant and >= ``min_spatial_variance_fraction``.
 2. Types 3-5 need contiguous fields: spatial coherence (:func:`cw.analysis.scores.spatial_coherence`)
    >= ``min_spatial_coherence``; independent values in every bin (salt-and-pepper) have ~0.2.
+   Grids finer than ``grid_coherence_exempt_spacing`` (their fitted lattice's spacing) are
+   exempt: at 3-4.5 bins per period neighbouring bins anti-correlate (coherence -0.6 to 0.1 for
+   perfect grids), and the lattice fit they must pass instead is out of reach of salt and pepper.
 3. **band_like** if the band score is significant and >= ``min_band_score``, the arena holds at
    least ``min_band_periods`` periods along the wave vector (``band_periods``) and a plane wave
    explains at least ``min_band_wave_margin`` more of the map's variance than the best monotone
@@ -129,6 +132,11 @@ class CellTypeParams:
     min_hex_fields : int, default 2
         Hexagonal grids have at least this many separate fields (``n_fields``; a single
         central field is fitted by a lattice with one peak in the arena).
+    grid_coherence_exempt_spacing : float, default 0.45
+        Grids whose fitted lattice (``lattice_spacing``, ``square_lattice_spacing``) is finer than
+        this (m) need no ``min_spatial_coherence`` (at the default 0.1 m bins: below 4.5 bins per
+        period, where a perfect grid's coherence falls below 0.35; benchmark grids of 3-3.5 bins
+        per period -0.6 to 0.1, 5 periods in 2 m >= 0.44).
     min_grid_contrast : float, default 0.55
         Square grids have a lattice contrast (``grid_contrast``: SAC peak minus the SAC
         halfway back to the centre) of at least this (benchmark: square lattices >= 0.68,
@@ -165,6 +173,7 @@ class CellTypeParams:
     min_square_lattice_r2: float = schema_default("celltypes", "min_square_lattice_r2")
     min_lattice_margin: float = schema_default("celltypes", "min_lattice_margin")
     min_hex_fields: int = schema_default("celltypes", "min_hex_fields")
+    grid_coherence_exempt_spacing: float = schema_default("celltypes", "grid_coherence_exempt_spacing")
     min_grid_contrast: float = schema_default("celltypes", "min_grid_contrast")
     min_square_order: float = schema_default("celltypes", "min_square_order")
     max_square_spacing_ratio: float = schema_default("celltypes", "max_square_spacing_ratio")
@@ -192,6 +201,9 @@ class CellTypeParams:
         if not self.max_square_spacing_ratio >= 1.0:
             raise ValueError("celltypes.max_square_spacing_ratio: must be >= 1, "
                              f"got {self.max_square_spacing_ratio!r}")
+        if not self.grid_coherence_exempt_spacing >= 0:
+            raise ValueError("celltypes.grid_coherence_exempt_spacing: must be >= 0 m, "
+                             f"got {self.grid_coherence_exempt_spacing!r}")
         if not self.min_band_periods >= 0:
             raise ValueError(f"celltypes.min_band_periods: must be >= 0, got {self.min_band_periods!r}")
         for key in ("min_grid_fields", "min_hex_fields"):
@@ -211,6 +223,15 @@ def _passes(scores, significant, name, minimum) -> np.ndarray:
     sig = np.asarray(significant[name], dtype=bool)
     with np.errstate(invalid="ignore"):
         return sig & np.isfinite(s) & (s >= minimum)
+
+
+def _below(scores, name: str, limit: float, shape) -> np.ndarray:
+    """``scores[name] < limit`` (False where NaN or absent)."""
+    if name not in scores:
+        return np.zeros(shape, bool)
+    v = np.asarray(scores[name], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & (v < limit)
 
 
 def _at_least(scores, name, minimum, shape) -> np.ndarray:
@@ -287,6 +308,7 @@ def classify(
             one = np.abs(np.asarray(scores["field_r2"], dtype=np.float64))
             hexagonal &= _at_least({"m": fit - one}, "m", p.min_lattice_margin, sh)
     hexagonal &= _at_least(scores, "n_fields", p.min_hex_fields, sh)
+    hexagonal &= coherent | _below(scores, "lattice_spacing", p.grid_coherence_exempt_spacing, sh)
     grid = hexagonal
     if p.use_score90:
         square = _passes(scores, significant, "score90", p.min_grid_score)
@@ -300,8 +322,8 @@ def classify(
             if "field_r2" in scores:
                 one = np.abs(np.asarray(scores["field_r2"], dtype=np.float64))
                 square &= _at_least({"m": fit - one}, "m", p.min_lattice_margin, sh)
+        square &= coherent | _below(scores, "square_lattice_spacing", p.grid_coherence_exempt_spacing, sh)
         grid = grid | square
-    grid &= coherent
     border = _passes(scores, significant, "border_score", p.min_border_score) & coherent
     border &= _at_least(scores, "border_cm", p.min_border_coverage, sh)
     border &= _at_least(scores, "border_profile_r2", p.min_border_profile_r2, sh)

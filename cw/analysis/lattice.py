@@ -33,8 +33,9 @@ __all__ = ["LatticeFitParams", "lattice_templates", "lattice_fit", "field_fit", 
 class LatticeFitParams:
     """Search grid of :func:`lattice_fit` (config keys ``scores.geometry.lattice_<name>``; all OURS).
 
-    min_spacing : float, default 4.0
-        Smallest lattice spacing tried, bins of the rate map (a field needs about two bins).
+    min_spacing : float, default 3.0
+        Smallest lattice spacing tried, bins of the rate map (the finest grid the bins carry:
+        three bins per period).
     min_periods : float, default 1.25
         Largest spacing tried is the arena's width (longer side of the valid bins' bounding
         box) divided by this (a lattice must repeat inside the arena).
