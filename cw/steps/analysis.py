@@ -228,8 +228,7 @@ def analyse_place_development(
     rp, sp_, shp = RatemapParams.from_dict(ratemaps), ScoreParams.from_dict(scores), \
         ShuffleParams.from_dict(shuffles)
     ctp = CellTypeParams.from_dict(celltypes)
-    ar = _arena(arena)
-    paths, _ = place_test_walks(arena, place_trajectories, seed)
+    paths, _, ar = place_test_walks(arena, place_trajectories, seed)
     cells, rnn = PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn)
     ck = io.open_dataset(checkpoints, required=("W_rec", "centres"))
     px, py = paths.positions[..., 0], paths.positions[..., 1]

@@ -186,7 +186,8 @@ def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) 
 
 def place_test_walks(arena: Mapping, place_trajectories: Mapping, seed: int):
     """The test walks of a place-cell run: ``n_test`` walks of ``n_steps_test`` steps from the
-    run's ``test_trials`` stream (the same for the activity and every checkpoint)."""
+    run's ``test_trials`` stream (the same for the activity and every checkpoint); returns
+    (paths, their SorscherTrajectoryParams, the Arena)."""
     from cw.seeds import rng_for
     from cw.task.arenas import make_arena
     from cw.task.sorscher_trajectories import SorscherTrajectoryParams, generate_paths
@@ -194,7 +195,7 @@ def place_test_walks(arena: Mapping, place_trajectories: Mapping, seed: int):
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
     tp = SorscherTrajectoryParams.from_dict(place_trajectories)
     return generate_paths(ar, int(place_trajectories["n_test"]), tp, rng_for(seed, "test_trials"),
-                          n_steps=int(place_trajectories["n_steps_test"])), tp
+                          n_steps=int(place_trajectories["n_steps_test"])), tp, ar
 
 
 def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: Mapping, place_rnn: Mapping,
@@ -206,10 +207,9 @@ def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: 
     from cw.network.place_training import read_place_weights
     from cw.task.place_cells import PlaceCellParams
     from cw.task.sorscher_trajectories import fraction_outside
-    from cw.task.arenas import make_arena
 
     w, centres = read_place_weights(weights)
-    paths, tp = place_test_walks(arena, place_trajectories, seed)
+    paths, tp, ar = place_test_walks(arena, place_trajectories, seed)
     u, decoded = place_network_activity(w, centres, paths, PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn))
     attrs = io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
                          place_trajectories=place_trajectories) | {"seed": seed, "readout": "place_cells"}
@@ -222,7 +222,6 @@ def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: 
                                  flag_meanings="none wall_turn")
     act["time"].attrs["long_name"] = f"time step ({tp.dt} s each)"
     act.attrs["rms_position_error_m"] = position_error(act)
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
     act.attrs["fraction_outside_arena"] = fraction_outside(ar, paths)
     io.write_netcdf(act, out)
     log.info("%s: RMS decoding error %.4f m over %d walks of %d steps", out, act.attrs["rms_position_error_m"],

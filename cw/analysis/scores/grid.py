@@ -289,6 +289,12 @@ def _masked_pearson(a, b, w, cuts, min_pairs):
     saa = sums(wa * a)
     sbb = sums(wb * b)
     sab = sums(wa * b)
+    return _pearson_from_sums(n, sa, sb, saa, sbb, sab, min_pairs)
+
+
+def _pearson_from_sums(n, sa, sb, saa, sbb, sab, min_pairs):
+    """Pearson r from the pair count and the sums of a, b, a^2, b^2, ab (broadcasting arrays);
+    NaN with fewer than ``min_pairs`` pairs or (numerically) no variance on either side."""
     va = n * saa - sa * sa
     vb = n * sbb - sb * sb
     cov = n * sab - sa * sb
@@ -322,14 +328,7 @@ def _shared_mask_corr(filled_t, valid_col, a, vsel_col, sel, H, W, cuts, min_pai
         n = C.sum(axis=1)[:, None]  # (R, 1)
         sa, sb = C @ a, C @ rot
         saa, sbb, sab = C @ aa, C @ (rot * rot), C @ (a * rot)
-        va = n * saa - sa * sa
-        vb = n * sbb - sb * sb
-        cov = n * sab - sa * sb
-        scale = np.maximum(n * saa, n * sbb)
-        ok = (n >= min_pairs) & (va > 1e-12 * scale) & (vb > 1e-12 * scale)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = cov / np.sqrt(np.where(ok, va * vb, np.nan))
-        out[:, k] = np.where(ok, r, np.nan).T
+        out[:, k] = _pearson_from_sums(n, sa, sb, saa, sbb, sab, min_pairs).T
     return out
 
 
