@@ -148,10 +148,10 @@ def test_figure_text_fits_at_the_saved_size(rule, files, monkeypatch, tmp_path):
     seen = []
     real_save = drawing.save
 
-    def checked_save(fig, outs, dpi):
+    def checked_save(fig, outs, dpi, tight=True):
         for d in sorted({int(dpi), PAPER_DPI}):
             seen.append((Path(outs[0]).name, d, layout_problems(fig, d)))
-        real_save(fig, outs, dpi)
+        real_save(fig, outs, dpi, tight)
 
     monkeypatch.setattr(fg, "save", checked_save)
     monkeypatch.setattr(drawing, "save", checked_save)

@@ -23,8 +23,12 @@ recurrent weights only)::
 The decoded position of :func:`cw.task.place_cells.decode_position` (mean centre of the three
 most active cells) gives the position error.
 
-Initialisation (SORSCHER's Keras layers at their defaults): Glorot-uniform ``W_enc``, ``W_in``
-and ``W_dec``, orthogonal ``W_rec``.
+Initialisation (``place_rnn.initialisation``): ``pytorch``, the default layers of SORSCHER's
+PyTorch code (``model.py``: ``torch.nn.Linear`` and ``torch.nn.RNN``), every weight uniform in
+``+-1/sqrt(fan_in)`` with fan-in Np for ``W_enc``, Ng for ``W_in``, ``W_rec`` and ``W_dec``
+(``torch.nn.RNN`` scales its input weights by the hidden size too); or ``keras``, the default
+layers of SORSCHER's earlier TensorFlow code: Glorot-uniform ``W_enc``, ``W_in`` and ``W_dec``,
+orthogonal ``W_rec``.
 """
 
 from __future__ import annotations
@@ -53,10 +57,14 @@ class PlaceRNNParams:
         hours; Schaeffer et al.'s sweeps used 1,024).
     weight_decay : float, default 1e-4
         Weight of ``||W_rec||^2`` in the loss, 1/weight^2 (SORSCHER: ``options.weight_decay``).
+    initialisation : {"pytorch", "keras"}, default "pytorch"
+        Initial weights (module docstring). SORSCHER: the PyTorch code of the repository's
+        current version; ``keras`` is its earlier TensorFlow version.
     """
 
     n_units: int = schema_default("place_rnn", "n_units")
     weight_decay: float = schema_default("place_rnn", "weight_decay")
+    initialisation: str = schema_default("place_rnn", "initialisation")
 
     def __post_init__(self) -> None:
         v = self.n_units
@@ -64,6 +72,8 @@ class PlaceRNNParams:
             raise ValueError(f"place_rnn.n_units: must be an integer >= 1, got {v!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"place_rnn.weight_decay: must be a finite number >= 0, got {self.weight_decay!r}")
+        if self.initialisation not in ("pytorch", "keras"):
+            raise ValueError(f"place_rnn.initialisation: must be 'pytorch' or 'keras', got {self.initialisation!r}")
 
 
 def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
@@ -73,16 +83,27 @@ def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
 
 def init_place_weights(params: PlaceRNNParams, n_place: int, rng: np.random.Generator,
                        dtype=np.float32) -> dict[str, np.ndarray]:
-    """Initial weights: ``W_enc`` (Np, Ng), ``W_in`` (2, Ng), ``W_rec`` (Ng, Ng) orthogonal,
+    """Initial weights (module docstring): ``W_enc`` (Np, Ng), ``W_in`` (2, Ng), ``W_rec`` (Ng, Ng),
     ``W_dec`` (Ng, Np).
 
     >>> w = init_place_weights(PlaceRNNParams(n_units=8), 5, np.random.default_rng(0), np.float64)
     >>> [w[k].shape for k in PLACE_WEIGHT_NAMES]
     [(5, 8), (2, 8), (8, 8), (8, 5)]
-    >>> bool(np.allclose(w["W_rec"] @ w["W_rec"].T, np.eye(8)))
+    >>> bool(np.abs(w["W_rec"]).max() <= 8 ** -0.5)
+    True
+    >>> w = init_place_weights(PlaceRNNParams(n_units=8, initialisation="keras"), 5, np.random.default_rng(0))
+    >>> bool(np.allclose(w["W_rec"] @ w["W_rec"].T, np.eye(8), atol=1e-6))
     True
     """
     ng = int(params.n_units)
+    if params.initialisation == "pytorch":
+        def uniform(fan_in: int, shape: tuple[int, int]) -> np.ndarray:
+            lim = 1.0 / math.sqrt(fan_in)
+            return rng.uniform(-lim, lim, shape)
+
+        w = {"W_enc": uniform(n_place, (n_place, ng)), "W_in": uniform(ng, (2, ng)),
+             "W_rec": uniform(ng, (ng, ng)), "W_dec": uniform(ng, (ng, n_place))}
+        return {k: v.astype(dtype) for k, v in w.items()}
     q, r = np.linalg.qr(rng.standard_normal((ng, ng)))
     q = q * np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
     w = {"W_enc": _glorot(rng, n_place, ng), "W_in": _glorot(rng, 2, ng), "W_rec": q,

@@ -19,13 +19,14 @@ import xarray as xr  # noqa: E402
 RATEMAP_CMAP = "jet"
 
 
-def save(fig, outs: Sequence[str], dpi: int) -> None:
-    """Save ``fig`` to each path (format from the suffix), atomically, and close it."""
+def save(fig, outs: Sequence[str], dpi: int, tight: bool = True) -> None:
+    """Save ``fig`` to each path (format from the suffix), atomically, and close it; ``tight``
+    crops the canvas to the drawn content (figures laid out in inches need not)."""
     for out in outs:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.part{out.suffix}")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None)
         os.replace(tmp, out)
     plt.close(fig)
 

@@ -176,12 +176,30 @@ def unit_tuning_panel(rm: xr.Dataset, scores: xr.Dataset, tuning: xr.Dataset, un
 
 def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None, title: str = "",
                 ncols: int = 10):
-    """Appendix A-C: direction (``kind='direction'``) or speed tuning curves of every unit."""
+    """Appendix A-C: direction (``kind='direction'``) or speed tuning curves of every unit.
+
+    The grid's geometry is fixed in inches (panels of :data:`TUNING_PANEL_IN`, gaps wide enough for
+    a title line above each panel and the speed panels' tick labels on their left), so neither
+    ``tight_layout`` nor a tight bounding box has to measure the text of a hundred panels; save it
+    with ``tight=False``."""
     n = tuning.sizes["unit"]
-    nrows = math.ceil(n / ncols)
+    nrows = max(math.ceil(n / ncols), 1)
     polar = kind == "direction"
-    fig = plt.figure(figsize=(1.3 * ncols, 1.35 * nrows + 0.5))
+    (pw, ph), (left, right, bottom), (wgap, hgap) = TUNING_PANEL_IN, TUNING_MARGINS_IN, TUNING_GAPS_IN
+    width = left + right + ncols * pw + (ncols - 1) * wgap
+    grid_h = bottom + nrows * ph + nrows * hgap  # a title gap above every row, the top one included
+    fig = plt.figure(figsize=(width, grid_h))
     ct = np.asarray(scores["cell_type"].values).astype(str) if scores is not None else None
+    head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
+    if polar:
+        head += "\n" + POLAR_NOTE
+    else:
+        head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
+                "through those means; r over all samples"
+    add_title(fig, head, fontsize=8)
+    h = fig.get_figheight()
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / h,
+                        top=(bottom + nrows * ph + (nrows - 1) * hgap) / h, wspace=wgap / pw, hspace=hgap / ph)
     for i in range(n):
         ax = fig.add_subplot(nrows, ncols, i + 1, projection="polar" if polar else None)
         if polar:
@@ -190,19 +208,20 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
         else:
             _speed_curve(ax, tuning, i)
             ax.set_xticks([])
-            ax.tick_params(labelsize=4)
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            ax.tick_params(labelsize=4, length=2, pad=1)
             lab = f"{i}  r {float(tuning['speed_r'][i]):.2f}"
         colour = TYPE_COLOURS.get(ct[i], "k") if ct is not None else "k"
         ax.set_title(lab, fontsize=6, pad=2, color=colour)
-    head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
-    if polar:
-        head += "\n" + POLAR_NOTE
-    else:
-        head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
-                "through those means; r over all samples"
-    add_title(fig, head, fontsize=8)
-    fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
     return fig
+
+
+#: Size of one tuning panel (width, height), inches.
+TUNING_PANEL_IN = (1.0, 1.0)
+#: Margins of the tuning grid (left, right, bottom), inches: the left one holds tick labels.
+TUNING_MARGINS_IN = (0.3, 0.1, 0.1)
+#: Gaps between tuning panels (horizontal: tick labels; vertical: a title line), inches.
+TUNING_GAPS_IN = (0.3, 0.3)
 
 
 def development_panel(dev: xr.Dataset, title: str = ""):

@@ -81,8 +81,9 @@ def figure_tuning(tuning: str, scores: str, direction_outs: list[str], speed_out
 
     tu = io.open_dataset(tuning, required=("direction_curve", "speed_curve"))
     sc = io.open_dataset(scores, required=("cell_type",))
-    fg.save(fg.tuning_grid(tu, "direction", sc, title=f"{title}: direction tuning"), direction_outs, _dpi(figures))
-    fg.save(fg.tuning_grid(tu, "speed", sc, title=f"{title}: speed tuning"), speed_outs, _dpi(figures))
+    fg.save(fg.tuning_grid(tu, "direction", sc, title=f"{title}: direction tuning"), direction_outs, _dpi(figures),
+            tight=False)
+    fg.save(fg.tuning_grid(tu, "speed", sc, title=f"{title}: speed tuning"), speed_outs, _dpi(figures), tight=False)
 
 
 def figure_nulls(scores: str, outs: list[str], figures: Mapping, title: str = "") -> None:
