@@ -81,3 +81,19 @@ def test_field_fit_finds_a_single_field_and_masks_are_respected():
     assert out2["field_r2"][1] == pytest.approx(1.0, abs=1e-9)
     assert np.isnan(out2["field_r2"][2])             # a constant map has no fit
     assert np.isnan(lattice_fit(np.full((1, 20, 20), 2.0), C, C, 0.1)["lattice_r2"][0])
+
+
+def test_a_square_lattice_and_its_negative_tie_to_the_positive_fit():
+    """A square cosine lattice's negative is the same lattice shifted by half a period along both
+    waves, so the best positive and negative correlations tie up to rounding: the fit reports the
+    positive one, with the variance the lattice explains (1 for a noiseless map)."""
+    from cw.analysis.lattice import LatticeFitParams, lattice_fit
+    from cw.synthetic import cosine_lattice
+
+    c = np.arange(20) * 0.1 + 0.05
+    X, Y = np.meshgrid(c, c)
+    maps = np.stack([s * cosine_lattice(X, Y, 0.5, 0.0, 2, phase=(0.05, 0.05)) for s in (1.0, -1.0)])
+    p = LatticeFitParams(n_spacings=1, min_spacing=5.0, n_offsets=10, orientation_step=30.0, sharpness=(0.0,))
+    out = lattice_fit(maps, c, c, 0.1, p, symmetry=4)
+    np.testing.assert_allclose(out["square_lattice_r2"], [1.0, 1.0], atol=1e-5)
+    np.testing.assert_allclose(out["square_lattice_spacing"], [0.5, 0.5])

@@ -105,6 +105,10 @@ LATTICE_ATTRS: dict[str, dict] = {
 }
 
 
+#: Correlations closer than this are ties (float32 products of unit vectors round at ~1e-7).
+TIE_TOL = 1e-6
+
+
 def lattice_templates(
     x: np.ndarray,
     y: np.ndarray,
@@ -242,13 +246,16 @@ def lattice_fit(
         best_o = np.full(len(m), np.nan)
         for s in np.geomspace(lo, hi, int(params.n_spacings)):
             t, ori = lattice_templates(bx, by, s, params, symmetry)
-            c = t @ m.T                                               # (T, U')
-            i_hi, i_lo = c.argmax(axis=0), c.argmin(axis=0)
-            cols = np.arange(len(m))
-            c_hi, c_lo = c[i_hi, cols], c[i_lo, cols]
-            cand = np.where(c_hi >= -c_lo, c_hi, c_lo)
-            idx = np.where(c_hi >= -c_lo, i_hi, i_lo)
-            upd = np.abs(cand) > np.abs(best)
+            c = m @ t.T                               # (U', T): each map's row is contiguous
+            i_hi, i_lo = c.argmax(axis=1), c.argmin(axis=1)
+            rows = np.arange(len(m))
+            c_hi, c_lo = c[rows, i_hi], c[rows, i_lo]
+            # a lattice and its negative (a half-period shift of a square cosine lattice) tie
+            # to rounding: the positive one wins within TIE_TOL
+            pos = c_hi >= -c_lo - TIE_TOL
+            cand = np.where(pos, c_hi, c_lo)
+            idx = np.where(pos, i_hi, i_lo)
+            upd = np.abs(cand) > np.abs(best) + TIE_TOL
             best[upd] = cand[upd]
             best_s[upd] = s
             best_o[upd] = ori[idx[upd]]
