@@ -39,6 +39,10 @@ def _outline(ax, corners: np.ndarray, **kw) -> None:
 def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str = "", ncols: int = 10):
     """Every unit's rate map, each scaled to its own min-max, with score60/score90 above it.
 
+    The grid's geometry is fixed in inches (:data:`MAP_PANEL_IN`, :data:`MAP_GAPS_IN`, a two-line
+    title gap above every row), so no layout engine measures the text of a hundred panels; save
+    it with ``tight=False``.
+
     Parameters
     ----------
     rm : ratemaps Dataset (``rate`` on dims unit, y, x; coords x, y in m)
@@ -46,25 +50,38 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     """
     rate = rm["rate"].values
     n = rate.shape[0]
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.45 * nrows + 0.4), squeeze=False)
+    nrows = max(math.ceil(n / ncols), 1)
+    pw, (wgap, hgap), margin = MAP_PANEL_IN, MAP_GAPS_IN, MAP_MARGIN_IN
+    width = 2 * margin + ncols * pw + (ncols - 1) * wgap + COLOURBAR_ROOM_IN
+    grid_h = margin + nrows * (pw + hgap)
+    fig = plt.figure(figsize=(width, grid_h))
+    head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
+                    if scores is not None else "")
+    add_title(fig, head + "\n[min, max]: each map's activity range", fontsize=8)
+    h = fig.get_figheight()
+    top = (margin + nrows * pw + (nrows - 1) * hgap) / h
+    fig.subplots_adjust(left=margin / width, right=colourbar_room(fig) - margin / width, bottom=margin / h,
+                        top=top, wspace=wgap / pw, hspace=hgap / pw)
     extent, corners = _extent(rm), _corners(rm)
-    for i, ax in enumerate(axes.flat):
+    for i in range(n):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
         ax.set_axis_off()
-        if i >= n:
-            continue
         draw_map(ax, rate[i], extent, corners)
         label = f"{i}"
         if scores is not None:
             label += f"  {_fmt_score(scores['score60'][i])} | {_fmt_score(scores['score90'][i])}"
         label += f"\n[{_map_range(rate[i])}]"
         ax.set_title(label, fontsize=5.5, pad=2)
-    head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
-                    if scores is not None else "")
-    top = add_title(fig, head + "\n[min, max]: each map's activity range", fontsize=8)
-    fig.tight_layout(rect=(0, 0, colourbar_room(fig), 1))  # counts the title
     map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
+
+
+#: Side of one rate-map panel, inches.
+MAP_PANEL_IN = 1.1
+#: Gaps between rate-map panels (horizontal, vertical: two title lines), inches.
+MAP_GAPS_IN = (0.2, 0.32)
+#: Margin around the rate-map grid, inches.
+MAP_MARGIN_IN = 0.08
 
 
 def trajectory_panel(act: xr.Dataset, corners: np.ndarray, n_trials: int = 4, title: str = ""):

@@ -264,7 +264,7 @@ def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, fig
     rm = io.open_dataset(ratemaps, required=("rate",))
     sc = io.open_dataset(scores, required=("score60", "score90"))
     fig = fg.ratemap_panel(rm, sc, title=title)
-    fg.save(fig, outs, dpi=int(figures["dpi"]))
+    fg.save(fig, outs, dpi=int(figures["dpi"]), tight=False)
 
 
 def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
