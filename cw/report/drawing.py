@@ -51,17 +51,10 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     rate = rm["rate"].values
     n = rate.shape[0]
     nrows = max(math.ceil(n / ncols), 1)
-    pw, (wgap, hgap), margin = MAP_PANEL_IN, MAP_GAPS_IN, MAP_MARGIN_IN
-    width = 2 * margin + ncols * pw + (ncols - 1) * wgap + COLOURBAR_ROOM_IN
-    grid_h = margin + nrows * (pw + hgap)
-    fig = plt.figure(figsize=(width, grid_h))
     head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
                     if scores is not None else "")
-    add_title(fig, head + "\n[min, max]: each map's activity range", fontsize=8)
-    h = fig.get_figheight()
-    top = (margin + nrows * pw + (nrows - 1) * hgap) / h
-    fig.subplots_adjust(left=margin / width, right=colourbar_room(fig) - margin / width, bottom=margin / h,
-                        top=top, wspace=wgap / pw, hspace=hgap / pw)
+    fig, top = panel_grid_figure(nrows, ncols, (MAP_PANEL_IN, MAP_PANEL_IN), MAP_GAPS_IN, (MAP_MARGIN_IN,) * 3,
+                                 head + "\n[min, max]: each map's activity range", right_room_in=COLOURBAR_ROOM_IN)
     extent, corners = _extent(rm), _corners(rm)
     for i in range(n):
         ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -74,6 +67,37 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
         ax.set_title(label, fontsize=5.5, pad=2)
     map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
+
+
+def panel_grid_figure(nrows: int, ncols: int, panel_in: tuple[float, float], gaps_in: tuple[float, float],
+                      margins_in: tuple[float, float, float], title: str, right_room_in: float = 0.0,
+                      fontsize: float = 8):
+    """A figure for an ``nrows`` x ``ncols`` grid of panels whose geometry is fixed in inches, so
+    that no layout engine has to measure the text of many panels (save it with ``tight=False``).
+
+    Parameters
+    ----------
+    panel_in : (width, height) of one panel; gaps_in : (horizontal, vertical) gaps between panels
+        (a vertical gap also sits above the top row, for the panels' titles)
+    margins_in : (left, right, bottom) margins; right_room_in : extra room on the right (e.g.
+        :data:`COLOURBAR_ROOM_IN`)
+    title : the figure's title, in a band of its own above the grid (:func:`add_title`)
+
+    Returns
+    -------
+    (figure, figure fraction of the grid's top edge); add the panels with
+    ``fig.add_subplot(nrows, ncols, k)``.
+    """
+    (pw, ph), (wgap, hgap), (left, right, bottom) = panel_in, gaps_in, margins_in
+    right += right_room_in
+    width = left + right + ncols * pw + (ncols - 1) * wgap
+    fig = plt.figure(figsize=(width, bottom + nrows * (ph + hgap)))
+    add_title(fig, title, fontsize=fontsize)
+    h = fig.get_figheight()
+    top = (bottom + nrows * ph + (nrows - 1) * hgap) / h
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / h, top=top,
+                        wspace=wgap / pw, hspace=hgap / ph)
+    return fig, top
 
 
 #: Side of one rate-map panel, inches.

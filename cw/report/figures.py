@@ -27,6 +27,7 @@ from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.
     map_colourbar,
     colourbar_room,
     add_title,
+    panel_grid_figure,
     draw_map,
     _empty,
     _score_line,
@@ -185,10 +186,6 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
     n = tuning.sizes["unit"]
     nrows = max(math.ceil(n / ncols), 1)
     polar = kind == "direction"
-    (pw, ph), (left, right, bottom), (wgap, hgap) = TUNING_PANEL_IN, TUNING_MARGINS_IN, TUNING_GAPS_IN
-    width = left + right + ncols * pw + (ncols - 1) * wgap
-    grid_h = bottom + nrows * ph + nrows * hgap  # a title gap above every row, the top one included
-    fig = plt.figure(figsize=(width, grid_h))
     ct = np.asarray(scores["cell_type"].values).astype(str) if scores is not None else None
     head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
     if polar:
@@ -196,10 +193,7 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
     else:
         head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
                 "through those means; r over all samples"
-    add_title(fig, head, fontsize=8)
-    h = fig.get_figheight()
-    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / h,
-                        top=(bottom + nrows * ph + (nrows - 1) * hgap) / h, wspace=wgap / pw, hspace=hgap / ph)
+    fig, _ = panel_grid_figure(nrows, ncols, TUNING_PANEL_IN, TUNING_GAPS_IN, TUNING_MARGINS_IN, head)
     for i in range(n):
         ax = fig.add_subplot(nrows, ncols, i + 1, projection="polar" if polar else None)
         if polar:
