@@ -97,3 +97,27 @@ def test_a_square_lattice_and_its_negative_tie_to_the_positive_fit():
     out = lattice_fit(maps, c, c, 0.1, p, symmetry=4)
     np.testing.assert_allclose(out["square_lattice_r2"], [1.0, 1.0], atol=1e-5)
     np.testing.assert_allclose(out["square_lattice_spacing"], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("symmetry", [6, 4])
+def test_factored_correlations_equal_products_with_the_templates(symmetry):
+    """The search's correlations (plain cosine sums from the maps' projections on the waves,
+    sharpened lattices as products) equal the products with the templates themselves, in the
+    templates' order, over an irregular set of valid bins; sharpness 2.5 takes the exp path."""
+    from cw.analysis.lattice import _correlations
+
+    rng = np.random.default_rng(5)
+    c = np.arange(12) * 0.1 + 0.05
+    X, Y = np.meshgrid(c, c)
+    keep = (X + Y < 2.0).ravel()                             # a triangle of valid bins
+    bx, by = X.ravel()[keep], Y.ravel()[keep]
+    m = rng.normal(size=(7, bx.size))
+    m -= m.mean(axis=1, keepdims=True)
+    m = (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+    p = LatticeFitParams(orientation_step=15.0, n_offsets=5, sharpness=(0.0, 1.0, 2.5, 3.0))
+    t, ori = lattice_templates(bx, by, 0.45, p, symmetry)
+    cc, ori2 = _correlations(m, bx, by, 0.45, p, symmetry)
+    assert cc.shape == (7, t.shape[0]) and cc.dtype == np.float32
+    np.testing.assert_array_equal(ori2, ori)
+    np.testing.assert_allclose(cc, m @ t.T, rtol=0, atol=2e-6)
+    assert np.abs(cc).max() > 0.3

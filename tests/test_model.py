@@ -215,3 +215,22 @@ def test_heading_in_turns_and_raw_speed():
     # angle (rad) and speed x 10: the earlier default
     q = ModelParams(heading_encoding="angle", speed_scale=10.0)
     np.testing.assert_allclose(encode_inputs(speed, heading, q)[0], np.stack([10 * speed[0], heading[0]], -1), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "retanh"])
+def test_analysis_runner_equals_the_training_forward_pass(nonlinearity):
+    """The analysis runs networks in float32 numpy (no TensorFlow import): the rates and the
+    read-out equal the float32 TensorFlow forward pass of training to round-off, over a long
+    run of a recurrent network with gain 1.5 (where round-off grows fastest)."""
+    from cw.analysis.activity import network_runner
+
+    p = ModelParams(n_units=50, nonlinearity=nonlinearity, init_recurrent_gain=1.5)
+    rng = np.random.default_rng(4)
+    w = _random_weights(p, rng)
+    speed, heading = rng.uniform(0, 0.05, (6, 300)), rng.uniform(0, 2 * np.pi, (6, 300))
+    u, y = network_runner(p, batch_size=4)(w, speed, heading)
+    u_tf, y_tf = Objective(p).outputs(weights_to_tensors(w), encode_inputs(speed, heading, p).astype(np.float32))
+    assert u.dtype == np.float32 and u.shape == (6, 300, 50) and y.shape == (6, 300, 2)
+    assert np.abs(u - u_tf).max() < 1e-5
+    assert np.abs(y - y_tf).max() < 1e-5
+    assert np.abs(u).max() > 0.5  # the network is active

@@ -13,30 +13,32 @@ from cw.network.model import ModelParams, encode_inputs
 def network_runner(model: ModelParams, batch_size: int = 500):
     """A function ``run(weights, speed, heading) -> (u, y)``: noise-free runs of the network.
 
-    One compiled forward pass serves every call, so several weight sets (e.g. training
-    checkpoints) are run without re-tracing.
+    The Euler update of eq. 1-2 in float32 numpy (:func:`cw.network.model.simulate_numpy`, the
+    reference the TensorFlow training path is tested against): no TensorFlow import, which
+    costs an analysis job more than the simulation itself. The rates equal those of the
+    training path's forward pass to float32 round-off (4e-6 on a trained quick network,
+    500 trials x 500 steps; ``tests/test_activity.py``).
 
     Parameters
     ----------
-    model : architecture (alpha, input encoding)
+    model : architecture (alpha, input encoding, non-linearity)
     batch_size : trials simulated at once (memory bound only)
 
     The returned function takes weights (WEIGHT_NAMES mapping), speed and heading ((M, T) arrays,
     m/step and rad) and returns u ((M, T, N) float32 firing rates) and y ((M, T, N_out) float32
     network output, m).
     """
-    import tensorflow as tf
+    from cw.network.model import WEIGHT_NAMES, simulate_numpy
 
-    from cw.network.objective import Objective, weights_to_tensors
-
-    objective = Objective(model)
+    alpha = np.float32(model.alpha)
 
     def run(weights: Mapping[str, np.ndarray], speed: np.ndarray, heading: np.ndarray):
-        w = weights_to_tensors(weights)
-        inputs = encode_inputs(speed, heading, model)
+        w = {k: np.asarray(weights[k], dtype=np.float32) for k in WEIGHT_NAMES}
+        inputs = encode_inputs(speed, heading, model).astype(np.float32)
         us, ys = [], []
         for start in range(0, inputs.shape[0], batch_size):
-            u, y = objective.outputs(w, tf.constant(inputs[start : start + batch_size]))
+            u, y = simulate_numpy(w, inputs[start : start + batch_size], alpha,
+                                  nonlinearity=model.nonlinearity)
             us.append(u)
             ys.append(y)
         return np.concatenate(us).astype(np.float32), np.concatenate(ys).astype(np.float32)
@@ -102,7 +104,7 @@ def position_error(ds: xr.Dataset) -> float:
 
 
 # -- the place-cell read-out network --------------------------------------------------------------
-def place_network_activity(weights: Mapping[str, np.ndarray], centres: np.ndarray, paths, cells, rnn,
+def place_network_activity(weights: Mapping[str, np.ndarray], centres: np.ndarray, paths, cells,
                            batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Rates and decoded positions of a place-cell read-out network along walks.
 
@@ -110,7 +112,7 @@ def place_network_activity(weights: Mapping[str, np.ndarray], centres: np.ndarra
     ----------
     weights : :data:`cw.network.place_rnn.PLACE_WEIGHT_NAMES` mapping; centres : (Np, 2) m
     paths : :class:`cw.task.sorscher_trajectories.Paths` (M walks of T steps)
-    cells : PlaceCellParams; rnn : PlaceRNNParams
+    cells : PlaceCellParams
     batch_size : walks run at once (memory bound only)
 
     Returns
@@ -119,15 +121,16 @@ def place_network_activity(weights: Mapping[str, np.ndarray], centres: np.ndarra
     decoded : (M, T, 2) float32 position decoded from the place-cell read-out (mean centre of the
         ``cells.decode_k`` most active cells), m
     """
-    from cw.network.place_rnn import PLACE_WEIGHT_NAMES, PlaceObjective
+    from cw.network.place_rnn import PLACE_WEIGHT_NAMES, place_forward_numpy
     from cw.task.place_cells import decode_position, place_cell_activity
 
-    obj = PlaceObjective(rnn)
-    w = [weights[k] for k in PLACE_WEIGHT_NAMES]
+    # float32 numpy (the reference the TensorFlow training path is tested against): no
+    # TensorFlow import in an analysis job
+    w = {k: np.asarray(weights[k], dtype=np.float32) for k in PLACE_WEIGHT_NAMES}
     us, ds = [], []
     for s in range(0, paths.velocity.shape[0], batch_size):
-        p0 = place_cell_activity(paths.start[s:s + batch_size], centres, cells)
-        u, logits = obj.rates(w, paths.velocity[s:s + batch_size], p0)
+        p0 = place_cell_activity(paths.start[s:s + batch_size], centres, cells).astype(np.float32)
+        u, logits = place_forward_numpy(w, paths.velocity[s:s + batch_size].astype(np.float32), p0)
         us.append(u.astype(np.float32))
         ds.append(decode_position(logits, centres, cells.decode_k).astype(np.float32))
     return np.concatenate(us), np.concatenate(ds)

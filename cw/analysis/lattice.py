@@ -109,6 +109,48 @@ LATTICE_ATTRS: dict[str, dict] = {
 TIE_TOL = 1e-6
 
 
+def _cosine_sums(x: np.ndarray, y: np.ndarray, spacing: float, params: LatticeFitParams,
+                 symmetry: int):
+    """The cosine sums of one spacing, factored: for each orientation ``o`` of the search, the
+    waves' phases at the bins, ``basis (2W, B) = [cos(k_j . r); sin(k_j . r)]``, and the offsets'
+    phases, ``coef (n^2, 2W) = [cos(k_j . r0), sin(k_j . r0)]``, so that the sums at every offset
+    are ``coef @ basis`` (angle addition). Returns (orientations (O,) degrees, basis list, coef
+    list, W)."""
+    if symmetry == 6:
+        k, waves, vertex_dirs, period = (4.0 * np.pi / (np.sqrt(3.0) * spacing),
+                                         np.array([0.0, 60.0, 120.0]), np.array([30.0, 90.0]), 60.0)
+    elif symmetry == 4:
+        k, waves, vertex_dirs, period = (2.0 * np.pi / spacing, np.array([0.0, 90.0]),
+                                         np.array([0.0, 90.0]), 90.0)
+    else:
+        raise ValueError(f"symmetry: must be 6 or 4, got {symmetry!r}")
+    pts = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], -1)  # (B, 2)
+    orients = np.arange(0.0, period, float(params.orientation_step))
+    n = int(params.n_offsets)
+    frac = np.arange(n) / n
+    bases, coefs = [], []
+    for o in orients:
+        a = np.deg2rad(o + waves)
+        kv = k * np.stack([np.cos(a), np.sin(a)], -1)                 # (W, 2) wave vectors
+        # lattice vectors: peaks of sum cos(k_j . r) sit at r with k_j . r in 2 pi Z
+        b = np.deg2rad(o + vertex_dirs)
+        lv = spacing * np.stack([np.cos(b), np.sin(b)], -1)           # (2, 2)
+        off = (frac[:, None, None] * lv[0] + frac[None, :, None] * lv[1]).reshape(-1, 2)
+        ph = pts @ kv.T                                               # (B, W)
+        shift = off @ kv.T                                            # (n^2, W)
+        # sum_j cos(ph_j - shift_j) = sum_j cos(shift_j) cos(ph_j) + sin(shift_j) sin(ph_j)
+        bases.append(np.concatenate([np.cos(ph), np.sin(ph)], axis=1).T)
+        coefs.append(np.concatenate([np.cos(shift), np.sin(shift)], axis=1))
+    return orients, bases, coefs, len(waves)
+
+
+def _unit_rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows centred, and their norms (1 where a row is constant, so it stays 0)."""
+    t = t - t.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(t, axis=1)
+    return t, np.where(norm > 0, norm, 1.0)
+
+
 def lattice_templates(
     x: np.ndarray,
     y: np.ndarray,
@@ -138,39 +180,69 @@ def lattice_templates(
     >>> t.shape, o.tolist()
     ((8, 10), [0.0, 0.0, 0.0, 0.0, 30.0, 30.0, 30.0, 30.0])
     """
-    if symmetry == 6:
-        k, waves, vertex_dirs, period = (4.0 * np.pi / (np.sqrt(3.0) * spacing),
-                                         np.array([0.0, 60.0, 120.0]), np.array([30.0, 90.0]), 60.0)
-    elif symmetry == 4:
-        k, waves, vertex_dirs, period = (2.0 * np.pi / spacing, np.array([0.0, 90.0]),
-                                         np.array([0.0, 90.0]), 90.0)
-    else:
-        raise ValueError(f"symmetry: must be 6 or 4, got {symmetry!r}")
-    top = float(len(waves))                                           # max of the cosine sum
-    pts = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], -1)  # (B, 2)
-    orients = np.arange(0.0, period, float(params.orientation_step))
-    n = int(params.n_offsets)
-    frac = np.arange(n) / n
+    orients, bases, coefs, top = _cosine_sums(x, y, spacing, params, symmetry)
     out, ori = [], []
-    for o in orients:
-        a = np.deg2rad(o + waves)
-        kv = k * np.stack([np.cos(a), np.sin(a)], -1)                 # (W, 2) wave vectors
-        # lattice vectors: peaks of sum cos(k_j . r) sit at r with k_j . r in 2 pi Z
-        b = np.deg2rad(o + vertex_dirs)
-        lv = spacing * np.stack([np.cos(b), np.sin(b)], -1)           # (2, 2)
-        off = (frac[:, None, None] * lv[0] + frac[None, :, None] * lv[1]).reshape(-1, 2)
-        ph = pts @ kv.T                                               # (B, W)
-        shift = off @ kv.T                                            # (n^2, W)
-        # sum_j cos(ph_j - shift_j), by the angle-addition formula (outer products)
-        t = np.cos(shift) @ np.cos(ph).T + np.sin(shift) @ np.sin(ph).T  # (n^2, B)
+    for o, basis, coef in zip(orients, bases, coefs):
+        t = coef @ basis                                              # (n^2, B)
         for beta in params.sharpness:
             out.append(t if beta == 0 else np.exp(float(beta) * (t - top)))
             ori.extend([o] * len(t))
-    t = np.concatenate(out).astype(np.float32)
-    t -= t.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(t, axis=1, keepdims=True)
-    t /= np.where(norm > 0, norm, 1.0)
-    return t, np.asarray(ori)
+    t, norm = _unit_rows(np.concatenate(out))
+    return (t / norm[:, None]).astype(np.float32), np.asarray(ori)
+
+
+def _sharpened(t: np.ndarray, top: float, betas: list[float]) -> np.ndarray:
+    """``exp(beta (t - top))`` for each beta, stacked; integer betas as powers of one ``exp``
+    (cheaper, and equal to round-off)."""
+    e = np.exp(t - top)
+    out = []
+    for b in betas:
+        if b == int(b) and 1 <= b <= 8:
+            p = e.copy()
+            for _ in range(int(b) - 1):
+                p *= e
+            out.append(p)
+        else:
+            out.append(np.exp(b * (t - top)))
+    return np.concatenate(out)
+
+
+def _correlations(m: np.ndarray, x: np.ndarray, y: np.ndarray, spacing: float,
+                  params: LatticeFitParams, symmetry: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation of each map with every template of :func:`lattice_templates` (same
+    order): ``(c (U, T) float32, orientations (T,))``, ``m`` (U, B) centred unit-norm maps.
+
+    The plain cosine sums (sharpness 0) are linear in their waves, so their correlations come
+    from each map's projections on the 2W waves of an orientation, ``(m @ basis.T) @ coef.T``,
+    divided by the templates' norms (a centred map's product with a template equals that with
+    the centred template): 2W products per map and orientation instead of n^2. The sharpened
+    lattices are products with the templates themselves. Equal to ``m @ t.T`` with the float32
+    templates of :func:`lattice_templates` to float32 round-off (``tests/test_lattice.py``).
+    """
+    orients, bases, coefs, top = _cosine_sums(x, y, spacing, params, symmetry)
+    betas = [float(b) for b in params.sharpness]
+    sharp = [b for b in betas if b != 0]
+    nn, w2 = coefs[0].shape[0], bases[0].shape[0]
+    proj = m.astype(np.float64) @ np.concatenate(bases).T             # (U, O * 2W)
+    plain, sharpened = [], []
+    for basis, coef in zip(bases, coefs):
+        t = coef @ basis                                              # (n^2, B)
+        _, n0 = _unit_rows(t)
+        plain.append(n0)
+        if sharp:
+            ts, ns = _unit_rows(_sharpened(t, top, sharp))
+            sharpened.append((ts / ns[:, None]).astype(np.float32))
+    cs = m @ np.concatenate(sharpened).T if sharp else None           # (U, O * len(sharp) n^2)
+    blocks, ori = [], []
+    for i, o in enumerate(orients):
+        for b in betas:
+            if b == 0:
+                blocks.append(((proj[:, i * w2:(i + 1) * w2] @ coefs[i].T) / plain[i]).astype(np.float32))
+            else:
+                j = i * len(sharp) + sharp.index(b)
+                blocks.append(cs[:, j * nn:(j + 1) * nn])
+            ori.extend([o] * nn)
+    return np.concatenate(blocks, axis=1), np.asarray(ori)
 
 
 def _mask_groups(rate: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -245,8 +317,7 @@ def lattice_fit(
         best_s = np.full(len(m), np.nan)
         best_o = np.full(len(m), np.nan)
         for s in np.geomspace(lo, hi, int(params.n_spacings)):
-            t, ori = lattice_templates(bx, by, s, params, symmetry)
-            c = m @ t.T                               # (U', T): each map's row is contiguous
+            c, ori = _correlations(m, bx, by, s, params, symmetry)  # (U', T), rows contiguous
             i_hi, i_lo = c.argmax(axis=1), c.argmin(axis=1)
             rows = np.arange(len(m))
             c_hi, c_lo = c[rows, i_hi], c[rows, i_lo]

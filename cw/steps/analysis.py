@@ -219,7 +219,6 @@ def analyse_place_development(
     from cw.analysis.ratemaps import RatemapParams, trial_samples
     from cw.analysis.scores import ScoreParams
     from cw.analysis.shuffles import ShuffleParams
-    from cw.network.place_rnn import PlaceRNNParams
     from cw.network.place_training import read_place_weights
     from cw.steps.pipeline import place_test_walks
     from cw.task.place_cells import PlaceCellParams
@@ -229,13 +228,13 @@ def analyse_place_development(
         ShuffleParams.from_dict(shuffles)
     ctp = CellTypeParams.from_dict(celltypes)
     paths, _, ar = place_test_walks(arena, place_trajectories, seed)
-    cells, rnn = PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn)
+    cells = PlaceCellParams(**place_cells)
     ck = io.open_dataset(checkpoints, required=("W_rec", "centres"))
     px, py = paths.positions[..., 0], paths.positions[..., 1]
     acts, errors = [], []
     for k in range(ck.sizes["checkpoint"]):
         w, centres = read_place_weights(checkpoints, checkpoint=k)
-        u, decoded = place_network_activity(w, centres, paths, cells, rnn)
+        u, decoded = place_network_activity(w, centres, paths, cells)
         errors.append(float(np.sqrt(np.mean(np.sum((decoded - paths.positions) ** 2, axis=-1)))))
         xs, ys, us = trial_samples(px, py, u, rp.skip_steps)
         acts.append(us)

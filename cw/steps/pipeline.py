@@ -203,14 +203,13 @@ def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: 
     """Activity of a place-cell read-out network on its test walks -> ``activity.nc`` (the layout
     of :func:`extract_activity`: ``u`` the ReLU rates, ``output_x/y`` the decoded position)."""
     from cw.analysis.activity import activity_dataset, place_network_activity, position_error, walks_dataset
-    from cw.network.place_rnn import PlaceRNNParams
     from cw.network.place_training import read_place_weights
     from cw.task.place_cells import PlaceCellParams
     from cw.task.sorscher_trajectories import fraction_outside
 
     w, centres = read_place_weights(weights)
     paths, tp, ar = place_test_walks(arena, place_trajectories, seed)
-    u, decoded = place_network_activity(w, centres, paths, PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn))
+    u, decoded = place_network_activity(w, centres, paths, PlaceCellParams(**place_cells))
     attrs = io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
                          place_trajectories=place_trajectories) | {"seed": seed, "readout": "place_cells"}
     act = activity_dataset(u, decoded, walks_dataset(paths, tp.dt), attrs)

@@ -9,6 +9,5 @@ run_step(
     smk.input.trajectories,
     smk.input.weights,
     smk.output[0],
-    tensorflow_threads=True,
     **smk.params,
 )

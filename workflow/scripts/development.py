@@ -9,6 +9,5 @@ run_step(
     smk.input.checkpoints,
     smk.input.trajectories,
     smk.output[0],
-    tensorflow_threads=True,
     **smk.params,
 )
