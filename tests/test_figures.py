@@ -167,8 +167,20 @@ def test_each_paper_figure_shows_its_panels_and_data(tmp_path):
     # Appendix: one curve per unit, titled with its number and tuning strength
     for kind, key in (("direction", "R"), ("speed", "r")):
         fig = fg.tuning_grid(tu, kind, sc, title=f"Appendix: {kind} tuning")
-        assert len(fig.axes) == N and fig.axes[3].get_title() == f"3  {key} {float(tu['resultant_length' if kind == 'direction' else 'speed_r'][3]):.2f}"
-        assert all(ax.get_lines() for ax in fig.axes)
+        ax, = fig.axes  # small multiples on one surface
+        strength = tu['resultant_length' if kind == 'direction' else 'speed_r']
+        titles = [t.get_text() for t in ax.texts if "  " in t.get_text()]
+        assert titles == [f"{i}  {key} {float(strength[i]):.2f}" for i in range(N)]
+        black = [c for c in ax.collections if matplotlib.colors.same_color(c.get_edgecolor()[0], "k")]
+        assert len(black) == 1 and len(black[0].get_segments()) == N  # one curve per unit
+        if kind == "direction":  # radius = activity + 1 around each panel's centre
+            seg = black[0].get_segments()[3]
+            grey = [c for c in ax.collections if matplotlib.colors.same_color(c.get_edgecolor()[0], "0.8")]
+            ring = grey[0].get_segments()[3 * 9]  # unit 3's ring at activity 0 (2 rings, 7 spokes each)
+            centre = ring[:-1].mean(axis=0)
+            curve = np.asarray(tu["direction_curve"].isel(unit=3).values, float)
+            radius = np.linalg.norm(seg[:-1] - centre, axis=1)
+            np.testing.assert_allclose(radius / radius.mean(), (curve + 1) / (curve + 1).mean(), rtol=1e-6)
         plt.close(fig)
     # score nulls: one panel per score with a null, the count of significant units in its title
     fig = fg.score_null_panel(sc, title="nulls")
@@ -211,8 +223,12 @@ def test_rate_map_trajectory_and_training_panels():
     term on log axes."""
     rm, sc = ratemaps(), scores()
     fig = fg.ratemap_panel(rm, sc, title="t")
-    maps = _maps(fig.axes)
-    assert len(maps) == N and maps[0].get_title().startswith("0  -0.50 | 0.90\n[")
+    ax, _colourbar = fig.axes  # every map in one image of one surface
+    labels = [t.get_text() for t in ax.texts]
+    assert len(ax.get_images()) == 1 and len(labels) == N and labels[0].startswith("0  -0.50 | 0.90\n[")
+    # each map's panel holds the map in its own colour range: the brightest bin red, the lowest blue
+    mosaic = ax.get_images()[0].get_array()
+    assert mosaic.dtype == np.uint8 and (mosaic[..., 3] == 255).sum() >= N * rm.sizes["x"] * rm.sizes["y"]
     assert fig.get_suptitle().startswith("t\nunit  grid score")
     plt.close(fig)
     fig = fg.training_curves({r: [{"update": i, "error": 1.0 / (i + 1), "r_l2": 1.0, "r_fr": 0.5} for i in range(5)]

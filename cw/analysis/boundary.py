@@ -345,16 +345,26 @@ def simulate_long(
     x = np.zeros(n, np.float32)
     u = np.zeros(n, np.float32)
     keep = np.float32(1.0) - alpha
+    rectified = rate_of(np.float32(-1.0), model.nonlinearity) == 0.0  # retanh (checks the name)
     for start in range(0, T, int(chunk_steps)):
         stop = min(T, start + int(chunk_steps))
         inp = encode_inputs(np.asarray(speed)[None, start:stop], np.asarray(heading)[None, start:stop],
                             model)[0]
         drive = alpha * (inp @ w_in + b)  # (chunk, N)
         us = np.empty((stop - start, n), np.float32)
+        # x <- (1 - alpha) x + alpha (u W_rec) + drive, in place (the same operations in the
+        # same order as the array expression, without a temporary per step)
+        rec = np.empty(n, np.float32)
         for t in range(stop - start):
-            x = keep * x + alpha * (u @ w_rec) + drive[t]
-            u = rate_of(x, model.nonlinearity)
-            us[t] = u
+            np.matmul(u, w_rec, out=rec)
+            rec *= alpha
+            x *= keep
+            x += rec
+            x += drive[t]
+            np.tanh(x, out=us[t])
+            if rectified:
+                np.maximum(us[t], 0.0, out=us[t])
+            u = us[t]
         y[start:stop] = us @ w_out
     return y
 

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
@@ -56,15 +57,48 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     fig, top = panel_grid_figure(nrows, ncols, (MAP_PANEL_IN, MAP_PANEL_IN), MAP_GAPS_IN, (MAP_MARGIN_IN,) * 3,
                                  head + "\n[min, max]: each map's activity range", right_room_in=COLOURBAR_ROOM_IN)
     extent, corners = _extent(rm), _corners(rm)
+    # One drawing surface in inches (one axes, not a hundred) holding one image: every map,
+    # coloured by its own range, upsampled by MAP_MOSAIC_UPSAMPLE and placed in its panel of a
+    # mosaic whose cells are 1 / (MAP_MOSAIC_UPSAMPLE * bins) of a panel; outlines in one line
+    # collection; the labels are texts above the panels.
+    pw, (wg, hg) = MAP_PANEL_IN, MAP_GAPS_IN
+    sp = fig.subplotpars
+    gw, gh = ncols * pw + (ncols - 1) * wg, nrows * pw + (nrows - 1) * hg
+    ax = fig.add_axes((sp.left, sp.bottom, sp.right - sp.left, sp.top - sp.bottom))
+    ny, nx = rate.shape[1:]
+    q = MAP_MOSAIC_UPSAMPLE
+    cell = pw / (max(nx, ny) * q)                          # inches per mosaic cell
+    mosaic = np.zeros((int(round(gh / cell)) + 1, int(round(gw / cell)) + 1, 4), np.uint8)  # transparent
+    cmap = plt.get_cmap(RATEMAP_CMAP)
+    ex, ey = extent[1] - extent[0], extent[3] - extent[2]
+    outlines = []
     for i in range(n):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.set_axis_off()
-        draw_map(ax, rate[i], extent, corners)
+        r, c = divmod(i, ncols)
+        i0 = int(round((c * (pw + wg) + 0.5 * (pw - nx * q * cell)) / cell))
+        j0 = int(round((gh - (r + 1) * pw - r * hg + 0.5 * (pw - ny * q * cell)) / cell))
+        finite = np.isfinite(rate[i])
+        lo, hi = (np.nanmin(rate[i]), np.nanmax(rate[i])) if finite.any() else (0.0, 1.0)
+        rgba = cmap(np.where(finite, (rate[i] - lo) / (hi - lo if hi > lo else 1e-9), 0.0), bytes=True)
+        rgba[~finite] = 255                                    # unvisited bins white
+        mosaic[j0:j0 + ny * q, i0:i0 + nx * q] = np.repeat(np.repeat(rgba, q, axis=0), q, axis=1)
+        if corners is not None:
+            cc = np.vstack([corners, corners[:1]])
+            outlines.append(np.c_[i0 * cell + nx * q * cell * (cc[:, 0] - extent[0]) / ex,
+                                  j0 * cell + ny * q * cell * (cc[:, 1] - extent[2]) / ey])
         label = f"{i}"
         if scores is not None:
             label += f"  {_fmt_score(scores['score60'][i])} | {_fmt_score(scores['score90'][i])}"
         label += f"\n[{_map_range(rate[i])}]"
-        ax.set_title(label, fontsize=5.5, pad=2)
+        ax.text(c * (pw + wg) + pw / 2, gh - r * (pw + hg) + 0.03, label, fontsize=5.5, ha="center",
+                va="bottom", linespacing=1.1)
+    ax.imshow(mosaic, origin="lower", interpolation="nearest",
+              extent=(0, mosaic.shape[1] * cell, 0, mosaic.shape[0] * cell))
+    if outlines:
+        ax.add_collection(LineCollection(outlines, colors="k", linewidths=0.6))
+    ax.set_xlim(0, gw)
+    ax.set_ylim(0, gh)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
     map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
 
@@ -100,6 +134,9 @@ def panel_grid_figure(nrows: int, ncols: int, panel_in: tuple[float, float], gap
     return fig, top
 
 
+#: Each rate-map bin is drawn as this many x this many cells of the panel grid's one image
+#: (the gaps between panels are placed to 1 / (this x bins) of a panel).
+MAP_MOSAIC_UPSAMPLE = 4
 #: Side of one rate-map panel, inches.
 MAP_PANEL_IN = 1.1
 #: Gaps between rate-map panels (horizontal, vertical: two title lines), inches.
