@@ -271,7 +271,8 @@ def analyse_boundary(
     from cw.analysis.boundary import BoundaryParams, boundary_dataset, long_path_dataset, simulate_long, \
         windowed_error
     from cw.network.model import ModelParams
-    from cw.task.trajectories import TrajectoryParams, generate_trials
+    from cw.task.long_path import generate_long_trial
+    from cw.task.trajectories import TrajectoryParams
 
     bp = BoundaryParams.from_dict(boundary)
     mp = ModelParams.from_dict(model)
@@ -283,7 +284,7 @@ def analyse_boundary(
     ds = boundary_dataset(act, bp)
     n_long = int(bp.long_path_factor) * int(tp.n_steps)
     t0 = time.perf_counter()
-    trial = generate_trials(ar, 1, TrajectoryParams.from_config(
+    trial = generate_long_trial(ar, TrajectoryParams.from_config(
         {**{k: v for k, v in dict(trajectories).items() if k != "n_test"},
          "n_steps": n_long}), _rng(seed, "long_path"))
     t_gen = time.perf_counter() - t0
