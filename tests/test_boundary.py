@@ -170,9 +170,10 @@ def test_squared_error_and_windows():
         windowed_error(out[:10], tgt[:10], 100)
 
 
-def test_simulate_long_matches_reference_simulation():
+@pytest.mark.parametrize("nonlinearity", ["tanh", "retanh"])
+def test_simulate_long_matches_reference_simulation(nonlinearity):
     rng = np.random.default_rng(4)
-    mp = ModelParams(n_units=12)
+    mp = ModelParams(n_units=12, nonlinearity=nonlinearity)
     w = init_weights(mp, rng)
     w["W_out"] = rng.normal(0, 0.3, size=w["W_out"].shape).astype(np.float32)
     w["b"] = rng.normal(0, 0.2, size=w["b"].shape).astype(np.float32)
@@ -182,8 +183,9 @@ def test_simulate_long_matches_reference_simulation():
     y = simulate_long(w, speed, heading, mp, chunk_steps=700)  # state carried over 4 chunks
     w64 = {k: v.astype(np.float64) for k, v in w.items()}
     _, y_ref = simulate_numpy(w64, encode_inputs(speed[None], heading[None], mp).astype(np.float64),
-                              mp.alpha)
+                              mp.alpha, nonlinearity=nonlinearity)
     np.testing.assert_allclose(y, y_ref[0], atol=2e-4)
+    assert np.abs(y).max() > 0.1
 
 
 def test_analyse_boundary_file_to_file(tmp_path):
