@@ -262,7 +262,7 @@ def test_readable_figure_helpers():
     assert fg.POLAR_OFFSET == 1.0
     fig = plt.figure()
     ax = fig.add_subplot(111, projection="polar")
-    fg._direction_curve(ax, tuning(), 0, polar=True)
+    fg.direction_curve(ax, tuning(), 0, polar=True)
     assert ax.get_ylim() == (0.0, 2.0)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1"]
     plt.close(fig)
