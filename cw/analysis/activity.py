@@ -17,7 +17,8 @@ def network_runner(model: ModelParams, batch_size: int = 500):
     reference the TensorFlow training path is tested against): no TensorFlow import, which
     costs an analysis job more than the simulation itself. The rates equal those of the
     training path's forward pass to float32 round-off (4e-6 on a trained quick network,
-    500 trials x 500 steps; ``tests/test_activity.py``).
+    500 trials x 500 steps;
+    ``tests/test_model.py::test_analysis_runner_equals_the_training_forward_pass``).
 
     Parameters
     ----------

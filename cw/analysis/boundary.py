@@ -324,7 +324,7 @@ def simulate_long(
     TensorFlow forward pass), in float32, starting from x = 0, carrying the state across
     chunks; only the read-out is kept. The steps run in a compiled loop (:func:`_euler_readout`,
     numba): one step of a 100-unit network is ~10^4 multiply-adds, which numpy spends more time
-    dispatching than computing (~15 us per step against ~1 us compiled). Equal to the numpy
+    dispatching than computing (measured beside two trainings: 20 against 6 us per step). Equal to the numpy
     reference to float32 round-off (``tests/test_boundary.py``).
 
     Parameters

@@ -54,17 +54,15 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     nrows = max(math.ceil(n / ncols), 1)
     head = title + ("\nunit  grid score 60\u00b0 | 90\u00b0 (n/a: undefined, e.g. a ramp)"
                     if scores is not None else "")
-    fig, top = panel_grid_figure(nrows, ncols, (MAP_PANEL_IN, MAP_PANEL_IN), MAP_GAPS_IN, (MAP_MARGIN_IN,) * 3,
-                                 head + "\n[min, max]: each map's activity range", right_room_in=COLOURBAR_ROOM_IN)
+    pw = MAP_PANEL_IN
+    fig, top, ax, corner = panel_grid_figure(nrows, ncols, (pw, pw), MAP_GAPS_IN, (MAP_MARGIN_IN,) * 3,
+                                             head + "\n[min, max]: each map's activity range",
+                                             right_room_in=COLOURBAR_ROOM_IN)
     extent, corners = _extent(rm), _corners(rm)
-    # One drawing surface in inches (one axes, not a hundred) holding one image: every map,
-    # coloured by its own range, upsampled by MAP_MOSAIC_UPSAMPLE and placed in its panel of a
-    # mosaic whose cells are 1 / (MAP_MOSAIC_UPSAMPLE * bins) of a panel; outlines in one line
-    # collection; the labels are texts above the panels.
-    pw, (wg, hg) = MAP_PANEL_IN, MAP_GAPS_IN
-    sp = fig.subplotpars
-    gw, gh = ncols * pw + (ncols - 1) * wg, nrows * pw + (nrows - 1) * hg
-    ax = fig.add_axes((sp.left, sp.bottom, sp.right - sp.left, sp.top - sp.bottom))
+    # One image holds every map, coloured by its own range, upsampled by MAP_MOSAIC_UPSAMPLE and
+    # placed in its panel of a mosaic whose cells are 1 / (MAP_MOSAIC_UPSAMPLE * bins) of a
+    # panel; outlines in one line collection; the labels are texts above the panels.
+    gw, gh = ax.get_xlim()[1], ax.get_ylim()[1]
     ny, nx = rate.shape[1:]
     q = MAP_MOSAIC_UPSAMPLE
     cell = pw / (max(nx, ny) * q)                          # inches per mosaic cell
@@ -73,9 +71,9 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     ex, ey = extent[1] - extent[0], extent[3] - extent[2]
     outlines = []
     for i in range(n):
-        r, c = divmod(i, ncols)
-        i0 = int(round((c * (pw + wg) + 0.5 * (pw - nx * q * cell)) / cell))
-        j0 = int(round((gh - (r + 1) * pw - r * hg + 0.5 * (pw - ny * q * cell)) / cell))
+        x0, y0 = corner(i)
+        i0 = int(round((x0 + 0.5 * (pw - nx * q * cell)) / cell))
+        j0 = int(round((y0 + 0.5 * (pw - ny * q * cell)) / cell))
         finite = np.isfinite(rate[i])
         lo, hi = (np.nanmin(rate[i]), np.nanmax(rate[i])) if finite.any() else (0.0, 1.0)
         rgba = cmap(np.where(finite, (rate[i] - lo) / (hi - lo if hi > lo else 1e-9), 0.0), bytes=True)
@@ -89,16 +87,15 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
         if scores is not None:
             label += f"  {_fmt_score(scores['score60'][i])} | {_fmt_score(scores['score90'][i])}"
         label += f"\n[{_map_range(rate[i])}]"
-        ax.text(c * (pw + wg) + pw / 2, gh - r * (pw + hg) + 0.03, label, fontsize=5.5, ha="center",
-                va="bottom", linespacing=1.1)
+        ax.text(x0 + pw / 2, y0 + pw + 0.03, label, fontsize=5.5, ha="center", va="bottom",
+                linespacing=1.1)
     ax.imshow(mosaic, origin="lower", interpolation="nearest",
               extent=(0, mosaic.shape[1] * cell, 0, mosaic.shape[0] * cell))
     if outlines:
         ax.add_collection(LineCollection(outlines, colors="k", linewidths=0.6))
-    ax.set_xlim(0, gw)
+    ax.set_xlim(0, gw)                                     # imshow widened them to the mosaic
     ax.set_ylim(0, gh)
     ax.set_aspect("equal")
-    ax.set_axis_off()
     map_colourbar(fig, 0.5 * top - 0.2, 0.4)
     return fig
 
@@ -106,8 +103,9 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
 def panel_grid_figure(nrows: int, ncols: int, panel_in: tuple[float, float], gaps_in: tuple[float, float],
                       margins_in: tuple[float, float, float], title: str, right_room_in: float = 0.0,
                       fontsize: float = 8):
-    """A figure for an ``nrows`` x ``ncols`` grid of panels whose geometry is fixed in inches, so
-    that no layout engine has to measure the text of many panels (save it with ``tight=False``).
+    """A figure for an ``nrows`` x ``ncols`` grid of panels whose geometry is fixed in inches, drawn
+    as small multiples on one surface: no layout engine measures the text of many panels and no
+    panel costs an axes of its own (save it with ``tight=False``).
 
     Parameters
     ----------
@@ -119,19 +117,26 @@ def panel_grid_figure(nrows: int, ncols: int, panel_in: tuple[float, float], gap
 
     Returns
     -------
-    (figure, figure fraction of the grid's top edge); add the panels with
-    ``fig.add_subplot(nrows, ncols, k)``.
+    (figure, figure fraction of the grid's top edge, axes, corner): the axes covers the grid, its
+    axis hidden and its data coordinates inches from the grid's lower-left corner; ``corner(i)``
+    is the lower-left (x, y) of panel ``i`` (row-major) in them.
     """
     (pw, ph), (wgap, hgap), (left, right, bottom) = panel_in, gaps_in, margins_in
-    right += right_room_in
-    width = left + right + ncols * pw + (ncols - 1) * wgap
+    gw, gh = ncols * pw + (ncols - 1) * wgap, nrows * ph + (nrows - 1) * hgap
+    width = left + right + right_room_in + gw
     fig = plt.figure(figsize=(width, bottom + nrows * (ph + hgap)))
     add_title(fig, title, fontsize=fontsize)
     h = fig.get_figheight()
-    top = (bottom + nrows * ph + (nrows - 1) * hgap) / h
-    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / h, top=top,
-                        wspace=wgap / pw, hspace=hgap / ph)
-    return fig, top
+    ax = fig.add_axes((left / width, bottom / h, gw / width, gh / h))
+    ax.set_xlim(0, gw)
+    ax.set_ylim(0, gh)
+    ax.set_axis_off()
+
+    def corner(i: int) -> tuple[float, float]:
+        r, c = divmod(i, ncols)
+        return c * (pw + wgap), gh - (r + 1) * ph - r * hgap
+
+    return fig, (bottom + gh) / h, ax, corner
 
 
 #: Each rate-map bin is drawn as this many x this many cells of the panel grid's one image

@@ -99,19 +99,13 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
     else:
         head += "\nblack: mean activity per speed bin (0 = stationary); red: least-squares line " \
                 "through those means; r over all samples; left: the panel's activity range"
-    fig, _ = panel_grid_figure(nrows, ncols, TUNING_PANEL_IN, TUNING_GAPS_IN, TUNING_MARGINS_IN, head)
-    (pw, ph), (wg, hg) = TUNING_PANEL_IN, TUNING_GAPS_IN
-    sp = fig.subplotpars
-    gw, gh = ncols * pw + (ncols - 1) * wg, nrows * ph + (nrows - 1) * hg
-    ax = fig.add_axes((sp.left, sp.bottom, sp.right - sp.left, sp.top - sp.bottom))
-    ax.set_xlim(0, gw)
-    ax.set_ylim(0, gh)
-    ax.set_axis_off()
+    fig, _, ax, corner = panel_grid_figure(nrows, ncols, TUNING_PANEL_IN, TUNING_GAPS_IN, TUNING_MARGINS_IN,
+                                           head)
+    pw, ph = TUNING_PANEL_IN
     grey, black, red = [], [], []
     circle = np.linspace(0, 2 * np.pi, 73)
     for i in range(n):
-        r, c = divmod(i, ncols)
-        x0, y0 = c * (pw + wg), gh - (r + 1) * ph - r * hg
+        x0, y0 = corner(i)
         if polar:
             cx, cy, scale = x0 + pw / 2, y0 + ph / 2, 0.48 * min(pw, ph) / (2 * POLAR_OFFSET)
             for rad in (POLAR_OFFSET, 2 * POLAR_OFFSET):
