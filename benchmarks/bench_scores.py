@@ -1,8 +1,9 @@
 """Per-stage cost of scoring rate maps, and its ratio to another checkout: ``python -m benchmarks.bench_scores``.
 
 Workload: the maps of a development or scores job at paper scale per batch: 100 units of
-smooth random activity (plane waves plus noise) on 100,000 random positions in the 2 m square,
-binned at 0.1 m, observed and 8 time-shifted copies (the shuffles). Stages: binning of a shifted
+smooth random activity (plane waves plus noise) along 200 test trials of 500 steps of the
+project's trajectory generator in the 2 m square (100,000 samples), binned at 0.1 m, observed and
+8 time-shifted copies (the shuffles). Stages: binning of a shifted
 map, the autocorrelogram (SAC), the rotations and annulus correlations of the grid score, the
 band score, the border score, and the lattice and field fits of the observed maps.
 
@@ -41,21 +42,30 @@ def measure(repeat: int) -> dict[str, float]:
     from cw.analysis.shuffles import ShiftedRatemaps
     from cw.task.arenas import make_arena
 
+    from cw.task.trajectories import TrajectoryParams, generate_trials
+
     arena = make_arena("square", {"shape": "square", "side": 2.0})
     rng = np.random.default_rng(0)
-    S, U = 100_000, 100
-    x, y = rng.uniform(-1, 1, (2, S))
+    U = 100
+    pos = generate_trials(arena, 200, TrajectoryParams(n_steps=500), rng).position.reshape(-1, 2)
+    x, y = np.asarray(pos, dtype=np.float64).T
+    S = x.size
     k = rng.normal(0, 4, (U, 2))
     ph = rng.uniform(0, 2 * np.pi, U)
     act = np.cos(x[:, None] * k[:, 0] + y[:, None] * k[:, 1] + ph) + 0.5 * rng.normal(size=(S, U))
     b = ShiftedRatemaps(x, y, act, arena, 0.1, 1, 0.0)
     shifts = [int(s) for s in rng.integers(500, S - 500, 8)]
-    maps = np.concatenate([b.maps(s) for s in shifts])
+    def binning():  # as shuffle_null asks for a batch of shifts (older code: one at a time)
+        if hasattr(b, "maps_many"):
+            return b.maps_many(shifts)
+        return np.concatenate([b.maps(s) for s in shifts])
+
+    maps = binning()
     observed = b.maps(0)
     sp = ScoreParams()
     sac = autocorrelogram(maps)
     stages = {
-        "binning": (lambda: [b.maps(s) for s in shifts], maps.shape[0]),
+        "binning": (binning, maps.shape[0]),
         "autocorrelogram": (lambda: autocorrelogram(maps), maps.shape[0]),
         "grid rotations": (lambda: _grid_scores_from_sac(sac, 20, sp.grid), maps.shape[0]),
         "band score": (lambda: band_scores(maps, b.step, sp.band), maps.shape[0]),
@@ -84,12 +94,11 @@ def measure(repeat: int) -> dict[str, float]:
 
 
 def _in_checkout(path: str, repeat: int) -> dict[str, float]:
+    """:func:`measure` of this file (the same workload) with the ``cw`` of the checkout ``path``."""
     env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    code = f"import json, benchmarks.bench_scores as b; print(json.dumps(b.measure({repeat})))"
-    if not os.path.isfile(os.path.join(path, "benchmarks", "bench_scores.py")):
-        here = os.path.dirname(os.path.abspath(__file__))
-        code = (f"import json, runpy, sys; m = runpy.run_path({os.path.join(here, 'bench_scores.py')!r}); "
-                f"print(json.dumps(m['measure']({repeat})))")
+    here = os.path.abspath(__file__)
+    code = (f"import json, runpy; m = runpy.run_path({here!r}); "
+            f"print(json.dumps(m['measure']({repeat})))")
     res = subprocess.run([sys.executable, "-c", code], cwd=path, env=env, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"reference run failed:\n{res.stderr[-2000:]}")

@@ -70,6 +70,29 @@ def test_shifted_maps_equal_compute_ratemaps(data):
     np.testing.assert_allclose(b.variance, act.var(axis=0))
 
 
+def test_many_shifts_from_runs_equal_direct_means(data):
+    """maps_many (runs of samples in one bin, cumulative sums) against the direct mean of the
+    shifted activity, shift by shift: zero, wrapping, negative and whole-series shifts, a dropped
+    (non-finite) sample, smoothing; activity far from zero mean (the sums are centred)."""
+    arena, x, y, rng = data
+    x = x.copy()
+    x[777] = np.nan
+    act = 5.0 + rng.normal(size=(x.size, 4))
+    shifts = np.array([0, 1, 12345, x.size - 3, -2500, x.size, 3 * x.size + 17])
+    for sigma in (0.0, 1.0):
+        b = ShiftedRatemaps(x, y, act, arena, 0.05, min_occupancy=2, smoothing_sigma=sigma)
+        assert b._bins.n_dropped == 1
+        start, end, rbin = b._bins.runs
+        assert np.all(end > start) and np.all(rbin < b._bins.n_bins) and 0 < start.size < x.size / 5
+        many = b.maps_many(shifts)
+        assert many.shape == (shifts.size * 4, *b.occupancy.shape)
+        for k, s in enumerate(shifts):
+            ref = compute_ratemaps(x, y, np.roll(act, -int(s), axis=0), arena, 0.05, min_occupancy=2,
+                                   smoothing_sigma=sigma)["rate"].values
+            np.testing.assert_allclose(many[4 * k: 4 * k + 4], ref, rtol=1e-12, atol=1e-12,
+                                       equal_nan=True)
+
+
 def test_offsets_are_seeded_and_in_range():
     a = shift_offsets(10_000, 500, 500, np.random.default_rng(3))
     b = shift_offsets(10_000, 500, 500, np.random.default_rng(3))

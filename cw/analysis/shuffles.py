@@ -13,8 +13,8 @@ Conventions
 * The test trials are concatenated in trial order into one series of ``S`` samples (activity
   ``(S, U)``, positions ``(S,)``); shift ``s`` pairs the activity at sample ``t`` with the
   position at sample ``(t - s) mod S``. All units share the same ``n_shuffles`` offsets (one
-  matrix product per shift gives every unit's map); each unit still gets its own null
-  distribution.
+  pass over the runs of samples in a bin gives every unit's map, :meth:`ShiftedRatemaps.maps_many`);
+  each unit still gets its own null distribution.
 * Offsets are drawn uniformly from the integers ``[min_shift, S - min_shift]`` with the
   ``numpy.random.Generator`` passed in. The default ``min_shift`` = 500 steps = one trial (OURS),
   so shifted activity always comes from another stretch of the test set, well beyond the
@@ -29,6 +29,7 @@ Conventions
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -118,7 +119,7 @@ class ShiftedRatemaps:
 
     The binning is that of :func:`cw.analysis.ratemaps.compute_ratemaps` (both use
     :class:`cw.analysis.ratemaps.SpatialBins` and :func:`smooth_ratemap`), so ``maps(0)`` equals its ``rate``.
-    Each shift costs one sparse (bins x samples) by (samples x units) product.
+    A shift costs one addition per run of samples in a bin and unit (:meth:`maps_many`).
 
     Parameters
     ----------
@@ -155,14 +156,125 @@ class ShiftedRatemaps:
         self.occupancy, self.valid = self._bins.occupancy, self._bins.valid
         # float64 sums: the same accuracy as compute_ratemaps
         self._act = np.ascontiguousarray(act, dtype=np.float64)
-        self.variance = self._act.var(axis=0)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """(U,) variance of each unit's activity over all S samples (float64)."""
+        return self._centred_cumsum[2]
+
+    @functools.cached_property
+    def _centred_cumsum(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """((S + 1, U) cumulative sums of the centred activity, (U,) the means, (U,) the
+        variances), from one compiled pass over the activity: what
+        :meth:`_shifted_means` needs."""
+        mean = self._act.mean(axis=0)
+        csum = np.empty((self.n_samples + 1, self.n_units))
+        sq = np.zeros(self.n_units)
+        _centred_cumsum_kernel()(self._act, mean, csum, sq)
+        return csum, mean, sq / self.n_samples
+
+    def _shifted_means(self, shifts: np.ndarray) -> np.ndarray:
+        """(n_shifts * U, ny, nx) means per bin of circularly shifted activity, shift-major (the
+        maps of ``shifts[0]`` for every unit first), NaN where invalid; ``shifts`` in [0, S).
+
+        A run of samples ``[start, end)`` in bin ``b`` (:attr:`SpatialBins.runs`) receives the
+        activity of samples ``[start + s, end + s)`` (mod S), a difference of two rows of
+        :attr:`_centred_cumsum` (centred, so the sums stay small and their differences exact
+        to ~1e-15 of the activity's scale): one shift costs R (runs, ~S / 13 along test
+        trajectories) additions of U-vectors instead of S.
+        """
+        csum, mean, _ = self._centred_cumsum
+        bins = self._bins
+        start, end, rbin = bins.runs
+        sums = np.zeros((shifts.size, bins.n_bins, self.n_units))
+        _shifted_run_sums()(csum, start, end, rbin, shifts, sums)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = sums.transpose(0, 2, 1) / bins.occupancy.reshape(-1) + mean[None, :, None]
+        rate = rate.reshape(shifts.size * self.n_units, *bins.shape)
+        rate[:, ~bins.valid] = np.nan
+        return rate
 
     def maps(self, shift: int = 0) -> np.ndarray:
         """(U, ny, nx) rate maps with the activity shifted by ``shift`` samples (NaN invalid)."""
-        rate = self._bins.mean(self._act, shift)
+        return self.maps_many(np.array([shift]))
+
+    def maps_many(self, shifts) -> np.ndarray:
+        """(len(shifts) * U, ny, nx) rate maps of several shifts, shift-major (NaN invalid).
+
+        Shift 0 (mod S) is the direct mean per bin (:meth:`SpatialBins.mean`, the ``ratemaps``
+        rule's map); other shifts come from the runs of samples in one bin and cumulative sums
+        (:meth:`_shifted_means`), equal to the direct means of the shifted activity
+        to float64 round-off (``tests/test_shuffles.py``) at ~1/13 of their cost.
+        """
+        shifts = np.mod(np.asarray(shifts, dtype=np.int64).ravel(), self.n_samples)
+        zero = shifts == 0
+        if zero.all():
+            rate = np.concatenate([self._bins.mean(self._act) for _ in shifts], axis=0)
+        else:
+            rate = self._shifted_means(shifts)
+            if zero.any():
+                U = self.n_units
+                rate = rate.reshape(shifts.size, U, *rate.shape[1:])
+                rate[zero] = self._bins.mean(self._act)
+                rate = rate.reshape(shifts.size * U, *rate.shape[2:])
         if self.smoothing_sigma > 0:
             rate = smooth_ratemap(rate, self.smoothing_sigma)
         return rate
+
+
+@functools.lru_cache(maxsize=1)
+def _shifted_run_sums():
+    """The compiled loop of :meth:`ShiftedRatemaps._shifted_means` (numba, built on first use and
+    cached beside this module): for every shift and run, adds the activity of the shifted run
+    (a difference of two rows of cumulative sums, split where it wraps past the last sample) to
+    the run's bin, all units at once (contiguous rows, vectorised)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def run(csum, start, end, rbin, shifts, out):
+        n_samples, n_units = csum.shape[0] - 1, csum.shape[1]
+        for k in range(shifts.shape[0]):
+            s = shifts[k]
+            for r in range(start.shape[0]):
+                a0 = start[r] + s
+                a1 = end[r] + s
+                o = out[k, rbin[r]]
+                if a1 <= n_samples:
+                    for j in range(n_units):
+                        o[j] += csum[a1, j] - csum[a0, j]
+                elif a0 >= n_samples:
+                    a0 -= n_samples
+                    a1 -= n_samples
+                    for j in range(n_units):
+                        o[j] += csum[a1, j] - csum[a0, j]
+                else:
+                    a1 -= n_samples
+                    for j in range(n_units):
+                        o[j] += (csum[n_samples, j] - csum[a0, j]) + csum[a1, j]
+
+    return run
+
+
+@functools.lru_cache(maxsize=1)
+def _centred_cumsum_kernel():
+    """Compiled pass of :attr:`ShiftedRatemaps._centred_cumsum` (numba, cached beside this
+    module): ``csum[t + 1] = csum[t] + (act[t] - mean)`` and the sum of squares of
+    ``act[t] - mean``, row by row (numpy's cumulative sum along the sample axis is strided and
+    several times slower)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def run(act, mean, csum, sq):
+        n_samples, n_units = act.shape
+        for j in range(n_units):
+            csum[0, j] = 0.0
+        for t in range(n_samples):
+            for j in range(n_units):
+                d = act[t, j] - mean[j]
+                csum[t + 1, j] = csum[t, j] + d
+                sq[j] += d * d
+
+    return run
 
 
 def shuffle_null(
@@ -218,7 +330,7 @@ def shuffle_null(
 
     def score(start: int):
         chunk = offsets[start: start + size]
-        return start, chunk.size, score_fn(np.concatenate([binner.maps(int(s)) for s in chunk], axis=0))
+        return start, chunk.size, score_fn(binner.maps_many(chunk))
 
     def keep(start: int, n: int, sc) -> None:
         keys = names if names is not None else [k for k, v in sc.items() if np.ndim(v) == 1]
