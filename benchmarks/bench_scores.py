@@ -38,7 +38,8 @@ def measure(repeat: int) -> dict[str, float]:
     from cw.analysis.scores import ScoreParams
     from cw.analysis.scores.band import band_scores
     from cw.analysis.scores.border import border_scores
-    from cw.analysis.scores.grid import _grid_scores_from_sac, autocorrelogram
+    from cw.analysis.scores import autocorrelogram
+    from cw.analysis.scores.grid import _grid_scores_from_sac
     from cw.analysis.shuffles import ShiftedRatemaps
     from cw.task.arenas import make_arena
 

@@ -2,7 +2,8 @@
 
 Contents (one module per concept)
 --------------------------------
-* :func:`autocorrelogram`, :func:`grid_scores` -- grid scores 60 and 90 (below);
+* :func:`autocorrelogram` -- the spatial autocorrelogram (step 1 below);
+* :func:`grid_scores` -- grid scores 60 and 90 (below);
 * :func:`grid_geometry` -- grid spacing and orientation from the autocorrelogram peaks;
 * :func:`border_scores` -- Solstad et al. (2008) border score with the polygon's edges as walls;
 * :func:`band_scores` -- the project's band score (spectral dominance of one plane wave);
@@ -56,8 +57,8 @@ single smooth field inherits the triangle's own 6-fold symmetry and can reach sc
 (``grid_contrast``, see :func:`grid_geometry`).
 """
 
+from cw.analysis.scores.autocorrelogram import autocorrelogram
 from cw.analysis.scores.grid import (
-    autocorrelogram,
     GridScoreParams,
     ring_masks,
     grid_scores,

@@ -9,105 +9,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 
+from cw.analysis.scores.autocorrelogram import autocorrelogram
 from cw.config import schema_default
 
 
 _ANGLES = (30, 45, 60, 90, 120, 135, 150)
-
-
-# --------------------------------------------------------------------------
-# spatial autocorrelogram
-# --------------------------------------------------------------------------
-def autocorrelogram(rate: np.ndarray, min_overlap: int = 20) -> np.ndarray:
-    """NaN-aware spatial autocorrelogram.
-
-    Parameters
-    ----------
-    rate : (ny, nx) map, or a stack (..., ny, nx); NaN marks invalid bins.
-    min_overlap : lags with fewer valid pairs of bins are NaN (OURS, default 20).
-
-    Returns
-    -------
-    sac : (..., 2*ny-1, 2*nx-1).  ``sac[..., ny-1+dy, nx-1+dx]`` is the Pearson
-    correlation between ``rate[i, j]`` and ``rate[i+dy, j+dx]`` over all (i, j)
-    where both are finite.  The centre (zero lag) is 1 for any non-constant map;
-    the SAC is point-symmetric (sac(-d) = sac(d)).  Lags where either side has zero
-    variance are NaN, so a constant or all-NaN map gives an all-NaN SAC.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> autocorrelogram(np.random.default_rng(0).normal(size=(40, 40))).shape
-    (79, 79)
-    """
-    r = np.asarray(rate, dtype=np.float64)
-    if r.ndim < 2:
-        raise ValueError("rate must be at least 2-D (..., ny, nx)")
-    ny, nx = r.shape[-2:]
-    valid = np.isfinite(r)
-    m = valid.astype(np.float64)
-    cnt = m.sum(axis=(-2, -1), keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.where(valid, r, 0.0).sum(axis=(-2, -1), keepdims=True) / cnt
-    mu = np.where(cnt > 0, mu, 0.0)
-    # centring before the FFT sums reduces cancellation in n*Sxx - Sx^2
-    x = np.where(valid, r - mu, 0.0)
-    x2 = x * x
-
-    py = sfft.next_fast_len(2 * ny - 1, real=True)
-    px = sfft.next_fast_len(2 * nx - 1, real=True)
-    s = (py, px)
-
-    def fft(a):
-        # the zero padding of a (.., ny, nx) map to (py, px): the transform along x of its ny rows
-        # only (the padded rows are zero), then along y; equal to rfft2(a, s) up to round-off
-        return sfft.fft(sfft.rfft(a, n=px, axis=-1), n=py, axis=-2)
-
-    iy = np.arange(-(ny - 1), ny) % py
-    ix = np.arange(-(nx - 1), nx) % px
-
-    def xcorr(Fa, Fb):
-        # c[k] = sum_l a[l + k] * b[l]  (a is the shifted copy)
-        c = sfft.irfft2(Fa * np.conj(Fb), s=s)
-        return c[..., iy, :][..., :, ix]
-
-    Fx = fft(x)
-    Fx2 = fft(x2)
-    stack = valid.reshape(-1, ny, nx)
-    if stack.shape[0] > 1 and np.all(stack == stack[:1]):
-        # every map has the same valid bins (the maps of one set of positions: units, shuffles,
-        # checkpoints): the pair counts are computed once, and the sums over the shifted copy
-        # are those over the unshifted one at the opposite lag, sb(d) = sa(-d)
-        Fm = fft(stack[0].astype(np.float64))
-        n = np.rint(xcorr(Fm, Fm))
-        sa = xcorr(Fx, Fm)
-        saa = xcorr(Fx2, Fm)
-        sb = sa[..., ::-1, ::-1]
-        sbb = saa[..., ::-1, ::-1]
-    else:
-        Fm = fft(m)
-        n = np.rint(xcorr(Fm, Fm))
-        sa = xcorr(Fx, Fm)
-        sb = xcorr(Fm, Fx)
-        saa = xcorr(Fx2, Fm)
-        sbb = xcorr(Fm, Fx2)
-    sab = xcorr(Fx, Fx)
-
-    va = n * saa - sa * sa
-    vb = n * sbb - sb * sb
-    cov = n * sab - sa * sb
-    # floor for round-off of the FFT sums (relative to the whole map's sum of squares)
-    tot = x2.sum(axis=(-2, -1), keepdims=True)
-    floor = 1e-10 * n * tot
-    ok = (n >= max(int(min_overlap), 2)) & (va > floor) & (vb > floor)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sac = cov / np.sqrt(np.where(ok, va * vb, np.nan))
-    sac = np.where(ok, np.clip(sac, -1.0, 1.0), np.nan)
-    return sac
 
 
 # --------------------------------------------------------------------------
