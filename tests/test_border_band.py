@@ -348,3 +348,37 @@ def test_lattice_contrast_separates_grids_from_smooth_maps_with_noise():
                 & (out["n_fields"] >= p.min_grid_fields) \
                 & (np.abs(out["square_lattice_r2"]) >= p.min_square_lattice_r2)
         assert not (hexagonal | square).any(), (name, out["lattice_r2"], out["n_fields"])
+
+
+def test_compiled_spectral_peaks_equal_the_numpy_expressions():
+    """Steps 3-6 of the band score (compiled) against their numpy expressions over the same
+    tables: ties broken by the first index, no second peak when nothing is apart from k1."""
+    import scipy.fft as sfft
+
+    from cw.analysis.scores.band import BandScoreParams, _band_tables, _spectral_peaks
+
+    rng = np.random.default_rng(4)
+    xc = np.arange(-0.95, 1.0, 0.1)
+    X, Y = np.meshgrid(xc, xc)
+    maps = np.concatenate([rng.normal(size=(40, 20, 20)), np.stack(
+        [cosine_lattice(X, Y, w, o, k) for w in (0.3, 0.7) for o in (0.0, 40.0) for k in (1, 2, 3)]),
+        np.zeros((1, 20, 20))])
+    n_fft, ann, low, *_, disc, apart = _band_tables(20, 20, 0.1, BandScoreParams())
+    F = sfft.fft(sfft.rfft(maps, n=n_fft, axis=-1), n=n_fft, axis=-2).reshape(len(maps), -1)
+    n = len(maps)
+    i1, tot, p1, p2 = np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n)
+    _spectral_peaks()(F, ann, low, disc, apart, i1, tot, p1, p2)
+    P = F.real ** 2 + F.imag ** 2
+    Pa = P[:, ann]
+    r1 = np.argmax(Pa, axis=1)
+    D1 = disc[r1]
+    P2c = np.where(~D1 & apart[r1], Pa, -1.0)
+    r2 = np.argmax(P2c, axis=1)
+    has2 = P2c[np.arange(n), r2] >= 0
+    np.testing.assert_array_equal(i1, r1)
+    np.testing.assert_allclose(tot, P[:, low].sum(axis=1), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(p1, np.sum(Pa * D1, axis=1), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(p2, np.sum(Pa * (disc[r2] & ~D1 & has2[:, None]), axis=1),
+                               rtol=1e-12, atol=1e-300)
+    assert i1[-1] == 0 and tot[-1] == 0 and p2[-1] == 0  # an all-zero map: first index, no power
+    assert np.count_nonzero(p2 > 0) > 40

@@ -181,13 +181,14 @@ def band_scores(
     yy, xx = np.meshgrid(np.arange(ny, dtype=np.float64), np.arange(nx, dtype=np.float64),
                          indexing="ij")
     phi = np.stack([np.ones(ny * nx), xx.ravel() - xx.mean(), yy.ravel() - yy.mean()], axis=1)
+    phi2 = (phi[:, :, None] * phi[:, None, :]).reshape(ny * nx, 9)
     for start in range(0, U, chunk):
         sl = slice(start, min(U, start + chunk))
         rc = r[sl].reshape(-1, ny * nx)
         m = np.isfinite(rc)
         mf = m.astype(np.float64)
         z = np.where(m, rc, 0.0)
-        G = np.einsum("un,nk,nl->ukl", mf, phi, phi)
+        G = (mf @ phi2).reshape(-1, 3, 3)  # sum_n m phi_k phi_l
         h = np.einsum("un,nk->uk", z, phi)
         good = mf.sum(axis=1) >= 3
         G[~good] = np.eye(3)
@@ -199,19 +200,11 @@ def band_scores(
         res = res.reshape(-1, ny, nx)
         # the zero-padded spectrum of the real map: along x for its ny rows only, then along y
         F = sfft.fft(sfft.rfft(res, n=n_fft, axis=-1), n=n_fft, axis=-2)
-        Pf = (F.real ** 2 + F.imag ** 2).reshape(F.shape[0], -1)
-        Pa = Pf[:, ann_half]  # (u, Na)
-        tot = Pf[:, low_half].sum(axis=1)
-        i1 = np.argmax(Pa, axis=1)
+        n = F.shape[0]
+        i1 = np.empty(n, np.int64)
+        tot, p1, p2 = np.empty(n), np.empty(n), np.empty(n)
+        _spectral_peaks()(F.reshape(n, -1), ann_half, low_half, disc, apart, i1, tot, p1, p2)
         k1x, k1y, t1 = kxa[i1], kya[i1], tha[i1]
-        D1 = disc[i1]
-        cand = ~D1 & apart[i1]
-        P2c = np.where(cand, Pa, -1.0)
-        i2 = np.argmax(P2c, axis=1)
-        has2 = P2c[np.arange(P2c.shape[0]), i2] >= 0
-        D2 = disc[i2] & ~D1 & has2[:, None]
-        p1 = np.sum(Pa * D1, axis=1)
-        p2 = np.sum(Pa * D2, axis=1)
         fine = good & (tot > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             f1, f2 = p1 / tot, p2 / tot
@@ -222,6 +215,54 @@ def band_scores(
         out["band_wavelength"][sl] = np.where(fine, wl, np.nan)
         out["band_orientation"][sl] = np.where(fine, np.rad2deg(t1) % 180.0, np.nan)
     return out
+
+
+@lru_cache(maxsize=1)
+def _spectral_peaks():
+    """Compiled steps 3-6 of :func:`band_scores` (numba, cached beside this module), per map
+    with its half spectrum ``F (n_fft * nh,)`` (power ``P = re^2 + im^2`` read where needed):
+    ``tot = P(B)``, ``i1`` = the first
+    argmax of P over A, ``p1 = P(D1)``; ``k2`` = the first argmax over A of P where k is
+    outside D1 and apart from k1 (-1 elsewhere, as ``np.argmax`` of that masked array), and
+    ``p2 = P(D2 minus D1)`` when it exists (0 otherwise). Sums run in index order: equal to the
+    numpy expressions to round-off (``tests/test_border_band.py``)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def run(F, ann, low, disc, apart, i1_out, tot_out, p1_out, p2_out):
+        na = ann.shape[0]
+        pa = np.empty(na)
+        for u in range(F.shape[0]):
+            row = F[u]
+            t = 0.0
+            for j in range(low.shape[0]):
+                v = row[low[j]]
+                t += v.real * v.real + v.imag * v.imag
+            i1 = 0
+            for j in range(na):
+                v = row[ann[j]]
+                pa[j] = v.real * v.real + v.imag * v.imag
+                if pa[j] > pa[i1]:
+                    i1 = j
+            d1 = disc[i1]
+            p1 = 0.0
+            i2 = 0
+            best = pa[0] if (not d1[0] and apart[i1, 0]) else -1.0
+            for j in range(na):
+                if d1[j]:
+                    p1 += pa[j]
+                elif apart[i1, j] and pa[j] > best:
+                    best = pa[j]
+                    i2 = j
+            p2 = 0.0
+            if best >= 0:
+                d2 = disc[i2]
+                for j in range(na):
+                    if d2[j] and not d1[j]:
+                        p2 += pa[j]
+            i1_out[u], tot_out[u], p1_out[u], p2_out[u] = i1, t, p1, p2
+
+    return run
 
 
 def band_ramp_fit(

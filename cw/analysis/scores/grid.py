@@ -219,26 +219,60 @@ def _shared_mask_corr(filled_t, valid_col, a, vsel_col, sel, H, W, cuts, min_pai
     mask: (U, 7, R) from ``filled_t`` (H*W, U) (NaN -> 0), the shared mask ``valid_col``
     (H*W,) float, ``a = filled_t[sel]`` and ``vsel_col = valid_col[sel] > 0``.
 
-    The rotated mask and the weights of every annulus are the same for all maps, so the sums of
-    :func:`_masked_pearson` are one (R, N) by (N, U) product each (the same sums, added in
-    another order)."""
+    The rotated mask is the same for all maps, so one compiled pass per angle
+    (:func:`_ring_sums`) rotates each selected bin (the sparse operator's row, in its storage
+    order, as scipy's product adds it), divides by the rotated mask and adds the five sums of
+    :func:`_masked_pearson` to the bin's ring; the annuli are cumulative sums over the rings.
+    The same sums as the map-by-map path, added in another order (``tests/test_scores_fast_paths.py``)."""
     U = filled_t.shape[1]
     N = sel.size
-    prefix = (np.arange(N)[None] < np.asarray(cuts)[:, None]).astype(np.float64)  # (R, N)
+    cuts = np.asarray(cuts, dtype=np.int64)
+    ring = np.searchsorted(cuts, np.arange(N), side="right").astype(np.int64)  # first annulus
     out = np.empty((U, len(_ANGLES), len(cuts)))
-    aa = a * a
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    filled_t = np.ascontiguousarray(filled_t, dtype=np.float64)
     for k, ang in enumerate(_ANGLES):
-        R = _rotation_operator(H, W, float(ang))[sel]
+        R = _rotation_operator(H, W, float(ang))[sel].tocsr()
         den = R @ valid_col
-        rok = den >= 0.5
-        rot = (R @ filled_t) / np.where(rok, den, 1.0)[:, None]
-        rot[~rok] = 0.0
-        C = prefix * (vsel_col & rok)[None]
-        n = C.sum(axis=1)[:, None]  # (R, 1)
-        sa, sb = C @ a, C @ rot
-        saa, sbb, sab = C @ aa, C @ (rot * rot), C @ (a * rot)
-        out[:, k] = _pearson_from_sums(n, sa, sb, saa, sbb, sab, min_pairs).T
+        use = vsel_col & (den >= 0.5)
+        ring_sums = np.zeros((len(cuts), 5, U))
+        _ring_sums()(R.indptr.astype(np.int64), R.indices.astype(np.int64), R.data, den,
+                     use, ring, a, filled_t, ring_sums)
+        n = np.cumsum(np.bincount(ring[use], minlength=len(cuts))[: len(cuts)]).astype(np.float64)
+        sa, sb, saa, sbb, sab = np.cumsum(ring_sums, axis=0).transpose(1, 0, 2)  # (R, U) each
+        out[:, k] = _pearson_from_sums(n[:, None], sa, sb, saa, sbb, sab, min_pairs).T
     return out
+
+
+@lru_cache(maxsize=1)
+def _ring_sums():
+    """Compiled inner loop of :func:`_shared_mask_corr` (numba, cached beside this module)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def run(indptr, indices, data, den, use, ring, a, filled, out):
+        n_units = a.shape[1]
+        rot = np.empty(n_units)
+        for i in range(a.shape[0]):
+            if not use[i]:
+                continue
+            rot[:] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                c, v = indices[p], data[p]
+                for u in range(n_units):
+                    rot[u] += v * filled[c, u]
+            d = den[i]
+            o = out[ring[i]]
+            for u in range(n_units):
+                x = a[i, u]
+                y = rot[u] / d
+                o[0, u] += x
+                o[1, u] += y
+                o[2, u] += x * x
+                o[3, u] += y * y
+                o[4, u] += x * y
+
+    return run
 
 
 def _nanmax_arg(s: np.ndarray, radii: np.ndarray):
