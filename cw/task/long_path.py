@@ -3,8 +3,8 @@ Fig. 6 (``boundary.long_path_factor`` trial lengths, 5 million steps at the pape
 
 :func:`cw.task.trajectories.generate_trials` is vectorised over trials, so one trial costs a
 dozen small array operations per step (~30 us). Here the steps between two wall contacts are
-taken together: the headings of the next steps are rolled forward as if no wall came (a scalar
-loop, ~0.5 us per step, the same float operations and float32 rounding), their positions summed in
+taken together: the headings of the next steps are rolled forward as if no wall came (a compiled
+scalar loop, :func:`_heading_roll`, the same float operations and float32 rounding), their positions summed in
 order (``np.add.accumulate`` adds step after step, as the loop does), the proposals checked
 against the walls in one call, and the run stops at the first proposal outside, where the wall
 rule of :func:`cw.task.trajectories.generate_trials` (its own functions, on arrays of one trial)
@@ -19,6 +19,8 @@ is therefore tested again alone, exactly as the per-step loop tests it.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -51,6 +53,25 @@ def _inside_each(arena: Arena, p: np.ndarray) -> np.ndarray:
     for i in np.flatnonzero(np.any(np.abs(d) < AMBIGUOUS_M, axis=1)):
         inside[i] = bool(arena.contains(p[i:i + 1])[0])
     return inside
+
+
+@functools.lru_cache(maxsize=1)
+def _heading_roll():
+    """Compiled heading recurrence of the run-ahead (numba, cached beside this module):
+    ``h <- float32((h + turn) mod 2 pi)``, 0 where that reaches float32(2 pi), as
+    :func:`cw.task.trajectories._round_heading` does to one heading at a time (Python's float
+    modulo, then rounding to float32; the same operations, bit for bit)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def run(h, turns, two_pi, two_pi_f32, out):
+        for k in range(turns.shape[0]):
+            h = np.float64(np.float32((h + turns[k]) % two_pi))
+            if h >= two_pi_f32:
+                h = 0.0
+            out[k] = h
+
+    return run
 
 
 def generate_long_trial(arena: Arena, params: TrajectoryParams, rng: np.random.Generator) -> Trials:
@@ -87,19 +108,14 @@ def generate_long_trial(arena: Arena, params: TrajectoryParams, rng: np.random.G
 
     pos = np.zeros(2)
     heading = float(_round_heading(rng.uniform(0.0, _TWO_PI, size=1))[0])
-    two_pi, two_pi_f32, f32 = _TWO_PI, float(_TWO_PI_F32), np.float32
+    two_pi, two_pi_f32 = _TWO_PI, float(_TWO_PI_F32)
+    roll = _heading_roll()
     ahead = _AHEAD_START
     t = 0
     while t < n_steps:
         k_max = min(ahead, n_steps - t)
-        tr = turns[t:t + k_max].tolist()
         hs = np.empty(k_max)
-        h = heading
-        for k in range(k_max):                  # _round_heading, one float at a time
-            h = float(f32((h + tr[k]) % two_pi))
-            if h >= two_pi_f32:
-                h = 0.0
-            hs[k] = h
+        roll(heading, turns[t:t + k_max], two_pi, two_pi_f32, hs)
         sp = speed_all[t:t + k_max]
         mv = np.flatnonzero(sp > 0)
         steps = sp[mv, None] * np.stack([np.cos(hs[mv]), np.sin(hs[mv])], axis=1)

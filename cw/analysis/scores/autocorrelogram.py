@@ -118,13 +118,15 @@ def _pearson_at_lags():
     @numba.njit(cache=True, nogil=True)
     def run(n_c, sa_c, saa_c, sab_c, tot, ny, nx, min_pairs, out):
         N, py, px = sa_c.shape
+        lag_y = np.arange(-(ny - 1), ny)
+        lag_x = np.arange(-(nx - 1), nx)
+        fy, by = lag_y % py, (-lag_y) % py  # the lag and its opposite, modulo the padded size
+        fx, bx = lag_x % px, (-lag_x) % px
         for k in range(N):
             for i in range(2 * ny - 1):
-                dy = i - (ny - 1)
-                iy, jy = dy % py, (-dy) % py
+                iy, jy = fy[i], by[i]
                 for j in range(2 * nx - 1):
-                    dx = j - (nx - 1)
-                    ix, jx = dx % px, (-dx) % px
+                    ix, jx = fx[j], bx[j]
                     n = n_c[iy, ix]
                     sa, saa = sa_c[k, iy, ix], saa_c[k, iy, ix]
                     sb, sbb = sa_c[k, jy, jx], saa_c[k, jy, jx]
