@@ -277,6 +277,7 @@ def development_dataset(
     del maps
     log.info("development: maps of %d checkpoints scored in %.0f s", K, time.monotonic() - started)
     edges = np.concatenate([[0], np.cumsum(n_units)])
+    shuffles_started = time.monotonic()
     per = []
     rates = []
     for k, act in enumerate(checkpoint_activity):
@@ -287,9 +288,10 @@ def development_dataset(
         counts = {str(t): int(c) for t, c in zip(ds["cell_type_label"].values, ds["type_count"].values)
                   } if "type_count" in ds else {}
         elapsed = time.monotonic() - started
+        each = (time.monotonic() - shuffles_started) / (k + 1)  # the shuffles of one checkpoint
         log.info("development: checkpoint %d of %d (update %d) analysed; %s; %.0f s, ~%.0f s left",
                  k + 1, K, int(updates[k]), ", ".join(f"{t} {c}" for t, c in counts.items() if c),
-                 elapsed, elapsed / (k + 1) * (K - k - 1))
+                 elapsed, each * (K - k - 1))
         drop = [v for v in ds.data_vars if v.startswith("p_")]
         per.append(ds.drop_vars(drop + ["shift"], errors="ignore").drop_dims("shuffle", errors="ignore"))
         rates.append(rate)
