@@ -28,6 +28,25 @@ def cosine_lattice(
     Returns
     -------
     array of the shape of x, values in [-n_waves, n_waves]
+
+    Examples
+    --------
+    With the first wave vector along x, the grid's vertices lie at 30 and 90 degrees from the
+    origin, ``spacing`` apart; every vertex is a peak (all three waves at 1), the midpoint between
+    two neighbouring vertices a saddle (1 - 1 - 1); a square lattice repeats after one period:
+
+    >>> import numpy as np
+    >>> s = 0.5
+    >>> vertices = s * np.array([[0.0, 0.0], [np.sqrt(3) / 2, 0.5], [0.0, 1.0]])
+    >>> np.round(cosine_lattice(vertices[:, 0], vertices[:, 1], s, 0.0, 3), 12).tolist()
+    [3.0, 3.0, 3.0]
+    >>> round(float(cosine_lattice(np.array(0.0), np.array(s / 2), s, 0.0, 3)), 12)
+    -1.0
+    >>> x = np.linspace(0, 1, 7)
+    >>> bool(np.allclose(cosine_lattice(x, x, 0.3, 20.0, 2),
+    ...                  cosine_lattice(x + 0.3 * np.cos(np.deg2rad(20)), x + 0.3 * np.sin(np.deg2rad(20)),
+    ...                                 0.3, 20.0, 2)))
+    True
     """
     if n_waves not in (1, 2, 3):
         raise ValueError(f"n_waves: must be 1, 2 or 3, got {n_waves}")

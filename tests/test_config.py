@@ -47,11 +47,38 @@ def test_default_config_holds_the_paper_runs(default):
     assert resolve_run(cfg, "triangle")["arena"] == {"name": "triangle", "shape": "triangle", "side": pytest.approx(3.0393427426063886)}
 
 
-@pytest.mark.parametrize("preset", ["quick.yaml", "tiny.yaml"])
-def test_presets_validate(default, preset):
-    overrides = yaml.safe_load((ROOT / "workflow/presets" / preset).read_text())
-    base = {} if preset == "tiny.yaml" else default
-    load_config(deep_merge(base, overrides))
+def _leaves(d, path=()):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, path + (k,))
+        else:
+            yield path + (k,), v
+
+
+PRESETS = sorted(p.name for p in (ROOT / "workflow/presets").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_validate_and_keep_their_values(default, preset):
+    """Every preset loads (as its header says to use it: merged into config.yaml, or alone with
+    --replace-workflow-config) and every value it sets outside ``runs`` is the loaded value."""
+    text = (ROOT / "workflow/presets" / preset).read_text()
+    overrides = yaml.safe_load(text)
+    base = {} if "--replace-workflow-config" in text else default
+    cfg = load_config(deep_merge(base, copy.deepcopy(overrides)))
+    checked = 0
+    for path, value in _leaves({k: v for k, v in overrides.items() if k not in ("runs", "run_sets")}):
+        node = cfg
+        for key in path:
+            node = node[key]
+        if isinstance(value, list) and value and isinstance(value[0], (int, float)):
+            value = pytest.approx(value)
+        assert node == value, f"{preset}: {'.'.join(path)} = {node!r}, the preset says {value!r}"
+        checked += 1
+    assert checked >= 2 and cfg["output_dir"] == overrides["output_dir"]
+    if isinstance(overrides.get("runs"), dict):
+        names = set(overrides["runs"])
+        assert names <= set(cfg["runs"]) or all(any(r.startswith(n) for r in cfg["runs"]) for n in names)
 
 
 def _set(cfg, path, value):
