@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= all
+# pytest workers of make test (pytest-xdist; each test file stays on one worker, so the
+# end-to-end workflow runs of a file share their fixtures)
+TEST_WORKERS ?= 2
 # analyse / train-networks / report: which config (PRESET=quick uses workflow/presets/quick.yaml)
 PRESET ?=
 # your own config file(s), merged over config.yaml (and the preset); checked first by
@@ -70,7 +73,7 @@ networks-status: setup
 
 ## the whole test suite (unit tests and the end-to-end workflow test)
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## unit tests only (skips the end-to-end workflow run)
 test-fast: setup
