@@ -117,6 +117,22 @@ def test_analyse_development_on_tiny_network(tmp_path):
     for j, t in enumerate(CELL_TYPES):
         assert ds.attrs[f"untrained_count_{t}"] == int(ds["type_count"].values[0, j])
         assert ds.attrs[f"final_count_{t}"] == int(ds["type_count"].values[-1, j])
+    # the command-line summary: one line of counts per checkpoint, with --scores one of scores
+    import contextlib
+    import io as textio
+
+    from cw.analysis.development import main
+
+    out = textio.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["--scores", str(tmp_path / "development.nc")])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 + 2 * 3 and lines[1].startswith("  update     0: median map r")
+    s60 = ds["score60"].values[2]
+    n_sig = int(np.sum(ds["significant_score60"].values[2].astype(bool) & (s60 >= 0.37)))
+    lat = np.abs(ds["lattice_r2"].values[2])
+    assert lines[6] == (f"      max score60 {np.nanmax(s60):.2f}; significant score60 >= 0.37: {n_sig}; "
+                        f"|lattice_r2| >= 0.5: {int(np.sum(lat >= 0.5))} (max {np.nanmax(lat):.2f})")
 
 
 def test_params_validation():

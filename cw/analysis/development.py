@@ -348,14 +348,23 @@ def development_dataset(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m cw.analysis.development DEVELOPMENT.nc ...``: each training's settling update."""
+    """``python -m cw.analysis.development [--scores] DEVELOPMENT.nc ...``: each training's settling
+    update and its cell-type counts per checkpoint (with ``--scores``, the grid-score summary of the
+    place-cell network's table in the README)."""
     import argparse
 
     ap = argparse.ArgumentParser(description=settling_update.__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", help="development.nc of a run")
     ap.add_argument("--count-tolerance", type=int, default=1, help="units (default 1)")
     ap.add_argument("--min-median-correlation", type=float, default=0.97, help="(default 0.97)")
+    ap.add_argument("--scores", action="store_true",
+                    help="also, per checkpoint: the largest score60, the units whose score60 beats its "
+                         "shuffles and reaches celltypes.min_grid_score, and the units a hexagonal "
+                         "lattice explains at least celltypes.min_lattice_r2 of (largest |lattice_r2|)")
     args = ap.parse_args(argv)
+    from cw.analysis.celltypes import CellTypeParams
+
+    ctp = CellTypeParams()
     for path in args.files:
         with xr.open_dataset(path) as ds:
             typed = ds["type_count"].sel(cell_type_label=list(TYPED)).transpose("checkpoint", ...).values
@@ -369,6 +378,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 counts = ", ".join(f"{t} {int(c)}" for t, c in zip(ds["cell_type_label"].values,
                                                                   ds["type_count"].values[k]) if c)
                 print(f"  update {int(upd):5d}: median map r {med[k]:.3f}; {counts}")
+                if args.scores:
+                    s60 = ds["score60"].values[k]
+                    sig = ds["significant_score60"].values[k].astype(bool) & (s60 >= ctp.min_grid_score)
+                    lat = np.abs(ds["lattice_r2"].values[k])
+                    print(f"      max score60 {np.nanmax(s60):.2f}; significant score60 >= "
+                          f"{ctp.min_grid_score:g}: {int(sig.sum())}; |lattice_r2| >= {ctp.min_lattice_r2:g}: "
+                          f"{int(np.sum(lat >= ctp.min_lattice_r2))} (max {np.nanmax(lat):.2f})")
 
 
 if __name__ == "__main__":
