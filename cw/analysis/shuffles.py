@@ -208,15 +208,12 @@ class ShiftedRatemaps:
         """
         shifts = np.mod(np.asarray(shifts, dtype=np.int64).ravel(), self.n_samples)
         zero = shifts == 0
-        if zero.all():
-            rate = np.concatenate([self._bins.mean(self._act) for _ in shifts], axis=0)
-        else:
-            rate = self._shifted_means(shifts)
-            if zero.any():
-                U = self.n_units
-                rate = rate.reshape(shifts.size, U, *rate.shape[1:])
-                rate[zero] = self._bins.mean(self._act)
-                rate = rate.reshape(shifts.size * U, *rate.shape[2:])
+        rate = np.empty((shifts.size, self.n_units, *self.occupancy.shape))
+        if zero.any():
+            rate[zero] = self._bins.mean(self._act)  # once, however many zero shifts
+        if not zero.all():
+            rate[~zero] = self._shifted_means(shifts[~zero]).reshape(-1, *rate.shape[1:])
+        rate = rate.reshape(-1, *self.occupancy.shape)
         if self.smoothing_sigma > 0:
             rate = smooth_ratemap(rate, self.smoothing_sigma)
         return rate
