@@ -47,7 +47,7 @@ if NET_MODE != "shipped":
             benchmark_path("train")
         resources:
             mem_mb=8000,
-            runtime=600,
+            runtime=720,
         script:
             "../scripts/train.py"
 
@@ -143,7 +143,7 @@ rule scores:
         shuffles=run_param("shuffles"),
         celltypes=run_param("celltypes"),
         seed=run_param("seed"),
-    threads: 2
+    threads: config["threads"]["scores"]
     log:
         log_path("scores"),
     benchmark:
