@@ -39,7 +39,10 @@ def measure(repeat: int) -> dict[str, float]:
     from cw.analysis.scores.band import band_scores
     from cw.analysis.scores.border import border_scores
     from cw.analysis.scores import autocorrelogram
-    from cw.analysis.scores.grid import _grid_scores_from_sac
+    try:
+        from cw.analysis.scores.grid import grid_scores_from_sac
+    except ImportError:  # a reference checkout from before the name was public
+        from cw.analysis.scores.grid import _grid_scores_from_sac as grid_scores_from_sac
     from cw.analysis.shuffles import ShiftedRatemaps
     from cw.task.arenas import make_arena
 
@@ -68,7 +71,7 @@ def measure(repeat: int) -> dict[str, float]:
     stages = {
         "binning": (binning, maps.shape[0]),
         "autocorrelogram": (lambda: autocorrelogram(maps), maps.shape[0]),
-        "grid rotations": (lambda: _grid_scores_from_sac(sac, 20, sp.grid), maps.shape[0]),
+        "grid rotations": (lambda: grid_scores_from_sac(sac, 20, sp.grid), maps.shape[0]),
         "band score": (lambda: band_scores(maps, b.step, sp.band), maps.shape[0]),
         "border score": (lambda: border_scores(maps, b.x_centres, b.y_centres, arena, sp.border,
                                                bin_size=b.step), maps.shape[0]),

@@ -255,8 +255,8 @@ def test_readable_figure_helpers():
     sc = scores()
     sc["border_score"][0] = -1.0
     sc["score60"][1] = np.nan
-    assert "bd no field" in fg._score_line(sc, 0)
-    assert "g60 n/a" in fg._score_line(sc, 1)
+    assert "bd no field" in fg.score_line(sc, 0)
+    assert "g60 n/a" in fg.score_line(sc, 1)
     assert fg.untrained_label(np.array([0, 10, 100]), np.array([2, 3, 9])) == "untrained 2, "
     assert fg.untrained_label(np.array([5, 10]), np.array([2, 3])) == ""
     assert fg.POLAR_OFFSET == 1.0

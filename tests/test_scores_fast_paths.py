@@ -11,7 +11,7 @@ import scipy.fft as sfft
 
 from cw.analysis.scores import SCORE_NAMES, ScoreParams, score_maps
 from cw.analysis.scores.band import BandScoreParams, _band_grid, band_scores
-from cw.analysis.scores.grid import GridScoreParams, _grid_scores_from_sac, autocorrelogram
+from cw.analysis.scores.grid import GridScoreParams, grid_scores_from_sac, autocorrelogram
 from cw.analysis.shuffles import ShiftedRatemaps, shift_offsets, shuffle_null
 from cw.synthetic import cosine_lattice
 from cw.task.arenas import make_arena
@@ -83,8 +83,8 @@ def test_shared_mask_grid_correlations_equal_map_by_map(maps):
     _, _, m = maps
     sac = autocorrelogram(m)
     p = GridScoreParams()
-    stack = _grid_scores_from_sac(sac, 20, p)
-    one = [_grid_scores_from_sac(sac[i:i + 1], 20, p) for i in range(len(m))]
+    stack = grid_scores_from_sac(sac, 20, p)
+    one = [grid_scores_from_sac(sac[i:i + 1], 20, p) for i in range(len(m))]
     corr = np.stack([o["corr"][0] for o in one])
     assert np.array_equal(np.isnan(stack["corr"]), np.isnan(corr))
     np.testing.assert_allclose(stack["corr"], corr, rtol=0, atol=1e-12)

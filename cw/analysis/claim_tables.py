@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io as _io
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from cw.analysis.claims import COLUMNS, FAILS, HOLDS, UNTESTABLE
+from cw.atomic import write_text_atomic
 
 
 def _fmt(v) -> str:
@@ -20,23 +20,13 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _atomic_write(path: str, text: str) -> None:
-    import os
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, p)
-
-
 def write_claims_csv(rows: Sequence[Mapping], path: str, columns: Sequence[str] = COLUMNS) -> None:
     buf = _io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({k: r[k] for k in columns})
-    _atomic_write(path, buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
 
 def _md_table(rows: Sequence[Mapping], cols: Sequence[str]) -> str:

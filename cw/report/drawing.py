@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -23,12 +22,11 @@ RATEMAP_CMAP = "jet"
 def save(fig, outs: Sequence[str], dpi: int, tight: bool = True) -> None:
     """Save ``fig`` to each path (format from the suffix), atomically, and close it; ``tight``
     crops the canvas to the drawn content (figures laid out in inches need not)."""
+    from cw.atomic import atomic_path
+
     for out in outs:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.part{out.suffix}")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None)
-        os.replace(tmp, out)
+        with atomic_path(out, suffix=f".part{Path(out).suffix}") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
 
 
@@ -58,7 +56,7 @@ def ratemap_panel(rm: xr.Dataset, scores: xr.Dataset | None = None, title: str =
     fig, top, ax, corner = panel_grid_figure(nrows, ncols, (pw, pw), MAP_GAPS_IN, (MAP_MARGIN_IN,) * 3,
                                              head + "\n[min, max]: each map's activity range",
                                              right_room_in=COLOURBAR_ROOM_IN)
-    extent, corners = _extent(rm), _corners(rm)
+    extent, corners = map_extent(rm), arena_corners(rm)
     # One image holds every map, coloured by its own range, upsampled by MAP_MOSAIC_UPSAMPLE and
     # placed in its panel of a mosaic whose cells are 1 / (MAP_MOSAIC_UPSAMPLE * bins) of a
     # panel; outlines in one line collection; the labels are texts above the panels.
@@ -212,20 +210,20 @@ TYPE_LABELS = {
 }
 
 
-def _colour_key() -> str:
+def colour_key() -> str:
     """'grid-like red, band-like green, ...': the cell-type colours in words."""
     return ", ".join(f"{TYPE_LABELS[t]} {c.replace('tab:', '').replace('0.7', 'grey')}"
                      for t, c in TYPE_COLOURS.items())
 
 
-def _extent(rm: xr.Dataset):
+def map_extent(rm: xr.Dataset):
     xs, ys = rm["x"].values, rm["y"].values
     hx = 0.5 * (xs[1] - xs[0]) if xs.size > 1 else 0.5
     hy = 0.5 * (ys[1] - ys[0]) if ys.size > 1 else 0.5
     return (xs[0] - hx, xs[-1] + hx, ys[0] - hy, ys[-1] + hy)
 
 
-def _corners(ds: xr.Dataset):
+def arena_corners(ds: xr.Dataset):
     return np.asarray(ds.attrs["arena_corners"]).reshape(-1, 2) if "arena_corners" in ds.attrs else None
 
 
@@ -333,7 +331,7 @@ def draw_map(ax, rate: np.ndarray, extent, corners=None) -> None:
     ax.set_yticks([])
 
 
-def _empty(ax, text: str) -> None:
+def empty_panel(ax, text: str) -> None:
     ax.set_axis_off()
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7, color="0.4", wrap=True,
             transform=ax.transAxes)
@@ -356,7 +354,7 @@ def _border_text(scores: xr.Dataset, i: int) -> str:
     return "no field" if no_field and np.isfinite(b) else _fmt_score(b)
 
 
-def _score_line(scores: xr.Dataset, i: int) -> str:
+def score_line(scores: xr.Dataset, i: int) -> str:
     g = f"g60 {_fmt_score(scores['score60'][i])} g90 {_fmt_score(scores['score90'][i])}"
     o = f"bd {_border_text(scores, i)} bn {_fmt_score(scores['band_score'][i])}"
     return f"{g}\n{o}"

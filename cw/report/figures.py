@@ -21,16 +21,16 @@ from cw.report.drawing import (  # noqa: F401 (the figures' helpers, used as fg.
     FIG2_TYPES,
     TYPE_COLOURS,
     TYPE_LABELS,
-    _colour_key,
-    _extent,
-    _corners,
+    colour_key,
+    map_extent,
+    arena_corners,
     map_colourbar,
     colourbar_room,
     add_title,
     panel_grid_figure,
     draw_map,
-    _empty,
-    _score_line,
+    empty_panel,
+    score_line,
     example_units,
 )
 from cw.report.tuning_figures import (  # noqa: F401 (used as fg.<name>)
@@ -55,7 +55,7 @@ def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]],
                              squeeze=False)
     for r, name in enumerate(names):
         rm, sc, square_like = runs[name]
-        ext, corners = _extent(rm), _corners(rm)
+        ext, corners = map_extent(rm), arena_corners(rm)
         for t, ct in enumerate(FIG2_TYPES):
             units = example_units(sc, ct, n_examples, square_like)
             n_type = int(np.sum(np.asarray(sc["cell_type"].values).astype(str) == ct))
@@ -65,9 +65,9 @@ def example_types_panel(runs: Mapping[str, tuple[xr.Dataset, xr.Dataset, bool]],
                 if k < len(units):
                     i = units[k]
                     draw_map(ax, rm["rate"].values[i], ext, corners)
-                    ax.set_title(f"unit {i}\n{_score_line(sc, i)}", fontsize=5.5, pad=2)
+                    ax.set_title(f"unit {i}\n{score_line(sc, i)}", fontsize=5.5, pad=2)
                 else:
-                    _empty(ax, f"no {TYPE_LABELS[ct]}\nunits" if k == 0 and not units else "")
+                    empty_panel(ax, f"no {TYPE_LABELS[ct]}\nunits" if k == 0 and not units else "")
                     # the box of a map, so that the type's heading sits at the height of its row's
                     ax.set_box_aspect((ext[3] - ext[2]) / (ext[1] - ext[0]))
                 if head:
@@ -99,15 +99,15 @@ def unit_tuning_panel(rm: xr.Dataset, scores: xr.Dataset, tuning: xr.Dataset, un
     """Fig. 3: per unit (column) its rate map, direction tuning (polar) and speed tuning."""
     n = max(1, len(units))
     fig = plt.figure(figsize=(1.45 * n, 4.6))
-    ext, corners = _extent(rm), _corners(rm)
+    ext, corners = map_extent(rm), arena_corners(rm)
     ct = np.asarray(scores["cell_type"].values).astype(str)
     if not units:
         ax = fig.add_subplot(111)
-        _empty(ax, "no units to show")
+        empty_panel(ax, "no units to show")
     for k, i in enumerate(units):
         ax = fig.add_subplot(3, n, k + 1)
         draw_map(ax, rm["rate"].values[i], ext, corners)
-        ax.set_title(f"unit {i}: {TYPE_LABELS.get(ct[i], ct[i])}\n{_score_line(scores, i)}",
+        ax.set_title(f"unit {i}: {TYPE_LABELS.get(ct[i], ct[i])}\n{score_line(scores, i)}",
                      fontsize=5.5, pad=2, color=TYPE_COLOURS.get(ct[i], "k"))
         ax = fig.add_subplot(3, n, n + k + 1, projection="polar")
         direction_curve(ax, tuning, i, polar=True)
@@ -215,7 +215,7 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
     n = max(without[0].sizes["unit"], with_[0].sizes["unit"])
     nrows = math.ceil(n / ncols)
     fig = plt.figure(figsize=(2 * 1.0 * ncols + 0.6, 1.05 * nrows + 0.9))
-    top = add_title(fig, title + "\n(frame colour = cell type: " + _colour_key() + "; every map scaled "
+    top = add_title(fig, title + "\n(frame colour = cell type: " + colour_key() + "; every map scaled "
                     "from its own minimum, blue, to its maximum, red)", fontsize=8)
     # subfigures take their place from the grid's ratios (not from its margins): row 0 is the
     # title band, row 1 the two runs
@@ -230,7 +230,7 @@ def metabolic_panel(without: tuple[xr.Dataset, xr.Dataset], with_: tuple[xr.Data
         room = (text_height_in(head, 8) + 0.15) / height_in  # the run's title band, figure fraction
         axes = sub.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(
             left=0.03, right=0.97, bottom=0.1 / height_in, top=1.0 - room, wspace=0.1, hspace=0.1))
-        ext, corners = _extent(rm), _corners(rm)
+        ext, corners = map_extent(rm), arena_corners(rm)
         for i, ax in enumerate(axes.flat):
             ax.set_axis_off()
             if i >= rm.sizes["unit"]:
@@ -301,7 +301,7 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
         ax.set_ylabel("squared error (m$^2$), mean", fontsize=8)
         ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     else:
-        _empty(ax, "no episodes of boundary interactions")
+        empty_panel(ax, "no episodes of boundary interactions")
     ax.set_title("6a: error aligned to boundary interactions", fontsize=8)
     ax = axes[2]
     if "window" in bd.dims and bd.sizes["window"] > 0:
@@ -333,7 +333,7 @@ def boundary_panel(bd: xr.Dataset, title: str = "", min_count: int = 1):
         length = f" of {int(steps):,} steps" if steps is not None else ""
         ax.set_title(f"6b: long path{length},\nmean \u00b1 SD per window of {n_win:,.0f} steps", fontsize=8)
     else:
-        _empty(ax, "no long-path windows")
+        empty_panel(ax, "no long-path windows")
         ax.set_title("6b: long path", fontsize=8)
     add_title(fig, title, fontsize=9)
     fig.tight_layout()  # makes room for the title (tight_layout counts the suptitle)
@@ -362,7 +362,7 @@ def score_null_panel(scores: xr.Dataset, names: Sequence[str] | None = None, tit
         null = np.asarray(scores[f"null_{s}"].values, float).ravel()
         null = null[np.isfinite(null)]
         if real.size + null.size == 0:
-            _empty(ax, f"{s}: no finite values\n(e.g. too few visited bins)")
+            empty_panel(ax, f"{s}: no finite values\n(e.g. too few visited bins)")
             continue
         both = np.concatenate([real, null])
         bins = np.linspace(both.min(), both.max() + 1e-9, 30)

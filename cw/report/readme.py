@@ -28,6 +28,8 @@ import platform
 import shutil
 from pathlib import Path
 
+from cw.atomic import atomic_path, write_text_atomic
+
 BEGIN = "<!-- results:begin (written by python -m cw.report.readme) -->"
 END = "<!-- results:end -->"
 STUDY_BEGIN = "<!-- study:begin (written by python -m cw.report.readme --study) -->"
@@ -89,10 +91,8 @@ def shrink(src: Path, dst: Path, width: int) -> None:
         if im.width > width:
             im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
         im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(dst.name + ".tmp")
-        im.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, dst)
+        with atomic_path(dst, suffix=".part.png") as tmp:
+            im.save(tmp, format="PNG", optimize=True)
 
 
 def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
@@ -148,9 +148,7 @@ def update_readme(readme: Path, text: str, begin: str = BEGIN, end: str = END) -
     head, rest = old.split(begin, 1)
     _, tail = rest.split(end, 1)
     new = head + text.rstrip("\n") + tail
-    tmp = readme.with_name(readme.name + ".tmp")
-    tmp.write_text(new)
-    os.replace(tmp, readme)
+    write_text_atomic(readme, new)
 
 
 def main(argv: list[str] | None = None) -> None:

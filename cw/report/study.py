@@ -91,7 +91,7 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cw.report.drawing import _corners, _extent, add_title, draw_map, wrap_text
+    from cw.report.drawing import arena_corners, map_extent, add_title, draw_map, wrap_text
 
     n = len(runs)
     fig, axes = plt.subplots(n, 2, figsize=(4.2, 2.0 * n + 0.4), squeeze=False)
@@ -106,7 +106,7 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
                 ax.text(0.5, 0.5, f"no finite {key}", ha="center", va="center", fontsize=7, transform=ax.transAxes)
                 continue
             u = int(np.nanargmax(s))
-            draw_map(ax, rm["rate"].values[u], _extent(rm), _corners(rm))
+            draw_map(ax, rm["rate"].values[u], map_extent(rm), arena_corners(rm))
             ax.set_title(f"unit {u}: {key} {s[u]:.2f}\n{sc['cell_type'].values[u]}", fontsize=7)
         # the row's label runs up the side of its maps: wrapped to their height
         axes[i, 0].set_ylabel(wrap_text(f"{run['name']}\n{run.get('setting', '')}", 1.5, 7), fontsize=7)
@@ -118,11 +118,12 @@ def study_figure(runs: Sequence[Mapping], ratemaps: Sequence[str], scores: Seque
 def make_study(runs: Sequence[Mapping], scores: Sequence[str], ratemaps: Sequence[str], claims_csv: str,
                table_csv: str, table_md: str, figure_outs: Sequence[str], dpi: int, preamble: str = "") -> None:
     """The study's table (CSV and markdown) and figure (PNG and PDF)."""
-    from cw.analysis.claim_tables import write_claims_csv, _atomic_write
+    from cw.analysis.claim_tables import write_claims_csv
+    from cw.atomic import write_text_atomic
     from cw.report.drawing import save
 
     rows = study_rows(runs, scores, claims_csv)
     write_claims_csv(rows, table_csv, columns=list(rows[0]) if rows else ["run"])
-    _atomic_write(table_md, study_markdown(rows, preamble))
+    write_text_atomic(table_md, study_markdown(rows, preamble))
     save(study_figure(runs, ratemaps, scores), list(figure_outs), dpi=dpi)
     log.info("%s: %d settings", table_md, len(rows))

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from cw.report.drawing import TYPE_COLOURS, _colour_key, _empty, panel_grid_figure  # noqa: E402
+from cw.report.drawing import TYPE_COLOURS, colour_key, empty_panel, panel_grid_figure  # noqa: E402
 
 __all__ = ["POLAR_OFFSET", "POLAR_NOTE", "direction_curve", "speed_curve", "speed_line", "tuning_grid",
            "TUNING_PANEL_IN", "TUNING_MARGINS_IN", "TUNING_GAPS_IN"]
@@ -23,7 +23,7 @@ def direction_curve(ax, tuning: xr.Dataset, i: int, polar: bool = False) -> None
     ok = np.isfinite(c)  # bins without samples are left out (the curve joins its neighbours)
     d, c = d[ok], c[ok]
     if d.size == 0:
-        _empty(ax, "no samples")
+        empty_panel(ax, "no samples")
         return
     if polar:
         # tanh activity is in [-1, 1]: radius = activity + 1 on a common scale, so the centre is
@@ -93,7 +93,7 @@ def tuning_grid(tuning: xr.Dataset, kind: str, scores: xr.Dataset | None = None,
     nrows = max(math.ceil(n / ncols), 1)
     polar = kind == "direction"
     ct = np.asarray(scores["cell_type"].values).astype(str) if scores is not None else None
-    head = title + ("\ntitle colour = cell type: " + _colour_key() if ct is not None else "")
+    head = title + ("\ntitle colour = cell type: " + colour_key() if ct is not None else "")
     if polar:
         head += "\n" + POLAR_NOTE
     else:

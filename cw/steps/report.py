@@ -112,9 +112,9 @@ def make_claims(runs: Sequence[Mapping], scores: Sequence[str], tuning: Sequence
     summary = cl.summarise_seeds(table)
     claim_tables.write_claims_csv(table, csv)
     claim_tables.write_claims_csv(summary, seeds_csv, columns=list(summary[0]) if summary else ["claim"])
-    from cw.analysis.claim_tables import _atomic_write
+    from cw.atomic import write_text_atomic
 
-    _atomic_write(markdown, claim_tables.claims_markdown(table, summary, preamble=preamble))
+    write_text_atomic(markdown, claim_tables.claims_markdown(table, summary, preamble=preamble))
     if html:
-        _atomic_write(html, claim_tables.claims_html(table, summary, preamble=preamble))
+        write_text_atomic(html, claim_tables.claims_html(table, summary, preamble=preamble))
     log.info("%s: %s", markdown, ", ".join(f"{r['claim']}/{r['run']}: {r['verdict']}" for r in table))

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft as sfft
 
-from cw.analysis.scores.grid import _as_stack
+from cw.analysis.scores.inputs import as_stack
 from cw.config import schema_default
 
 
@@ -171,7 +171,7 @@ def band_scores(
     >>> round(float(out["band_wavelength"][0]), 2), round(float(out["band_orientation"][0]))
     (0.5, 30)
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U, ny, nx = r.shape
     out = {k: np.full(U, np.nan) for k in
            ("band_score", "band_wavelength", "band_orientation", "band_power1", "band_power2")}
@@ -297,7 +297,7 @@ def band_ramp_fit(
     """
     from scipy.optimize import isotonic_regression
 
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U, ny, nx = r.shape
     yy, xx = np.meshgrid(np.arange(ny) * bin_size, np.arange(nx) * bin_size, indexing="ij")
     out = {k: np.full(U, np.nan) for k in ("band_wave_r2", "band_ramp_r2", "band_periods")}

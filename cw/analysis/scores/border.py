@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage as ndi
 
-from cw.analysis.scores.grid import _as_stack, _checked_bin_size
+from cw.analysis.scores.inputs import as_stack, checked_bin_size
 from cw.config import schema_default
 
 
@@ -260,13 +260,13 @@ def border_scores(
     >>> out["border_score"].round(2), out["border_wall"]
     (array([ 0.84, -1.  ]), array([ 0, -1]))
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U, ny, nx = r.shape
     xc = np.asarray(x, dtype=np.float64)
     yc = np.asarray(y, dtype=np.float64)
     if xc.shape != (nx,) or yc.shape != (ny,):
         raise ValueError(f"x, y must have lengths nx={nx}, ny={ny}, got {xc.shape}, {yc.shape}")
-    bin_size = _checked_bin_size(bin_size, xc, yc)
+    bin_size = checked_bin_size(bin_size, xc, yc)
     corners = _ccw_corners(arena)
     out = {
         "border_score": np.full(U, np.nan),
@@ -355,10 +355,10 @@ def border_profile_fit(
     """
     from scipy.optimize import isotonic_regression
 
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U = r.shape[0]
     xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    bin_size = _checked_bin_size(bin_size, xc, yc)
+    bin_size = checked_bin_size(bin_size, xc, yc)
     corners = _ccw_corners(arena)
     gx, gy = np.meshgrid(xc, yc)
     pts = np.stack([gx, gy], axis=-1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage as ndi
 
-from cw.analysis.scores.grid import _as_stack
+from cw.analysis.scores.inputs import as_stack
 
 
 def count_fields(rate: np.ndarray, threshold: float = 0.5, min_bins: int = 2) -> np.ndarray:
@@ -37,7 +37,7 @@ def count_fields(rate: np.ndarray, threshold: float = 0.5, min_bins: int = 2) ->
     >>> count_fields(m)
     array([2])
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U = r.shape[0]
     out = np.zeros(U, dtype=np.int64)
     st = ndi.generate_binary_structure(2, 1)
@@ -86,7 +86,7 @@ def spatial_coherence(rate: np.ndarray) -> np.ndarray:
     >>> spatial_coherence(np.stack([cosine_lattice(X, Y, 0.5, 0.0, 3), noise])) > 0.5
     array([ True, False])
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     m = np.isfinite(r)
     z = np.where(m, r, 0.0)
     k = np.ones((1, 3, 3))
@@ -140,7 +140,7 @@ def spatial_variance_fraction(
     >>> spatial_variance_fraction(rate, np.array([[10, 10]]), np.array([1.25])).round(2)
     array([0.8])
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     n = np.asarray(occupancy, dtype=np.float64)
     w = np.where(np.isfinite(r), n[None], 0.0)
     sw = w.sum(axis=(1, 2))

@@ -13,6 +13,7 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 
 from cw.analysis.scores.autocorrelogram import autocorrelogram
+from cw.analysis.scores.inputs import as_stack
 from cw.config import schema_default
 
 
@@ -215,7 +216,7 @@ def _pearson_from_sums(n, sa, sb, saa, sbb, sab, min_pairs):
 
 
 def _shared_mask_corr(filled_t, valid_col, a, vsel_col, sel, H, W, cuts, min_pairs):
-    """c(theta) of :func:`_grid_scores_from_sac` for autocorrelograms that share one validity
+    """c(theta) of :func:`grid_scores_from_sac` for autocorrelograms that share one validity
     mask: (U, 7, R) from ``filled_t`` (H*W, U) (NaN -> 0), the shared mask ``valid_col``
     (H*W,) float, ``a = filled_t[sel]`` and ``vsel_col = valid_col[sel] > 0``.
 
@@ -317,34 +318,12 @@ def grid_scores(
     >>> round(float(s["score60"][0]), 2), round(float(s["score90"][0]), 2)
     (1.36, 0.27)
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     sac = autocorrelogram(r, min_overlap=params.min_overlap)  # (U, H, W)
-    return _grid_scores_from_sac(sac, max(r.shape[-2:]), params)
+    return grid_scores_from_sac(sac, max(r.shape[-2:]), params)
 
 
-def _checked_bin_size(bin_size, xc: np.ndarray, yc: np.ndarray) -> float:
-    """``bin_size`` (m) as a float; a one-line error unless it is a number > 0 and the step of
-    the bin centres ``xc``, ``yc``."""
-    if isinstance(bin_size, (bool, np.bool_)) or not isinstance(bin_size, (int, float, np.integer, np.floating)) \
-            or not bin_size > 0:
-        raise ValueError(f"bin_size: must be a number > 0 (m), got {bin_size!r}")
-    steps = np.concatenate([np.diff(xc), np.diff(yc)])
-    if np.any(np.abs(steps - bin_size) > 1e-6 * bin_size):
-        raise ValueError(f"bin_size: the bin centres x, y are not spaced by bin_size = {bin_size}")
-    return float(bin_size)
-
-
-def _as_stack(rate) -> np.ndarray:
-    """(U, ny, nx) float64 view of a map stack; a single (ny, nx) map becomes U = 1."""
-    r = np.asarray(rate, dtype=np.float64)
-    if r.ndim == 2:
-        r = r[None]
-    if r.ndim != 3:
-        raise ValueError(f"rate must be (U, ny, nx), got shape {r.shape}")
-    return r
-
-
-def _grid_scores_from_sac(
+def grid_scores_from_sac(
     sac: np.ndarray, map_size: int, params: GridScoreParams
 ) -> dict[str, np.ndarray]:
     """Grid scores from precomputed autocorrelograms (U, H, W) of maps of size ``map_size``."""

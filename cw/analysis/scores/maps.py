@@ -17,9 +17,9 @@ from cw.analysis.scores.band import BandScoreParams, band_ramp_fit, band_scores
 from cw.analysis.scores.border import BorderScoreParams, border_profile_fit, border_scores
 from cw.analysis.scores.fields import count_fields, spatial_coherence, spatial_variance_fraction
 from cw.analysis.scores.geometry import GridGeometryParams, grid_geometry
-from cw.analysis.scores.grid import (GridScoreParams, GridScoreSettings, _as_stack, _checked_bin_size,
-                                     _grid_scores_from_sac,
+from cw.analysis.scores.grid import (GridScoreParams, GridScoreSettings, grid_scores_from_sac,
                                      autocorrelogram, ring_masks)
+from cw.analysis.scores.inputs import as_stack, checked_bin_size
 from cw.validation import section_from_dict
 
 
@@ -75,12 +75,12 @@ def score_maps(
     >>> bool(out["score60"][0] > 0.5), bool(out["band_score"][0] < 0.3), bool(out["border_score"][0] < 0.3)
     (True, True, True)
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U, ny, nx = r.shape
     xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    bin_size = _checked_bin_size(bin_size, xc, yc)
+    bin_size = checked_bin_size(bin_size, xc, yc)
     sac = autocorrelogram(r, min_overlap=grid.min_overlap)
-    g = _grid_scores_from_sac(sac, max(ny, nx), grid)
+    g = grid_scores_from_sac(sac, max(ny, nx), grid)
     out = {k: g[k] for k in ("score60", "score90", "ring60", "ring90")}
     if geometry is not None:
         out.update(grid_geometry(sac, bin_size, geometry, np.isfinite(r)))
@@ -234,7 +234,7 @@ def grid_score_status(rate: np.ndarray, sac: np.ndarray, score60: np.ndarray,
     (U,) int8: 0 defined, 1 constant or empty map, 2 flat autocorrelogram inside the annuli
     (a linear ramp), 3 too few valid pairs.
     """
-    r = _as_stack(rate)
+    r = as_stack(rate)
     U, ny, nx = r.shape
     out = np.zeros(U, dtype=np.int8)
     masks, _ = ring_masks(sac.shape[-2:], max(ny, nx), params)
