@@ -94,15 +94,14 @@ def _outs(tmp, name):
 
 def _rules():
     """rule name -> function(files, output folder) running the rule's step as its script does."""
-    from cw.report.study import make_study
-    from cw.steps import pipeline, report
+    from cw.steps import report
 
     return {
-        "figure_ratemaps": lambda f, t: pipeline.figure_ratemaps(
+        "figure_ratemaps": lambda f, t: report.figure_ratemaps(
             f["ratemaps"], f["scores"], _outs(t, "ratemaps"), titles.ratemaps("square", "square"), FIGURES),
-        "figure_trajectories": lambda f, t: pipeline.figure_trajectories(
+        "figure_trajectories": lambda f, t: report.figure_trajectories(
             f["activity"], f["ratemaps"], _outs(t, "trajectories"), titles.trajectories("square"), FIGURES),
-        "figure_training": lambda f, t: pipeline.figure_training(
+        "figure_training": lambda f, t: report.figure_training(
             [f["history_square"], f["history_triangle"]], ["square", "triangle"], _outs(t, "training"), FIGURES),
         "figure_examples": lambda f, t: report.figure_examples(
             [f["ratemaps"], f["tri_ratemaps"]], [f["scores"], f["empty_scores"]], ["square", "triangle"],
@@ -129,12 +128,12 @@ def _rules():
             title=titles.appendix("square", "square")),
         "figure_nulls": lambda f, t: report.figure_nulls(
             f["scores"], _outs(t, "nulls"), FIGURES, title=titles.nulls("square")),
-        "study": lambda f, t: make_study(
+        "study": lambda f, t: report.make_study(
             [{"name": "baseline", "setting": "earlier defaults: Tikhonov damping, heading in rad, speed x 10"},
              {"name": "noise_rate0", "setting": "no noise"},
              {"name": "code_hf", "setting": "authors' damping and inputs (CODE)"}],
             [f["scores"]] * 3, [f["ratemaps"]] * 3, f["claims"], str(t / "study.csv"), str(t / "study.md"),
-            _outs(t, "study"), FIGURES["dpi"]),
+            _outs(t, "study"), FIGURES),
     }
 
 

@@ -253,32 +253,3 @@ def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) ->
     rm.attrs["skip_steps"] = int(rp.skip_steps)
     rm.attrs["arena_corners"] = ar.corners.ravel()
     io.write_netcdf(rm, out)
-
-
-# -- figures -------------------------------------------------------------------------------------
-def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, figures: Mapping) -> None:
-    """All units' rate maps with their grid scores (Appendix A-C style)."""
-    from cw.report import figures as fg
-
-    rm = io.open_dataset(ratemaps, required=("rate",))
-    sc = io.open_dataset(scores, required=("score60", "score90"))
-    fig = fg.ratemap_panel(rm, sc, title=title)
-    fg.save(fig, outs, dpi=int(figures["dpi"]), tight=False)
-
-
-def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
-    """Test trajectories and the network's estimate of them (Fig. 1c style)."""
-    from cw.report import figures as fg
-
-    act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y"))
-    corners = io.open_dataset(ratemaps).attrs["arena_corners"].reshape(-1, 2)
-    fig = fg.trajectory_panel(act, corners, n_trials=int(figures["n_example_trials"]), title=title)
-    fg.save(fig, outs, dpi=int(figures["dpi"]))
-
-
-def figure_training(histories: list[str], runs: list[str], outs: list[str], figures: Mapping) -> None:
-    """Loss terms over training for every run."""
-    from cw.report import figures as fg
-
-    fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
-    fg.save(fig, outs, dpi=int(figures["dpi"]))

@@ -1,4 +1,4 @@
-"""The paper's figures and the claims table as file-to-file functions, one per Snakemake rule,
+"""The figures, the claims table and the study as file-to-file functions, one per Snakemake rule,
 in the style of :mod:`cw.steps.pipeline`: paths and plain-builtin parameters in, inputs read
 with :func:`cw.io.open_dataset`, outputs written atomically."""
 
@@ -11,14 +11,43 @@ from cw import io
 
 log = logging.getLogger(__name__)
 
-__all__ = ["figure_examples", "figure_units", "figure_development", "figure_metabolic",
-           "figure_boundary", "figure_tuning", "figure_nulls", "make_claims"]
+__all__ = ["figure_ratemaps", "figure_trajectories", "figure_training", "figure_examples",
+           "figure_units", "figure_development", "figure_metabolic", "figure_boundary",
+           "figure_tuning", "figure_nulls", "make_claims", "make_study"]
 
 _SCORES = ("score60", "score90", "border_score", "band_score", "cell_type")
 
 
 def _dpi(figures: Mapping) -> int:
     return int(figures["dpi"])
+
+
+def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """All units' rate maps with their grid scores (Appendix A-C style)."""
+    from cw.report import figures as fg
+
+    rm = io.open_dataset(ratemaps, required=("rate",))
+    sc = io.open_dataset(scores, required=("score60", "score90"))
+    fig = fg.ratemap_panel(rm, sc, title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]), tight=False)
+
+
+def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
+    """Test trajectories and the network's estimate of them (Fig. 1c style)."""
+    from cw.report import figures as fg
+
+    act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y"))
+    corners = io.open_dataset(ratemaps).attrs["arena_corners"].reshape(-1, 2)
+    fig = fg.trajectory_panel(act, corners, n_trials=int(figures["n_example_trials"]), title=title)
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
+
+
+def figure_training(histories: list[str], runs: list[str], outs: list[str], figures: Mapping) -> None:
+    """Loss terms over training for every run."""
+    from cw.report import figures as fg
+
+    fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
+    fg.save(fig, outs, dpi=int(figures["dpi"]))
 
 
 def figure_examples(ratemaps: Sequence[str], scores: Sequence[str], runs: Sequence[str],
@@ -118,3 +147,14 @@ def make_claims(runs: Sequence[Mapping], scores: Sequence[str], tuning: Sequence
     if html:
         write_text_atomic(html, claim_tables.claims_html(table, summary, preamble=preamble))
     log.info("%s: %s", markdown, ", ".join(f"{r['claim']}/{r['run']}: {r['verdict']}" for r in table))
+
+
+def make_study(runs: Sequence[Mapping], scores: Sequence[str], ratemaps: Sequence[str], claims_csv: str,
+               table_csv: str, table_md: str, figure_outs: Sequence[str], figures: Mapping,
+               preamble: str = "") -> None:
+    """The study of conditions: its table (CSV and markdown) and figure over its runs
+    (:func:`cw.report.study.make_study`)."""
+    from cw.report.study import make_study as study
+
+    study(runs, scores, ratemaps, claims_csv, table_csv, table_md, figure_outs, dpi=_dpi(figures),
+          preamble=preamble)

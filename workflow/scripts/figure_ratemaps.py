@@ -1,5 +1,5 @@
 """Snakemake step: all rate maps of one run with their grid scores (Appendix A-C style)."""
-from cw.steps.pipeline import figure_ratemaps
+from cw.steps.report import figure_ratemaps
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

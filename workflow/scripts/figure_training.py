@@ -1,5 +1,5 @@
 """Snakemake step: loss terms over training for every run."""
-from cw.steps.pipeline import figure_training
+from cw.steps.report import figure_training
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)

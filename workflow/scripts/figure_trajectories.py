@@ -1,5 +1,5 @@
 """Snakemake step: test trajectories against the network's output (Fig. 1c style)."""
-from cw.steps.pipeline import figure_trajectories
+from cw.steps.report import figure_trajectories
 from cw.runtime import run_step
 
 smk = snakemake  # noqa: F821 (provided by Snakemake)
