@@ -305,12 +305,11 @@ def test_dataset_netcdf_round_trip(tmp_path):
     arena = make_arena("hexagon", SPECS["hexagon"])
     params = TrajectoryParams(n_steps=60)
     rng = np.random.default_rng(99)
-    train = generate_trials(arena, 20, params, rng)
     test = generate_trials(arena, 7, params, rng)
-    ds = trials_dataset(train, test, arena, params, {"seed": 99, "note": "unit test"})
+    ds = trials_dataset(test, arena, params, {"seed": 99, "note": "unit test"})
 
-    assert ds.sizes == {"trial": 27, "time": 60}
-    assert list(ds["subset"].values) == ["train"] * 20 + ["test"] * 7
+    assert ds.sizes == {"trial": 7, "time": 60}
+    assert set(ds.coords) == {"trial", "time"}  # the held-out trials only: no subset coordinate
     assert ds["time"].attrs["units"] == "step"
     for name in ("speed", "heading", "x", "y", "boundary"):
         assert ds[name].dims == ("trial", "time")
@@ -329,12 +328,11 @@ def test_dataset_netcdf_round_trip(tmp_path):
     with xr.open_dataset(path) as back:
         back = back.load()
     assert back["x"].encoding["zlib"] and back["x"].encoding["complevel"] == 4
-    for subset, orig in (("train", train), ("test", test)):
-        for got in (trials_from_dataset(ds, subset), trials_from_dataset(back, subset)):
-            for f in dataclasses.fields(Trials):
-                a, b = getattr(orig, f.name), getattr(got, f.name)
-                assert a.dtype == b.dtype
-                np.testing.assert_array_equal(a, b)
+    for got in (trials_from_dataset(ds), trials_from_dataset(back)):
+        for f in dataclasses.fields(Trials):
+            a, b = getattr(test, f.name), getattr(got, f.name)
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
     p_back = params_from_dataset(back)
     assert p_back.speed_cap == params.speed_cap
     assert dataclasses.replace(p_back, speed_max=params.speed_max) == params
@@ -343,7 +341,5 @@ def test_dataset_netcdf_round_trip(tmp_path):
     np.testing.assert_allclose(a_back.corners, arena.corners, atol=1e-15)
     assert back.attrs["note"] == "unit test"
 
-    with pytest.raises(ValueError, match="subset"):
-        trials_from_dataset(ds, "validation")
     with pytest.raises(ValueError, match=r"attrs\.arena_name"):
-        trials_dataset(train, test, arena, params, {"arena_name": "other"})
+        trials_dataset(test, arena, params, {"arena_name": "other"})

@@ -171,8 +171,8 @@ def analyse_development(
     ctp = CellTypeParams.from_dict(celltypes)
     ar = _arena(arena)
     ck = io.open_dataset(checkpoints, required=WEIGHT_NAMES)
-    tr = io.open_dataset(trajectories, required=("speed", "heading", "x", "y", "boundary", "subset"))
-    test = trials_from_dataset(tr, "test")
+    tr = io.open_dataset(trajectories, required=("speed", "heading", "x", "y", "boundary"))
+    test = trials_from_dataset(tr)
     pos = test.position.reshape(-1, 2).astype(np.float64)
     acts, errors = [], []
     from cw.analysis.activity import network_runner

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
+import numpy as np  # noqa: F401 (unused; the training steps' code hash covers this import, and removing it would rerun every training)
 
 from cw import io
 
@@ -25,16 +25,13 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
     afresh for every update by the training step)."""
     from cw.task.arenas import make_arena
     from cw.seeds import rng_for
-    from cw.task.trajectories import Trials, TrajectoryParams, generate_trials
+    from cw.task.trajectories import TrajectoryParams, generate_trials
     from cw.task.trajectory_files import trials_dataset
 
     ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
     params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
     test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
-    t = params.n_steps
-    empty = Trials(np.zeros((0, t), np.float32), np.zeros((0, t), np.float32), np.zeros((0, t, 2), np.float32),
-                   np.zeros((0, t), bool))
-    ds = trials_dataset(empty, test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
+    ds = trials_dataset(test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
     io.write_netcdf(ds, out)
     log.info(
         "%s: %d test trials of %d steps; %.2f boundary interactions per trial",
@@ -42,11 +39,11 @@ def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int
     )
 
 
-def _read_trials(path: str, subset: str):
+def _read_trials(path: str):
     from cw.task.trajectory_files import trials_from_dataset
 
-    ds = io.open_dataset(path, required=("speed", "heading", "x", "y", "boundary", "subset"))
-    return ds, trials_from_dataset(ds, subset)
+    ds = io.open_dataset(path, required=("speed", "heading", "x", "y", "boundary"))
+    return ds, trials_from_dataset(ds)
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -173,12 +170,11 @@ def extract_activity(trajectories: str, weights: str, out: str, model: Mapping) 
     from cw.network.model import ModelParams
 
     mp = ModelParams.from_dict(model)
-    ds, trials = _read_trials(trajectories, "test")
+    ds, trials = _read_trials(trajectories)
     w = io.read_weights(weights)
     u, y = run_network(w, trials.speed, trials.heading, mp)
-    test = ds.isel(trial=np.flatnonzero(ds["subset"].values == "test"))
     attrs = {k: v for k, v in ds.attrs.items()} | io.params_attrs(model=model)
-    act = activity_dataset(u, y, test, attrs)
+    act = activity_dataset(u, y, ds, attrs)
     act.attrs["rms_position_error_m"] = position_error(act)
     io.write_netcdf(act, out)
     log.info("%s: RMS position error %.4f m", out, act.attrs["rms_position_error_m"])

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from cw.task.arenas import Arena
-from cw.task.trajectories import SUBSETS, _PARAM_ATTR_PREFIX, TrajectoryParams, Trials
+from cw.task.trajectories import _PARAM_ATTR_PREFIX, TrajectoryParams, Trials
 
 
 def _param_attrs(params: TrajectoryParams) -> dict[str, Any]:
@@ -27,18 +27,18 @@ def _param_attrs(params: TrajectoryParams) -> dict[str, Any]:
 
 
 def trials_dataset(
-    train: Trials,
-    test: Trials,
+    trials: Trials,
     arena: Arena,
     params: TrajectoryParams,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """One CF-style dataset holding the training pool and the test set along ``trial``.
+    """One CF-style dataset of the held-out test trials along ``trial`` (the training trials are
+    drawn afresh for every update and never stored).
 
     Parameters
     ----------
-    train, test : Trials
-        Trials with the same number of steps T (either may have M = 0 trials).
+    trials : Trials
+        M trials of T steps.
     arena : Arena
         Arena the trials were generated in (stored as global attributes).
     params : TrajectoryParams
@@ -50,25 +50,17 @@ def trials_dataset(
     Returns
     -------
     xarray.Dataset
-        Dims ``trial`` (M_train + M_test) and ``time`` (T); coordinates ``trial`` (index),
-        ``subset`` (trial; "train" or "test"), ``time`` (step index); variables ``speed``,
-        ``heading``, ``x``, ``y`` (float32) and ``boundary`` (int8 flag).
+        Dims ``trial`` (M) and ``time`` (T); coordinates ``trial`` (index), ``time`` (step
+        index); variables ``speed``, ``heading``, ``x``, ``y`` (float32) and ``boundary``
+        (int8 flag).
     """
-    if train.n_steps != test.n_steps:
-        raise ValueError(
-            f"trials: train has {train.n_steps} steps but test has {test.n_steps}"
-        )
-    n_train, n_test, n_steps = train.n_trials, test.n_trials, train.n_steps
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(train, name), getattr(test, name)], axis=0)
-
-    pos = cat("position").astype(np.float32)
+    n_trials, n_steps = trials.n_trials, trials.n_steps
+    pos = trials.position.astype(np.float32)
     dims = ("trial", "time")
     data_vars = {
-        "speed": (dims, cat("speed").astype(np.float32),
+        "speed": (dims, trials.speed.astype(np.float32),
                   {"long_name": "speed travelled on the step", "units": "m step-1"}),
-        "heading": (dims, cat("heading").astype(np.float32),
+        "heading": (dims, trials.heading.astype(np.float32),
                     {"long_name": "heading direction used on the step, counter-clockwise "
                                   "from the +x axis, in [0, 2 pi)", "units": "rad"}),
         "x": (dims, pos[..., 0],
@@ -77,7 +69,7 @@ def trials_dataset(
         "y": (dims, pos[..., 1],
               {"long_name": "y position after the step, relative to the arena centre",
                "units": "m"}),
-        "boundary": (dims, cat("boundary").astype(np.int8),
+        "boundary": (dims, trials.boundary.astype(np.int8),
                      {"long_name": "heading re-sampled at a wall on this step "
                                    "(boundary interaction)",
                       "units": "1",
@@ -85,18 +77,15 @@ def trials_dataset(
                       "flag_meanings": "no_interaction boundary_interaction"}),
     }
     coords = {
-        "trial": ("trial", np.arange(n_train + n_test, dtype=np.int64),
-                  {"long_name": "trial index", "units": "1"}),
-        "subset": ("trial", np.array(["train"] * n_train + ["test"] * n_test, dtype=str),
-                   {"long_name": "data subset (train: training pool, test: held-out set)",
-                    "units": "1"}),
+        "trial": ("trial", np.arange(n_trials, dtype=np.int64),
+                  {"long_name": "test trial index", "units": "1"}),
         "time": ("time", np.arange(n_steps, dtype=np.int64),
                  {"long_name": "integration step index (one step = tau / 10)",
                   "units": "step"}),
     }
     gattrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
-        "title": "Cueva & Wei (2018) path-integration trajectories",
+        "title": "Cueva & Wei (2018) path-integration test trajectories",
         "arena_name": arena.name,
         "arena_corners": arena.corners.reshape(-1).tolist(),
         "arena_corners_note": "flattened [x0, y0, x1, y1, ...] in m, counter-clockwise, "
@@ -110,18 +99,14 @@ def trials_dataset(
     return xr.Dataset(data_vars=data_vars, coords=coords, attrs=gattrs)
 
 
-def trials_from_dataset(ds: xr.Dataset, subset: str) -> Trials:
-    """Read one subset ("train" or "test") of a :func:`trials_dataset` back as :class:`Trials`."""
-    if subset not in SUBSETS:
-        raise ValueError(f"subset: must be one of {', '.join(SUBSETS)}, got {subset!r}")
-    sel = np.asarray(ds["subset"].values).astype(str) == subset
-    part = ds.isel(trial=np.flatnonzero(sel))
-    pos = np.stack([part["x"].values, part["y"].values], axis=-1).astype(np.float32)
+def trials_from_dataset(ds: xr.Dataset) -> Trials:
+    """The trials of a :func:`trials_dataset` back as :class:`Trials`."""
+    pos = np.stack([ds["x"].values, ds["y"].values], axis=-1).astype(np.float32)
     return Trials(
-        speed=part["speed"].values.astype(np.float32),
-        heading=part["heading"].values.astype(np.float32),
+        speed=ds["speed"].values.astype(np.float32),
+        heading=ds["heading"].values.astype(np.float32),
         position=pos,
-        boundary=part["boundary"].values.astype(bool),
+        boundary=ds["boundary"].values.astype(bool),
     )
 
 
