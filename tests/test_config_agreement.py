@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import math
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -249,3 +251,68 @@ def test_schema_default_names_a_missing_key():
     assert schema_default("scores", "geometry", "lattice_sharpness") == (0.0, 1.0, 3.0)
     with pytest.raises(KeyError, match="scores.geometry.n_peak: not in the config schema"):
         schema_default("scores", "geometry", "n_peak")
+
+
+# -- the defaults written in the dataclasses' docstrings -------------------------------------------
+_DOC_DEFAULT = re.compile(r"^\s*([A-Za-z_][\w, ]*?) : [^\n]*?, defaults? (.+?)\s*$", re.M)
+
+
+def _doc_value(text: str):
+    """A docstring's default as a value: numbers (also ``2/3``, ``pi / 4``), True/False/None,
+    quoted strings and tuples."""
+    return eval(text, {"__builtins__": {}}, {"pi": math.pi, "True": True, "False": False, "None": None})  # noqa: S307
+
+
+def docstring_default_disagreements(classes) -> list[str]:
+    """``name : type, default V`` (or ``a, b : type, defaults Va, Vb``) in each settings
+    dataclass's docstring against the field's own default (which is the schema's): every
+    mismatch, and every stated default of a field that has none."""
+    bad = []
+    for cls in classes:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for names, value in _DOC_DEFAULT.findall(cls.__doc__ or ""):
+            names = [n.strip() for n in names.split(",")]
+            values = [_doc_value(value)] if len(names) == 1 else list(_doc_value(f"({value},)"))
+            for name, stated in zip(names, values):
+                if name not in fields:
+                    bad.append(f"{cls.__name__}.{name}: docstring states a default of no field")
+                    continue
+                actual = _norm(_field_default(fields[name]))
+                stated = _norm(stated)
+                if isinstance(actual, float) and isinstance(stated, (int, float)) and not isinstance(stated, bool):
+                    ok = math.isclose(actual, stated, rel_tol=5e-4)  # printed to 3-4 digits: 0.8168
+                else:
+                    ok = actual == stated
+                if not ok:
+                    bad.append(f"{cls.__name__}.{name}: docstring default {stated!r}, field default {actual!r}")
+    return bad
+
+
+def _settings_classes():
+    return [cls for pairs in SECTIONS.values() for cls, _ in pairs]
+
+
+def test_the_docstring_defaults_agree_with_the_schema():
+    stated = sum(len(_DOC_DEFAULT.findall(c.__doc__ or "")) for c in _settings_classes())
+    assert stated >= 60  # the docstrings do state their defaults
+    assert docstring_default_disagreements(_settings_classes()) == []
+
+
+def test_a_wrong_docstring_default_is_caught():
+    @dataclasses.dataclass(frozen=True)
+    class Fake:
+        """Settings.
+
+        steps : int, default 12
+            Steps.
+        rate, decay : float, defaults 0.5, 2/3
+            Rates.
+        """
+
+        steps: int = 10
+        rate: float = 0.5
+        decay: float = 0.7
+
+    assert docstring_default_disagreements([Fake]) == [
+        "Fake.steps: docstring default 12, field default 10",
+        "Fake.decay: docstring default 0.6666666666666666, field default 0.7"]
