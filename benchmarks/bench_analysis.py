@@ -49,18 +49,18 @@ def bench_scores(n_units: int = 100, n_shuffles: int = 100, n_trials: int = 500,
     """Seconds to score ``n_units`` units with ``n_shuffles`` shuffles each on
     ``n_trials * n_steps`` samples in one of :data:`ARENAS` (prints and returns the timings;
     the triangle's 26 x 30 maps cost about twice the square's 20 x 20)."""
-    from cw.analysis.celltypes import analyse_units
     from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.units import AnalysisSettings, analyse_units
 
     t0 = time.perf_counter()
     arena, x, y, u = _activity(n_trials, n_steps, n_units, seed, arena_name)
     t_data = time.perf_counter() - t0
     # warm-up: the rotation operators of the grid score are built once per map size
     analyse_units(x[:5000], y[:5000], u[:5000, :2], arena,
-                  shuffles=ShuffleParams(n_shuffles=1, min_shift=10),
+                  AnalysisSettings(shuffles=ShuffleParams(n_shuffles=1, min_shift=10)),
                   rng=np.random.default_rng(1))
     t0 = time.perf_counter()
-    ds, _ = analyse_units(x, y, u, arena, shuffles=ShuffleParams(n_shuffles=n_shuffles),
+    ds, _ = analyse_units(x, y, u, arena, AnalysisSettings(shuffles=ShuffleParams(n_shuffles=n_shuffles)),
                           rng=np.random.default_rng(seed))
     t_score = time.perf_counter() - t0
     counts = {k[6:]: int(v) for k, v in ds.attrs.items() if k.startswith("count_")}

@@ -1,6 +1,6 @@
 """Development analysis, per-checkpoint path against the batched one: ``python -m benchmarks.bench_development``.
 
-The per-checkpoint path (the earlier code) runs :func:`cw.analysis.celltypes.analyse_units` on each
+The per-checkpoint path (the earlier code) runs :func:`cw.analysis.units.analyse_units` on each
 checkpoint alone, so the scores of its own maps, lattice fits included, are computed once per
 checkpoint and the search grids of the lattice fits are rebuilt every time.  The batched path
 (:func:`cw.analysis.development.development_dataset`) scores every checkpoint's maps in one call
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
 
     from benchmarks.bench_analysis import _activity
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
     from cw.analysis.development import DevelopmentParams, development_dataset
+    from cw.analysis.units import AnalysisSettings, analyse_units
     from cw.analysis.scores import ScoreParams, score_maps
     from cw.analysis.shuffles import ShiftedRatemaps, ShuffleParams
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     arena, x, y, _ = _activity(a.trials, a.steps, 1, seed=0)
     shp = ShuffleParams(n_shuffles=a.shuffles)
     sp = ScoreParams()
+    settings = AnalysisSettings(scores=sp, shuffles=shp)
     print(f"{a.checkpoints} checkpoints x {a.units} units x {a.shuffles} shuffles, {x.size} samples")
 
     t0 = time.perf_counter()
@@ -61,11 +62,11 @@ def main(argv: list[str] | None = None) -> None:
         t_obs += time.perf_counter() - t1
     t0 = time.perf_counter()
     for k, act in enumerate(acts):
-        analyse_units(x, y, act, arena, None, sp, shp, CellTypeParams(),
+        analyse_units(x, y, act, arena, settings,
                       np.random.default_rng(np.random.SeedSequence([0, 102, k])), keep_null=False)
     t_old = time.perf_counter() - t0
     t0 = time.perf_counter()
-    development_dataset(acts, list(range(a.checkpoints)), x, y, arena, shuffles=shp,
+    development_dataset(acts, list(range(a.checkpoints)), x, y, arena, settings=settings,
                         params=DevelopmentParams(max_samples=2000), seed=0)
     t_new = time.perf_counter() - t0
     print(f"per-checkpoint path: {t_old:.1f} s (scoring each checkpoint's own maps alone, timed "

@@ -11,7 +11,6 @@ from cw.task.arenas import make_arena
 from cw.analysis.celltypes import (
     CELL_TYPES,
     CellTypeParams,
-    analyse_units,
     celltype_dataset,
     classify,
     counts_dataset,
@@ -20,6 +19,7 @@ from cw.analysis.celltypes import (
 from cw.analysis.ratemaps import RatemapParams
 from cw.analysis.scores import SCORE_NAMES, ScoreParams
 from cw.analysis.shuffles import ShuffleParams
+from cw.analysis.units import AnalysisSettings, analyse_units
 from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
@@ -147,10 +147,11 @@ def test_synthetic_units_get_their_types(name, spec):
     noise = scipy.signal.lfilter([1.0], [1.0, -a], rng.normal(size=sig.shape) * np.sqrt(1 - a * a), axis=0)
     act = np.tanh(0.4 * sig + 0.15 * noise).astype(np.float32)
     # arenas of ~1 m^2 at 0.05-m bins: the metre settings at half the 2-m arenas' values
-    ds, rate = analyse_units(x, y, act, arena, RatemapParams(bin_size=0.05),
-                             ScoreParams.from_dict({"border": {"min_field_area": 0.02}}),
-                             ShuffleParams(n_shuffles=40, min_shift=500),
-                             CellTypeParams(max_border_halfwidth=0.15), np.random.default_rng(4))
+    settings = AnalysisSettings(RatemapParams(bin_size=0.05),
+                                ScoreParams.from_dict({"border": {"min_field_area": 0.02}}),
+                                ShuffleParams(n_shuffles=40, min_shift=500),
+                                CellTypeParams(max_border_halfwidth=0.15))
+    ds, rate = analyse_units(x, y, act, arena, settings, np.random.default_rng(4))
     got = list(ds["cell_type"].values)
     assert got == expected, list(zip(expected, got, ds["score60"].values.round(2),
                                      ds["band_score"].values.round(2),

@@ -32,6 +32,7 @@ from cw.analysis.scores.grid import GridScoreParams, GridScoreSettings
 from cw.analysis.scores.maps import ScoreParams
 from cw.analysis.shuffles import ShuffleParams
 from cw.analysis.tuning import TuningParams
+from cw.analysis.units import AnalysisSettings
 from cw.config import _resolve, load_schema, schema_default
 from cw.network.model import LossParams, ModelParams
 from cw.network.optimizers.params import AdamParams, HessianFreeParams
@@ -77,7 +78,8 @@ NOT_IN_DATACLASS = {"trajectories.n_test",  # test trials: cw.steps, not the mot
                     "place_trajectories.n_test", "place_trajectories.n_steps_test"}
 
 #: Settings dataclasses that are no config section of their own.
-COMPOSITES = {GridScoreParams, ScoreParams}  # built from GridScoreSettings and the scores section
+COMPOSITES = {GridScoreParams, ScoreParams,  # built from GridScoreSettings and the scores section
+              AnalysisSettings}  # the ratemaps, scores, shuffles and celltypes sections together
 
 #: Top-level keys of config.yaml that hold no settings with defaults.
 NO_DEFAULTS = {"runs", "run_sets", "arenas"}
@@ -196,6 +198,9 @@ def test_every_settings_dataclass_is_a_config_section():
 
 def test_the_composite_defaults_come_from_their_sections():
     assert GridScoreSettings().params() == GridScoreParams()
+    assert AnalysisSettings() == AnalysisSettings.from_config() == AnalysisSettings(
+        RatemapParams.from_dict(None), ScoreParams.from_dict(None), ShuffleParams.from_dict(None),
+        CellTypeParams.from_dict(None))
     assert ScoreParams.from_dict({}) == ScoreParams()
     assert GridGeometryParams().lattice == LatticeFitParams()
 

@@ -168,7 +168,7 @@ def test_batched_observed_scores_equal_the_per_checkpoint_path():
     float tolerance, and the cell types are identical."""
     import dataclasses
 
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
+    from cw.analysis.units import AnalysisSettings, analyse_units
     from cw.analysis.development import development_dataset
     from cw.analysis.scores import ScoreParams
     from cw.analysis.shuffles import ShuffleParams
@@ -188,10 +188,10 @@ def test_batched_observed_scores_equal_the_per_checkpoint_path():
     sp = dataclasses.replace(sp, geometry=dataclasses.replace(sp.geometry, lattice_n_spacings=6, lattice_n_offsets=6))
     shp = ShuffleParams(n_shuffles=6, min_shift=500)
     params = DevelopmentParams(perplexity=2.0, max_samples=500)
-    dev = development_dataset(acts, [0, 10, 100], x, y, arena, scores=sp, shuffles=shp,
-                              params=params, seed=4)
+    settings = AnalysisSettings(scores=sp, shuffles=shp)
+    dev = development_dataset(acts, [0, 10, 100], x, y, arena, settings=settings, params=params, seed=4)
     for k, act in enumerate(acts):
-        ref, rate = analyse_units(x, y, act, arena, None, sp, shp, CellTypeParams(),
+        ref, rate = analyse_units(x, y, act, arena, settings,
                                   np.random.default_rng(np.random.SeedSequence([4, 102, k])), keep_null=False)
         assert dev["cell_type"].isel(checkpoint=k).values.tolist() == ref["cell_type"].values.tolist()
         np.testing.assert_array_equal(dev["rate"].isel(checkpoint=k).values, rate.values)

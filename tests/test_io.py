@@ -51,10 +51,9 @@ def test_missing_checkpoint_or_weights_is_a_clear_error(tmp_path):
 
 
 def test_same_seed_same_trajectories_and_scores():
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
     from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
     from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.units import AnalysisSettings, analyse_units
 
     arena = make_arena("hexagon", {"shape": "hexagon", "side": 0.6})
     p = TrajectoryParams(n_steps=200)
@@ -64,8 +63,8 @@ def test_same_seed_same_trajectories_and_scores():
         np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
     x, y = a.position[..., 0].ravel(), a.position[..., 1].ravel()
     act = np.cos(8 * x)[:, None] * np.ones((1, 5)) + np.random.default_rng(0).normal(0, 0.1, (x.size, 5))
-    args = (x, y, act, arena, RatemapParams(bin_size=0.1), ScoreParams(), ShuffleParams(n_shuffles=5, min_shift=200),
-            CellTypeParams())
+    args = (x, y, act, arena, AnalysisSettings(RatemapParams(bin_size=0.1),
+                                               shuffles=ShuffleParams(n_shuffles=5, min_shift=200)))
     d1, _ = analyse_units(*args, np.random.default_rng(9))
     d2, _ = analyse_units(*args, np.random.default_rng(9))
     xr.testing.assert_identical(d1, d2)

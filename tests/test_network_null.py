@@ -9,13 +9,12 @@ import pytest
 
 from cw.analysis.activity import network_runner
 from cw.task.arenas import make_arena
-from cw.analysis.celltypes import CellTypeParams, analyse_units, type_counts
+from cw.analysis.celltypes import type_counts
 from cw.config import resolve_run
 from cw.steps.settings import load_config
 from cw.network.model import ModelParams, init_weights
 from cw.analysis.ratemaps import RatemapParams, trial_samples
-from cw.analysis.scores import ScoreParams
-from cw.analysis.shuffles import ShuffleParams
+from cw.analysis.units import AnalysisSettings, analyse_units
 from cw.task.trajectories import TrajectoryParams, generate_trials
 
 
@@ -31,10 +30,8 @@ def test_untrained_network_has_chance_level_cell_types(run):
     tr = generate_trials(ar, 100, tp, np.random.default_rng(0))
     u, _ = network_runner(mp)(init_weights(mp, np.random.default_rng(10)), tr.speed, tr.heading)
     x, y, a = trial_samples(tr.position[..., 0], tr.position[..., 1], np.asarray(u), rp.skip_steps)
-    ds, _ = analyse_units(x, y, a, ar, rp, ScoreParams.from_dict(r["scores"]),
-                          ShuffleParams.from_dict({**r["shuffles"], "n_shuffles": 50}),
-                          CellTypeParams.from_dict(r["celltypes"]), np.random.default_rng(0),
-                          keep_null=False)
+    settings = AnalysisSettings.from_config(r["ratemaps"], r["scores"], r["shuffles"], r["celltypes"])
+    ds, _ = analyse_units(x, y, a, ar, settings.with_shuffles(50), np.random.default_rng(0), keep_null=False)
     counts = type_counts(ds["cell_type"].values)
     print(run, counts)
     n = mp.n_units

@@ -3,7 +3,7 @@
 Maps of known type are sampled along real test trajectories (:func:`cw.task.trajectories.generate_trials`
 with the config's motion model) in each arena of ``config.yaml`` (polygon from
 :func:`cw.task.arenas.make_arena`), with noise, and then go through exactly the path of a trained
-network's units: :func:`cw.analysis.celltypes.analyse_units` (rate maps of the samples after the start
+network's units: :func:`cw.analysis.units.analyse_units` (rate maps of the samples after the start
 transient, every score, circular time-shift shuffle thresholds, the classification rule).
 The result is a confusion matrix of true family against assigned cell type.
 
@@ -283,25 +283,19 @@ def map_activity(maps: BenchmarkMaps, position: np.ndarray, arena, rng, noise_st
 def analysis_settings(config: Mapping | str, n_shuffles: int | None = None) -> tuple:
     """The settings a classification of maps along test trajectories uses, from a config.
 
-    Returns ``(cfg, ratemaps, scores, shuffles, celltypes, trajectories)``: the checked config
-    mapping and the parameter objects of its sections (``n_shuffles`` overrides
-    ``shuffles.n_shuffles``; the trajectories without ``n_test``).
+    Returns ``(cfg, settings, trajectories)``: the checked config mapping, the
+    :class:`cw.analysis.units.AnalysisSettings` of its sections (``n_shuffles`` overrides
+    ``shuffles.n_shuffles``) and the trajectories' parameters (without ``n_test``).
     """
-    from cw.analysis.celltypes import CellTypeParams
+    from cw.analysis.units import AnalysisSettings
     from cw.config import read_config
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
     from cw.task.trajectories import TrajectoryParams
 
     cfg = read_config(config) if not isinstance(config, Mapping) else config
-    shd = dict(cfg.get("shuffles") or {})
-    if n_shuffles is not None:
-        shd["n_shuffles"] = int(n_shuffles)
+    settings = AnalysisSettings.from_config(cfg.get("ratemaps"), cfg.get("scores"), cfg.get("shuffles"),
+                                            cfg.get("celltypes")).with_shuffles(n_shuffles)
     traj = {k: v for k, v in dict(cfg["trajectories"]).items() if k != "n_test"}
-    return (cfg, RatemapParams.from_dict(cfg.get("ratemaps")), ScoreParams.from_dict(cfg.get("scores")),
-            ShuffleParams.from_dict(shd), CellTypeParams.from_dict(cfg.get("celltypes")),
-            TrajectoryParams.from_config(traj))
+    return cfg, settings, TrajectoryParams.from_config(traj)
 
 
 def run_benchmark(
@@ -330,14 +324,15 @@ def run_benchmark(
     Returns
     -------
     dict arena -> {"family": (U,) str, "detail": (U,) str, "cell_type": (U,) str,
-    "scores": the scores Dataset of :func:`cw.analysis.celltypes.analyse_units`,
+    "scores": the scores Dataset of :func:`cw.analysis.units.analyse_units`,
     "ratemaps": its rate maps (unit, y, x)}.
     """
     from cw.task.arenas import make_arena
-    from cw.analysis.celltypes import analyse_units
+    from cw.analysis.units import analyse_units
     from cw.task.trajectories import generate_trials
 
-    cfg, rp, sp_, shp, ctp, tp = analysis_settings(config, n_shuffles)
+    cfg, settings, tp = analysis_settings(config, n_shuffles)
+    rp = settings.ratemaps
     out = {}
     for i, name in enumerate(arenas):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
@@ -350,7 +345,7 @@ def run_benchmark(
         act = act[:, skip:]
         U = act.shape[-1]
         ds, rate = analyse_units(pos[..., 0].ravel(), pos[..., 1].ravel(), act.reshape(-1, U), ar,
-                              rp, sp_, shp, ctp, rng, keep_null=False)
+                                 settings, rng, keep_null=False)
         out[name] = {"family": maps.family, "detail": maps.detail,
                      "cell_type": ds["cell_type"].values.astype(str), "scores": ds,
                      "ratemaps": rate}

@@ -2,7 +2,7 @@
 
 For every saved checkpoint of a run, the network (weights of that checkpoint) is run noise-free
 on the run's held-out test trials; its rate maps, scores, shuffle thresholds and cell types are
-computed exactly as for the final network (:func:`cw.analysis.celltypes.analyse_units`), giving how many
+computed exactly as for the final network (:func:`cw.analysis.units.analyse_units`), giving how many
 border, band-like and grid-like units exist at each stage of training.
 
 t-SNE (Fig. 4): the units of the early, intermediate and late checkpoints are embedded together
@@ -216,10 +216,7 @@ def development_dataset(
     y: np.ndarray,
     arena,
     errors: Sequence[float] | None = None,
-    ratemaps=None,
-    scores=None,
-    shuffles=None,
-    celltypes=None,
+    settings=None,
     params: DevelopmentParams = DevelopmentParams(),
     seed: int = 0,
 ) -> xr.Dataset:
@@ -232,8 +229,8 @@ def development_dataset(
     x, y : (S,) positions (m).
     arena : Arena.
     errors : per checkpoint RMS position error (m), stored if given.
-    ratemaps, scores, shuffles, celltypes : parameter objects (defaults if None);
-        ``params.n_shuffles`` overrides ``shuffles.n_shuffles``.
+    settings : :class:`cw.analysis.units.AnalysisSettings` of the run (None: the defaults);
+        ``params.n_shuffles`` overrides its ``shuffles.n_shuffles``.
     params : DevelopmentParams; seed : seeds the shuffles (per checkpoint) and the t-SNE.
 
     Returns
@@ -247,19 +244,16 @@ def development_dataset(
     update 0, ``untrained_count_<type>``: the untrained network classified the same way (the
     network null: its counts are what chance gives), with ``has_untrained_checkpoint``.
     """
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
-    from cw.analysis.ratemaps import RatemapParams, SpatialBins
-    from cw.analysis.scores import ScoreParams, score_maps
-    from cw.analysis.shuffles import ShiftedRatemaps, ShuffleParams
+    from cw.analysis.ratemaps import SpatialBins
+    from cw.analysis.scores import score_maps
+    from cw.analysis.shuffles import ShiftedRatemaps
+    from cw.analysis.units import AnalysisSettings, analyse_units
 
-    shp = shuffles or ShuffleParams()
-    if params.n_shuffles is not None:
-        shp = dataclasses.replace(shp, n_shuffles=int(params.n_shuffles))
-    ctp = celltypes or CellTypeParams()
+    settings = (settings or AnalysisSettings()).with_shuffles(params.n_shuffles)
     K = len(checkpoint_activity)
     if len(updates) != K:
         raise ValueError("development: one update number per checkpoint needed")
-    rp, sp_ = ratemaps or RatemapParams(), scores or ScoreParams()
+    rp, sp_ = settings.ratemaps, settings.scores
     started = time.monotonic()
     # Every checkpoint bins the same samples, and the scores of its own maps do not depend on the
     # other maps scored with them: the maps of all checkpoints are scored in one call, so that
@@ -283,7 +277,7 @@ def development_dataset(
     for k, act in enumerate(checkpoint_activity):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 102, k]))
         observed = {name: v[edges[k]:edges[k + 1]] for name, v in observed_all.items()}
-        ds, rate = analyse_units(x, y, act, arena, rp, sp_, shp, ctp, rng,
+        ds, rate = analyse_units(x, y, act, arena, settings, rng,
                                  keep_null=False, observed=observed, bins=bins)
         counts = {str(t): int(c) for t, c in zip(ds["cell_type_label"].values, ds["type_count"].values)
                   } if "type_count" in ds else {}

@@ -1,7 +1,7 @@
 """The theory control of the read-out: the maps of :mod:`cw.analysis.pattern_formation` through
 the project's real classification path, as the labelled benchmark does
 (:mod:`cw.analysis.benchmark_maps`): the maps are sampled along real test trajectories into
-activity, then :func:`cw.analysis.celltypes.analyse_units` computes rate maps after the start
+activity, then :func:`cw.analysis.units.analyse_units` computes rate maps after the start
 transient, every score, circular time-shift shuffle thresholds and the cell types.
 
 **Result** (``python -m cw.analysis.theory_control --arenas square,triangle,hexagon``,
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any, Mapping
 
 import numpy as np
@@ -91,7 +90,7 @@ def classify_theory_maps(
     config's motion model (:func:`cw.task.trajectories.generate_trials`), optionally with the
     benchmark's noise (:func:`cw.analysis.benchmark_maps.run_benchmark`; none by default: the
     theory maps are exact), the first ``ratemaps.skip_steps`` steps of every trial are left out,
-    and :func:`cw.analysis.celltypes.analyse_units` computes the rate maps, every score, the
+    and :func:`cw.analysis.units.analyse_units` computes the rate maps, every score, the
     shuffle thresholds and the cell types with the config's settings.
 
     Parameters
@@ -122,15 +121,17 @@ def classify_theory_maps(
     dict
         ``"cell_type"`` (Ng,) str; ``"counts"`` {cell type: count} over
         :data:`cw.analysis.celltypes.CELL_TYPES`; ``"scores"`` the scores Dataset of
-        :func:`cw.analysis.celltypes.analyse_units`; ``"ratemaps"`` its rate maps
+        :func:`cw.analysis.units.analyse_units`; ``"ratemaps"`` its rate maps
         (unit, y, x); ``"theory"`` the :class:`TheoryMaps`.
     """
     from cw.analysis.benchmark_maps import BenchmarkMaps, analysis_settings, map_activity
-    from cw.analysis.celltypes import analyse_units, type_counts
+    from cw.analysis.celltypes import type_counts
+    from cw.analysis.units import analyse_units
     from cw.task.arenas import make_arena
     from cw.task.trajectories import generate_trials
 
-    cfg, rp, sp_, shp, ctp, tp = analysis_settings(config, n_shuffles)
+    cfg, settings, tp = analysis_settings(config, n_shuffles)
+    rp = settings.ratemaps
 
     def stream(name: str) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([int(seed), THEORY_STREAMS[name]]))
@@ -151,8 +152,7 @@ def classify_theory_maps(
     pos = tr.position[:, skip:]
     act = act[:, skip:]
     ds, rate = analyse_units(pos[..., 0].ravel(), pos[..., 1].ravel(),
-                             act.reshape(-1, n_maps), ar, rp, sp_, shp, ctp, rng,
-                             keep_null=False)
+                             act.reshape(-1, n_maps), ar, settings, rng, keep_null=False)
     ct = ds["cell_type"].values.astype(str)
     return {"cell_type": ct, "counts": type_counts(ct), "scores": ds, "ratemaps": rate,
             "theory": theory}

@@ -93,19 +93,14 @@ def analyse_scores(
     ``type_fraction`` (dim ``cell_type_label``) and the counts as attributes ``count_<type>``.
     The shuffle offsets come from the stream ``"shuffles"`` of the run's seed.
     """
-    from cw.analysis.celltypes import CellTypeParams, analyse_units
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.units import AnalysisSettings, analyse_units
 
-    rp, sp_, shp = RatemapParams.from_dict(ratemaps), ScoreParams.from_dict(scores), \
-        ShuffleParams.from_dict(shuffles)
-    ctp = CellTypeParams.from_dict(celltypes)
+    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
     ar = _arena(arena)
     act = io.open_dataset(activity, required=("u", "x", "y"))
-    x, y, u = _samples(act, rp.skip_steps)
+    x, y, u = _samples(act, settings.ratemaps.skip_steps)
     t0 = time.perf_counter()
-    ds, _ = analyse_units(x, y, u, ar, rp, sp_, shp, ctp, _rng(seed, "shuffles"),
+    ds, _ = analyse_units(x, y, u, ar, settings, _rng(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
     ds.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps, scores=scores, shuffles=shuffles,
                                celltypes=celltypes))
@@ -156,19 +151,15 @@ def analyse_development(
     across early/intermediate/late checkpoints -> ``development.nc``
     (:func:`cw.analysis.development.development_dataset`). Each checkpoint is run noise-free on the test
     trials of ``trajectories.nc``."""
-    from cw.analysis.celltypes import CellTypeParams
     from cw.analysis.development import DevelopmentParams, development_dataset
+    from cw.analysis.units import AnalysisSettings
     from cw.network.model import WEIGHT_NAMES, ModelParams
-    from cw.analysis.ratemaps import RatemapParams
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
     from cw.task.trajectory_files import trials_from_dataset
 
     mp = ModelParams.from_dict(model)
     dp = DevelopmentParams.from_dict(development)
-    rp, sp_, shp = RatemapParams.from_dict(ratemaps), ScoreParams.from_dict(scores), \
-        ShuffleParams.from_dict(shuffles)
-    ctp = CellTypeParams.from_dict(celltypes)
+    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
+    rp = settings.ratemaps
     ar = _arena(arena)
     ck = io.open_dataset(checkpoints, required=WEIGHT_NAMES)
     tr = io.open_dataset(trajectories, required=("speed", "heading", "x", "y", "boundary"))
@@ -188,7 +179,7 @@ def analyse_development(
         xs, ys, us = trial_samples(px, py, np.asarray(u).reshape(*px.shape, -1), rp.skip_steps)
         acts.append(us)
     updates = ck["update"].values if "update" in ck.coords else np.arange(len(acts))
-    ds = development_dataset(acts, updates, xs, ys, ar, errors, rp, sp_, shp, ctp, dp, seed)
+    ds = development_dataset(acts, updates, xs, ys, ar, errors, settings, dp, seed)
     ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
                                shuffles=shuffles, celltypes=celltypes, development=development))
     io.write_netcdf(ds, out)
@@ -214,19 +205,16 @@ def analyse_place_development(
     """:func:`analyse_development` for a place-cell read-out network: every checkpoint run on the
     run's test walks (:func:`cw.steps.pipeline.place_test_walks`) -> ``development.nc``."""
     from cw.analysis.activity import place_network_activity
-    from cw.analysis.celltypes import CellTypeParams
     from cw.analysis.development import DevelopmentParams, development_dataset
-    from cw.analysis.ratemaps import RatemapParams, trial_samples
-    from cw.analysis.scores import ScoreParams
-    from cw.analysis.shuffles import ShuffleParams
+    from cw.analysis.ratemaps import trial_samples
+    from cw.analysis.units import AnalysisSettings
     from cw.network.place_training import read_place_weights
     from cw.steps.pipeline import place_test_walks
     from cw.task.place_cells import PlaceCellParams
 
     dp = DevelopmentParams.from_dict(development)
-    rp, sp_, shp = RatemapParams.from_dict(ratemaps), ScoreParams.from_dict(scores), \
-        ShuffleParams.from_dict(shuffles)
-    ctp = CellTypeParams.from_dict(celltypes)
+    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
+    rp = settings.ratemaps
     paths, _, ar = place_test_walks(arena, place_trajectories, seed)
     cells = PlaceCellParams(**place_cells)
     ck = io.open_dataset(checkpoints, required=("W_rec", "centres"))
@@ -239,7 +227,7 @@ def analyse_place_development(
         xs, ys, us = trial_samples(px, py, u, rp.skip_steps)
         acts.append(us)
     updates = ck["update"].values
-    ds = development_dataset(acts, updates, xs, ys, ar, errors, rp, sp_, shp, ctp, dp, seed)
+    ds = development_dataset(acts, updates, xs, ys, ar, errors, settings, dp, seed)
     ds.attrs.update(io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
                                  place_trajectories=place_trajectories, ratemaps=ratemaps, scores=scores,
                                  shuffles=shuffles, celltypes=celltypes, development=development))
