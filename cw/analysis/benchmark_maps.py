@@ -209,8 +209,8 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
         a, b = corners[k], corners[(k + 1) % K]
 
         def wall(x, y, a=a, b=b, lam=lam):
-            from cw.analysis.scores.border import _segment_distances
-            d = _segment_distances(np.stack([x, y], -1), np.stack([a, b]))[..., 0]
+            from cw.analysis.scores.border import segment_distances
+            d = segment_distances(np.stack([x, y], -1), np.stack([a, b]))[..., 0]
             return np.exp(-d / lam)
         add("border", f"wall {k}, decay={lam:.2f} m", wall)
     for _ in range(3):

@@ -26,7 +26,7 @@ def _ccw_corners(arena) -> np.ndarray:
     return c[::-1].copy() if area < 0 else c.copy()
 
 
-def _segment_distances(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+def segment_distances(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """Distance (m) from points (..., 2) to every wall segment of a polygon -> (..., K)."""
     a = corners
     d = np.roll(corners, -1, axis=0) - a
@@ -126,7 +126,7 @@ class _BorderGeometry:
         gx, gy = np.meshgrid(xc, yc)
         centres = np.stack([gx, gy], axis=-1).reshape(-1, 2)
         self.n_bins = centres.shape[0]
-        self.dwall = np.min(_segment_distances(centres, corners), axis=-1)
+        self.dwall = np.min(segment_distances(centres, corners), axis=-1)
         self.dwall = np.where(valid.ravel(), self.dwall, 0.0)
         self.d_norm = _chebyshev_radius(corners)
         vidx = np.flatnonzero(valid.ravel())
@@ -362,7 +362,7 @@ def border_profile_fit(
     corners = _ccw_corners(arena)
     gx, gy = np.meshgrid(xc, yc)
     pts = np.stack([gx, gy], axis=-1)
-    dist = _segment_distances(pts, corners)  # (ny, nx, K)
+    dist = segment_distances(pts, corners)  # (ny, nx, K)
     out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan),
            "border_profile_halfwidth": np.full(U, np.nan)}
     for u in range(U):
