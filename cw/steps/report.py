@@ -29,7 +29,7 @@ def figure_ratemaps(ratemaps: str, scores: str, outs: list[str], title: str, fig
     rm = io.open_dataset(ratemaps, required=("rate",))
     sc = io.open_dataset(scores, required=("score60", "score90"))
     fig = fg.ratemap_panel(rm, sc, title=title)
-    fg.save(fig, outs, dpi=int(figures["dpi"]), tight=False)
+    fg.save(fig, outs, dpi=_dpi(figures), tight=False)
 
 
 def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: str, figures: Mapping) -> None:
@@ -39,7 +39,7 @@ def figure_trajectories(activity: str, ratemaps: str, outs: list[str], title: st
     act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y"))
     corners = io.open_dataset(ratemaps).attrs["arena_corners"].reshape(-1, 2)
     fig = fg.trajectory_panel(act, corners, n_trials=int(figures["n_example_trials"]), title=title)
-    fg.save(fig, outs, dpi=int(figures["dpi"]))
+    fg.save(fig, outs, dpi=_dpi(figures))
 
 
 def figure_training(histories: list[str], runs: list[str], outs: list[str], figures: Mapping) -> None:
@@ -47,7 +47,7 @@ def figure_training(histories: list[str], runs: list[str], outs: list[str], figu
     from cw.report import figures as fg
 
     fig = fg.training_curves({r: io.read_csv(h) for r, h in zip(runs, histories)})
-    fg.save(fig, outs, dpi=int(figures["dpi"]))
+    fg.save(fig, outs, dpi=_dpi(figures))
 
 
 def figure_examples(ratemaps: Sequence[str], scores: Sequence[str], runs: Sequence[str],
