@@ -18,7 +18,7 @@ CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,) $(if $(C
 OUTDIR := $(if $(PRESET),results/$(PRESET),results)
 CHECK   = $(BIN)/python -m cw.steps.settings $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
 
-.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme readme-study study clean-results
+.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme readme-study study control clean-results
 
 help:
 	@echo "make quick            all runs, figures, claims at reduced scale (~15 min, 2 cores) -> results/quick/"
@@ -29,6 +29,8 @@ help:
 	@echo "make networks-status  one line per shipped network: updates done, last error"
 	@echo "make study            the study of conditions (12 settings x 400 updates, ~20 core-hours);"
 	@echo "                      ONLY=\"baseline,no_stops\": those runs alone; make readme-study: into README"
+	@echo "make control          the read-out control: a Cueva & Wei network beside the place-cell network"
+	@echo "                      and the theory maps -> docs/control.png (their analyses first if missing)"
 	@echo "make reproduce        everything from scratch, training included (~8 h or more on 2 cores)"
 	@echo "make test             the test suite (~7 min, 2 cores); make test-fast: unit tests only"
 	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
@@ -91,6 +93,19 @@ readme: setup
 ## the study's table and figure (after snakemake --configfile workflow/presets/study.yaml) into README.md
 readme-study: setup
 	$(BIN)/python -m cw.report.readme --study results/study --docs docs
+
+## the read-out control (README "A positive control"): the development analysis of a Cueva & Wei
+## network (CONTROL_XY, a run of the preset CONTROL_XY_PRESET) and of the place-cell network,
+## then cw.report.control draws them beside the theory maps of both read-outs
+CONTROL_XY ?= square
+CONTROL_XY_PRESET ?= tikhonov
+control: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/$(CONTROL_XY_PRESET).yaml --config networks_mode=shipped -- results/$(CONTROL_XY_PRESET)/$(CONTROL_XY)/development.nc
+	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/placecells.yaml --config networks_mode=shipped -- results/placecells/place_dos/development.nc
+	$(BIN)/python -m cw.report.control \
+	    --network "Cueva & Wei network, (x, y) read-out ($(CONTROL_XY_PRESET)/$(CONTROL_XY))=results/$(CONTROL_XY_PRESET)/$(CONTROL_XY)/development.nc" \
+	    --network "place-cell network, 512 ReLU units (place_dos)=results/placecells/place_dos/development.nc" \
+	    --out docs/control.png
 
 ## results are hours of computing: moved aside, never deleted
 clean-results:
