@@ -16,9 +16,6 @@ fields are sharp on a zero background and a lattice explains 0.47-0.69 of their 
 
 Run ``python -m cw.analysis.theory_control [config.yaml] [--arenas square,...]`` to print the
 counts of each cell type for both kinds of targets.
-
-Run ``python -m cw.analysis.theory_control [config.yaml] [--arenas square,...]`` to print the
-counts of each cell type for both kinds of targets.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from cw.config import ConfigError, read_yaml, resolve_run, validate_schema
+from cw.config import ConfigError, read_config, read_yaml, resolve_run, validate_schema
 
 
 def validate_config(config: Mapping, schema: dict | None = None) -> dict:
@@ -100,12 +100,9 @@ def build_params(run: Mapping) -> dict:
 
 
 def load_config(config: Mapping | str | Path) -> dict:
-    """Validate a config mapping (or YAML file) and return it with defaults filled in."""
-    if isinstance(config, (str, Path)):
-        config = read_yaml(config)
-    if not isinstance(config, Mapping):
-        raise ConfigError("config: must be a mapping of keys to values")
-    return validate_config(config)
+    """A config mapping (or YAML file) read by :func:`cw.config.read_config` (schema and defaults),
+    then given the workflow's checks of :func:`validate_config`."""
+    return validate_config(read_config(config))
 
 
 def main(argv: list[str] | None = None) -> int:
