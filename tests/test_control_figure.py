@@ -14,7 +14,7 @@ from cw.report.layout import layout_problems
 SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
 
 
-def _development(path, n_units=12, updates=(0, 10, 100, 1000)):
+def _development(path, n_units=12, updates=(0, 10, 100, 1000), readout=None):
     """A development.nc of the shape rule ``development`` writes (the variables the figure reads)."""
     xs = np.linspace(-0.45, 0.45, 10)
     X, Y = np.meshgrid(xs, xs)
@@ -28,7 +28,7 @@ def _development(path, n_units=12, updates=(0, 10, 100, 1000)):
          "threshold_score60": (("checkpoint", "unit"), np.full((K, n_units), 0.3)),
          "cell_type": (("checkpoint", "unit"), ct)},
         coords={"update": ("checkpoint", list(updates)), "unit": np.arange(n_units), "x": xs, "y": xs},
-        attrs={"arena_corners": SQUARE.ravel()})
+        attrs={"arena_corners": SQUARE.ravel(), **({"readout": readout} if readout else {})})
     ds.to_netcdf(path)
     return ds
 
@@ -69,9 +69,9 @@ def test_counts_table():
 
 def test_figure_panels_data_and_layout(tmp_path):
     _development(tmp_path / "a.nc")
-    _development(tmp_path / "b.nc", n_units=40, updates=(0, 5000, 10000))
+    _development(tmp_path / "b.nc", n_units=40, updates=(0, 5000, 10000), readout="place_cells")
     sources = [c.network_source("Cueva & Wei network, (x, y) read-out", str(tmp_path / "a.nc")),
-               c.network_source("place-cell network", str(tmp_path / "b.nc"), "step"),
+               c.network_source("place-cell network", str(tmp_path / "b.nc")),
                _theory("theory: place-cell targets", ["grid_like"] * 7 + ["spatially_irregular"], np.linspace(0, 1.4, 8)),
                _theory("theory: (x, y) targets", ["border"] * 2 + ["spatially_irregular"] * 6, np.linspace(-0.3, 0, 8))]
     fig = c.control_figure(sources, n_maps=8)
@@ -87,7 +87,8 @@ def test_figure_panels_data_and_layout(tmp_path):
     assert sorted(sum(widths.values(), [])) == sorted(
         [round(f, 6) for s in sources for f in c._fractions(s).values()])
     training = [ax for ax in fig.axes if ax.get_xlabel().startswith("training")]
-    assert [ax.get_xlabel() for ax in training] == ["training update (0 drawn at 1)", "training step (0 drawn at 1)"]
+    assert [ax.get_xlabel() for ax in training] == ["training update (0 drawn at 1)", "training step"]
+    assert [ax.get_xscale() for ax in training] == ["log", "linear"]
     largest = training[0].lines[0].get_ydata()
     np.testing.assert_allclose(largest, sources[0].history["score60"].max(axis=1))
     assert training[0].get_title().startswith("(a) grid-like units: up to 2, 2 at the last")

@@ -61,7 +61,7 @@ class Source:
     history: Mapping | None = None
 
 
-def network_source(label: str, development_nc: str, step_name: str = "update") -> Source:
+def network_source(label: str, development_nc: str, step_name: str | None = None) -> Source:
     """A trained network from its ``development.nc``: the maps and types at the last checkpoint,
     the score60 history over all checkpoints.
 
@@ -70,14 +70,17 @@ def network_source(label: str, development_nc: str, step_name: str = "update") -
     label : str
     development_nc : str
         Output of rule ``development`` or ``development_place``.
-    step_name : str
-        What a checkpoint counts, for the axis label (``"update"`` for Hessian-free,
-        ``"step"`` for Adam).
+    step_name : str, optional
+        What a checkpoint counts, for the axis label; by default ``"step"`` (Adam) for a
+        place-cell network (global attribute ``readout`` = ``place_cells``), ``"update"``
+        (Hessian-free) otherwise.
     """
     from cw import io
     from cw.report.drawing import arena_corners, map_extent
 
     ds = io.open_dataset(development_nc, required=("rate", "score60", "cell_type", "threshold_score60"))
+    if step_name is None:
+        step_name = "step" if ds.attrs.get("readout") == "place_cells" else "update"
     last = ds.sizes["checkpoint"] - 1
     ct = ds["cell_type"].values.astype(str)
     history = {
@@ -228,7 +231,9 @@ def control_figure(sources: Sequence[Source], n_maps: int = 8, title: str = ""):
     for i, (k, src) in enumerate(trained):
         hist = src.history
         ax = fig.add_axes([(0.62 + i * (pw + 0.55)) / width, row2 - ph, pw / width, ph])
-        x = np.maximum(hist["checkpoint"], 1.0)
+        # Hessian-free checkpoints are log-spaced (0 drawn at 1); Adam's come every few thousand steps
+        log_x = hist["unit"] == "update"
+        x = np.maximum(hist["checkpoint"], 1.0) if log_x else hist["checkpoint"]
         s = hist["score60"]
         with np.errstate(all="ignore"):
             ax.plot(x, np.nanmax(s, axis=1), color="k", lw=1.0, label="largest")
@@ -236,8 +241,9 @@ def control_figure(sources: Sequence[Source], n_maps: int = 8, title: str = ""):
             ax.plot(x, np.nanmedian(s, axis=1), color="C0", lw=1.0, label="median")
             ax.plot(x, np.nanmedian(hist["threshold"], axis=1), color="0.5", lw=0.8, ls="--",
                     label="shuffle threshold (median)")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"training {hist['unit']} (0 drawn at 1)", fontsize=6.5)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"training {hist['unit']}" + (" (0 drawn at 1)" if log_x else ""), fontsize=6.5)
         if i == 0:
             ax.set_ylabel("score60 over units", fontsize=6.5)
         ax.tick_params(labelsize=6)
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m cw.report.control --network LABEL=development.nc ... --out fig.png``."""
     ap = argparse.ArgumentParser(prog="python -m cw.report.control", description=__doc__.split("\n")[0])
     ap.add_argument("--network", action="append", default=[], metavar="LABEL=DEVELOPMENT_NC",
-                    help="a trained network's development.nc (repeat); label 'place...' counts Adam steps")
+                    help="a trained network's development.nc (repeat)")
     ap.add_argument("--config", default="config.yaml", help="config of the theory maps' arena and analysis")
     ap.add_argument("--arena", default="square", help="arena of the theory maps (under arenas in the config)")
     ap.add_argument("--theory-maps", type=int, default=32, help="theory maps per read-out")
@@ -271,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         if "=" not in spec:
             ap.error(f"--network {spec!r}: expected LABEL=path/to/development.nc")
         label, path = spec.split("=", 1)
-        sources.append(network_source(label, path, "step" if "place" in label.lower() else "update"))
+        sources.append(network_source(label, path))
     for targets, label in (("dos", "theory: place-cell targets"), ("cartesian", "theory: (x, y) targets")):
         sources.append(theory_source(f"{label}, {a.arena}", a.arena, targets, a.config, a.theory_maps, a.seed))
     save(control_figure(sources), a.out, dpi=a.dpi)
