@@ -95,16 +95,19 @@ readme-study: setup
 	$(BIN)/python -m cw.report.readme --study results/study --docs docs
 
 ## the read-out control (README "A positive control"): the development analysis of a Cueva & Wei
-## network (CONTROL_XY, a run of the preset CONTROL_XY_PRESET) and of the place-cell network,
-## then cw.report.control draws them beside the theory maps of both read-outs
+## network (run CONTROL_XY of preset CONTROL_XY_PRESET, empty: config.yaml) and of the place-cell
+## network, then cw.report.control draws them beside the theory maps of both read-outs
 CONTROL_XY ?= square
-CONTROL_XY_PRESET ?= tikhonov
+CONTROL_XY_PRESET ?=
+XY_DIR := $(if $(CONTROL_XY_PRESET),results/$(CONTROL_XY_PRESET),results)
 control: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/$(CONTROL_XY_PRESET).yaml --config networks_mode=shipped -- results/$(CONTROL_XY_PRESET)/$(CONTROL_XY)/development.nc
-	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/placecells.yaml --config networks_mode=shipped -- results/placecells/place_dos/development.nc
+	$(BIN)/snakemake --cores $(CORES) $(if $(CONTROL_XY_PRESET),--configfile workflow/presets/$(CONTROL_XY_PRESET).yaml,) \
+	    --config networks_mode=shipped 'only_runs=[$(CONTROL_XY)]' -- $(XY_DIR)/$(CONTROL_XY)/development.nc
+	$(BIN)/snakemake --cores $(CORES) --configfile workflow/presets/placecells.yaml --config networks_mode=shipped \
+	    -- results/placecells/place_dos/development.nc
 	$(BIN)/python -m cw.report.control \
-	    --network "Cueva & Wei network, (x, y) read-out ($(CONTROL_XY_PRESET)/$(CONTROL_XY))=results/$(CONTROL_XY_PRESET)/$(CONTROL_XY)/development.nc" \
-	    --network "place-cell network, 512 ReLU units (place_dos)=results/placecells/place_dos/development.nc" \
+	    --network "Cueva & Wei network, (x, y) read-out, $(CONTROL_XY)$(if $(CONTROL_XY_PRESET), ($(CONTROL_XY_PRESET)),)=$(XY_DIR)/$(CONTROL_XY)/development.nc" \
+	    --network "place-cell network, 512 ReLU units=results/placecells/place_dos/development.nc" \
 	    --out docs/control.png
 
 ## results are hours of computing: moved aside, never deleted

@@ -227,7 +227,8 @@ def control_figure(sources: Sequence[Source], n_maps: int = 8, title: str = ""):
     ax.legend(fontsize=5.5, frameon=False, loc="upper right")
     # score60 over training, one panel per trained network
     row2 = bottom_top - ph - 0.62 / h
-    pw = (width - 0.62 - 0.15 - 0.55 * max(len(trained) - 1, 0)) / max(len(trained), 1)
+    legend_in = 1.45  # the key of the lines, right of the last panel
+    pw = (width - 0.62 - legend_in - 0.55 * max(len(trained) - 1, 0)) / max(len(trained), 1)
     for i, (k, src) in enumerate(trained):
         hist = src.history
         ax = fig.add_axes([(0.62 + i * (pw + 0.55)) / width, row2 - ph, pw / width, ph])
@@ -252,7 +253,7 @@ def control_figure(sources: Sequence[Source], n_maps: int = 8, title: str = ""):
                  else f"grid-like units: up to {int(g.max())}, {int(g[-1])} at the last checkpoint")
         ax.set_title(wrap_text(f"({chr(97 + k)}) {gtext}", pw - 0.1, 6), fontsize=6, pad=3)
         if i == len(trained) - 1:
-            ax.legend(fontsize=5.5, frameon=False, loc="best")
+            ax.legend(fontsize=5.5, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         add_title(fig, title, fontsize=8, grow=True)
     return fig
