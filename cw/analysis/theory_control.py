@@ -119,7 +119,8 @@ def classify_theory_maps(
         ``"cell_type"`` (Ng,) str; ``"counts"`` {cell type: count} over
         :data:`cw.analysis.celltypes.CELL_TYPES`; ``"scores"`` the scores Dataset of
         :func:`cw.analysis.units.analyse_units`; ``"ratemaps"`` its rate maps
-        (unit, y, x); ``"theory"`` the :class:`TheoryMaps`.
+        (unit, y, x); ``"theory"`` the :class:`TheoryMaps`; ``"arena"`` the
+        :class:`cw.task.arenas.Arena` the maps were drawn in.
     """
     from cw.analysis.benchmark_maps import BenchmarkMaps, analysis_settings, map_activity
     from cw.analysis.celltypes import type_counts
@@ -152,7 +153,7 @@ def classify_theory_maps(
                              act.reshape(-1, n_maps), ar, settings, rng, keep_null=False)
     ct = ds["cell_type"].values.astype(str)
     return {"cell_type": ct, "counts": type_counts(ct), "scores": ds, "ratemaps": rate,
-            "theory": theory}
+            "theory": theory, "arena": ar}
 
 
 def format_counts(res: Mapping[str, Any], title: str) -> str:

@@ -100,37 +100,33 @@ def theory_source(label: str, arena: str, targets: str, config: Mapping | str, n
     (:func:`cw.analysis.theory_control.classify_theory_maps`, its defaults otherwise)."""
     from cw.analysis.pattern_formation import PatternFormationParams
     from cw.analysis.theory_control import classify_theory_maps
-
-    from cw.analysis.benchmark_maps import analysis_settings
     from cw.report.drawing import map_extent
-    from cw.task.arenas import make_arena
 
     res = classify_theory_maps(arena, targets, config, seed=seed, params=PatternFormationParams(n_maps=n_maps))
     rate = res["ratemaps"]  # DataArray (unit, y, x)
-    corners = make_arena(arena, analysis_settings(config, None)[0]["arenas"][arena]).corners
-    return Source(label, rate.values, map_extent(rate), corners, res["scores"]["score60"].values,
+    return Source(label, rate.values, map_extent(rate), res["arena"].corners, res["scores"]["score60"].values,
                   res["cell_type"])
 
 
 def _fractions(source: Source) -> dict[str, float]:
-    from cw.analysis.celltypes import CELL_TYPES
+    """Fraction of the source's units of every cell type (:func:`cw.analysis.celltypes.type_counts`)."""
+    from cw.analysis.celltypes import type_counts
 
     n = max(len(source.cell_type), 1)
-    return {t: float(np.sum(source.cell_type == t)) / n for t in CELL_TYPES}
+    return {t: c / n for t, c in type_counts(source.cell_type).items()}
 
 
 def counts_markdown(sources: Sequence[Source]) -> str:
     """A markdown table: per source, the number of maps and the count (percentage) of each type,
     the median and largest score60."""
-    from cw.analysis.celltypes import CELL_TYPES
+    from cw.analysis.celltypes import CELL_TYPES, type_counts
     from cw.report.drawing import TYPE_LABELS
 
     head = "| source | maps | " + " | ".join(TYPE_LABELS[t] for t in CELL_TYPES) + " | median / largest score60 |"
     rows = [head, "|" + "---|" * (len(CELL_TYPES) + 3)]
     for s in sources:
         n = len(s.cell_type)
-        cells = [f"{int(np.sum(s.cell_type == t))} ({100.0 * np.sum(s.cell_type == t) / max(n, 1):.0f}%)"
-                 for t in CELL_TYPES]
+        cells = [f"{c} ({100.0 * c / max(n, 1):.0f}%)" for c in type_counts(s.cell_type).values()]
         f = s.score60[np.isfinite(s.score60)]
         sc = f"{np.median(f):.2f} / {np.max(f):.2f}" if f.size else "n/a"
         rows.append(f"| {s.label} | {n} | " + " | ".join(cells) + f" | {sc} |")
@@ -200,8 +196,9 @@ def control_figure(sources: Sequence[Source], n_maps: int = 8, title: str = ""):
     ax = fig.add_axes([0.62 / width, bottom_top - ph, 2.6 / width, ph])
     left = np.zeros(len(sources))
     ypos = np.arange(len(sources))[::-1]
+    fractions = [_fractions(s) for s in sources]
     for t in CELL_TYPES:
-        f = np.array([_fractions(s)[t] for s in sources])
+        f = np.array([fr[t] for fr in fractions])
         ax.barh(ypos, f, left=left, color=TYPE_COLOURS[t], label=TYPE_LABELS[t], height=0.7)
         left += f
     ax.set_yticks(ypos)
