@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "write_text_atomic"]
+__all__ = ["atomic_path", "write_text_atomic", "file_mode"]
+
+
+def file_mode() -> int:
+    """Permissions of a new file under the process's umask (0o644 under the usual 0o022):
+    results are shared with the group, as a plain ``open`` would create them."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -43,8 +51,6 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
     ('| a |', ['table.md'])
     """
-    from cw.io import file_mode
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".part", dir=path.parent)
@@ -53,6 +59,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp = Path(tmp)
     try:
         yield tmp
+        with open(tmp, "rb") as fh:  # on disk before it replaces the target (a crash leaves the old file)
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

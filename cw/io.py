@@ -11,12 +11,13 @@ import csv
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 import xarray as xr
+
+from cw.atomic import atomic_path
 
 #: The weight arrays of a network, in order (eq. 1-2: input, recurrent, bias, output).
 WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out")
@@ -43,23 +44,6 @@ class InputFileError(RuntimeError):
     """A pipeline file is missing, truncated or not what it should be."""
 
 
-def file_mode() -> int:
-    """Permissions of a new file under the process's umask (0o644 under the usual 0o022):
-    results are shared with the group, as a plain ``open`` would create them."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.fchmod(fd, file_mode())  # mkstemp creates 0600 files
-    os.close(fd)
-    return path, Path(tmp)
-
-
 def encoding_for(ds: xr.Dataset) -> dict:
     """zlib compression for every data variable; floats stored as float32."""
     enc = {}
@@ -73,13 +57,8 @@ def encoding_for(ds: xr.Dataset) -> dict:
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
     """Write ``ds`` compressed to ``path`` atomically (temporary file + rename)."""
-    path, tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding_for(ds), engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def open_dataset(path: str | os.PathLike, required: Iterable[str] = ()) -> xr.Dataset:
@@ -214,17 +193,10 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
 # -- CSV -----------------------------------------------------------------------------------------
 def write_csv(rows: list[Mapping], path: str | os.PathLike) -> None:
     """Write a list of flat dicts (same keys) as CSV, atomically."""
-    path, tmp = _atomic_target(path)
-    try:
-        with open(tmp, "w", newline="") as fh:
-            fields = list(rows[0].keys()) if rows else []
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict]:

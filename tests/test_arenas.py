@@ -222,3 +222,35 @@ def test_bad_polygons_raise_naming_key(corners, match):
 def test_bad_specs_raise_naming_key(spec, match):
     with pytest.raises(ValueError, match=match):
         make_arena("x", spec)
+
+
+# ---------------------------------------------------------------- the one polygon geometry
+def test_chebyshev_radius_is_the_largest_inscribed_disc():
+    # right triangle 3-4-5: incircle radius (a + b - c) / 2 = 1, centred at (1, 1), not at the
+    # area centroid (4/3, 1), whose disc is smaller (Arena.inradius: its distance to the nearest wall)
+    tri = Arena.from_corners("t", [[0, 0], [4, 0], [0, 3]])
+    assert tri.chebyshev_radius == pytest.approx(1.0, rel=1e-9)
+    assert tri.inradius == pytest.approx((12 - 3 * 4 / 3 - 4 * 1) / 5, rel=1e-9)  # the hypotenuse, 0.8 away
+    for shape, side in (("square", 2.0), ("triangle", 3.0), ("hexagon", 1.0)):
+        ar = make_arena(shape, {"shape": shape, "side": side})
+        assert ar.chebyshev_radius == pytest.approx(ar.inradius, rel=1e-9), shape
+
+
+def test_arena_of_corners_keeps_their_frame():
+    ar = Arena.of([[0, 0], [0, 2], [2, 2], [2, 0]])  # clockwise, centroid at (1, 1)
+    assert ar.bounds == (0.0, 2.0, 0.0, 2.0) and ar.area == pytest.approx(4.0)
+    np.testing.assert_array_equal(ar.corners, [[2, 0], [2, 2], [0, 2], [0, 0]])  # reversed, not moved
+    assert Arena.of(ar) is ar
+    np.testing.assert_array_equal(Arena.of(ar.corners.ravel()).corners, ar.corners)
+    with pytest.raises(ValueError, match="arena: must be an Arena"):
+        Arena.of([[0, 0], [1, 1]])
+    with pytest.raises(ValueError, match="not convex"):
+        Arena.of([[0, 0], [2, 0], [1, 0.2], [2, 2], [0, 2]])
+
+
+def test_segment_distances_to_each_wall():
+    ar = Arena.of([[0, 0], [2, 0], [2, 1], [0, 1]])
+    d = ar.segment_distances([[0.5, 0.25], [3.0, 2.0]])
+    r2 = math.sqrt(2.0)
+    np.testing.assert_allclose(d, [[0.25, 1.5, 0.75, 0.5], [math.sqrt(5.0), r2, r2, math.sqrt(10.0)]], rtol=1e-12)
+    np.testing.assert_allclose(ar.nearest_wall_distance([[0.5, 0.25], [3.0, 2.0]]), [0.25, r2], rtol=1e-12)

@@ -19,21 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 #: layout checker).
 MODULES = sorted(m.name for m in pkgutil.walk_packages(cw.__path__, "cw.")
                  if m.name.startswith(("cw.analysis", "cw.task")) or m.name in (
-                     "cw.config", "cw.synthetic", "cw.stats", "cw.network.model", "cw.network.optimizers.params",
+                     "cw.config", "cw.synthetic", "cw.stats", "cw.seeds", "cw.atomic", "cw.network.model",
+                     "cw.network.optimizers.params",
                      "cw.report.drawing", "cw.report.layout", "cw.report.titles"))
 
 
 #: Modules of that selection without examples, and why: packages (no code), steps whose inputs are
-#: whole runs (activity datasets, trained networks, result tables), and the trajectory modules,
-#: whose code is hashed by the training rule (an edit there reruns trainings: their examples come
-#: with the next change to that code).
+#: whole runs (activity datasets, trained networks, result tables), and the trajectory generators,
+#: whose examples would be whole batches of trials.
 WITHOUT_EXAMPLES = {
     "cw.analysis", "cw.analysis.scores", "cw.task",                              # packages
     "cw.analysis.activity", "cw.analysis.benchmark_maps", "cw.analysis.boundary",  # whole runs
     "cw.analysis.claim_tables", "cw.analysis.claims", "cw.analysis.theory_control",
     "cw.task.trajectory_files",
-    "cw.task.arenas", "cw.task.trajectories", "cw.task.long_path",                # hashed by training
-    "cw.task.sorscher_trajectories",
+    "cw.task.trajectories", "cw.task.long_path", "cw.task.sorscher_trajectories",  # batches of trials
 }
 
 

@@ -16,7 +16,7 @@ CFG = load_config("config.yaml")
 
 
 def _params(**kw) -> TrajectoryParams:
-    base = TrajectoryParams.from_config({k: v for k, v in CFG["trajectories"].items() if k != "n_test"})
+    base = TrajectoryParams.from_dict(CFG["trajectories"])
     return dataclasses.replace(base, **kw)
 
 

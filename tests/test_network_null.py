@@ -22,8 +22,7 @@ from cw.task.trajectories import TrajectoryParams, generate_trials
 def test_untrained_network_has_chance_level_cell_types(run):
     cfg = load_config("config.yaml")
     r = resolve_run(cfg, run)
-    tp = TrajectoryParams.from_config({k: v for k, v in r["trajectories"].items()
-                                       if k != "n_test"})
+    tp = TrajectoryParams.from_dict(r["trajectories"])
     ar = make_arena(run, cfg["arenas"][run])
     mp = ModelParams.from_dict(r["model"])
     rp = RatemapParams.from_dict(r["ratemaps"])

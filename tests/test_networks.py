@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from cw.network import networks
+from cw.network import networks, state
 from cw.config import resolve_run
 from cw.steps.settings import load_config
 
@@ -17,8 +17,8 @@ def run():
 
 
 def test_hash_follows_every_training_setting_and_only_those(run):
-    h = networks.settings_hash(networks.training_settings(run))
-    assert len(h) == 16 and h == networks.settings_hash(networks.training_settings(copy.deepcopy(run)))
+    h = state.settings_hash(state.training_settings(run))
+    assert len(h) == 16 and h == state.settings_hash(state.training_settings(copy.deepcopy(run)))
     for section, key, value in [
         ("loss", "lambda_fr", 0.2), ("model", "noise_std", 0.3), ("training", "n_updates", 10),
         ("trajectories", "heading_std", 0.5), ("seed", None, 9),
@@ -28,33 +28,33 @@ def test_hash_follows_every_training_setting_and_only_those(run):
             other[section] = value
         else:
             other[section][key] = value
-        assert networks.settings_hash(networks.training_settings(other)) != h, (section, key)
+        assert state.settings_hash(state.training_settings(other)) != h, (section, key)
     for section, key, value in [
         ("training", "log_every", 3), ("training", "state_every_minutes", 0.5), ("trajectories", "n_test", 7),
         ("ratemaps", "bin_size", 0.2), ("scores", "n_rings", 3),
     ]:
         other = copy.deepcopy(run)
         other[section][key] = value
-        assert networks.settings_hash(networks.training_settings(other)) == h, (section, key)
+        assert state.settings_hash(state.training_settings(other)) == h, (section, key)
 
 
 def test_a_new_key_at_its_neutral_value_keeps_the_hash(run, monkeypatch):
-    h = networks.settings_hash(networks.training_settings(run))
+    h = state.settings_hash(state.training_settings(run))
     other = copy.deepcopy(run)
     other["model"]["future_option"] = "old_behaviour"
-    assert networks.settings_hash(networks.training_settings(other)) != h
-    monkeypatch.setitem(networks.NEUTRAL_DEFAULTS, ("model", "future_option"), "old_behaviour")
-    assert networks.settings_hash(networks.training_settings(other)) == h
+    assert state.settings_hash(state.training_settings(other)) != h
+    monkeypatch.setitem(state.NEUTRAL_DEFAULTS, ("model", "future_option"), "old_behaviour")
+    assert state.settings_hash(state.training_settings(other)) == h
     other["model"]["future_option"] = "new_behaviour"
-    assert networks.settings_hash(networks.training_settings(other)) != h
+    assert state.settings_hash(state.training_settings(other)) != h
 
 
 def test_check_shipped_refuses_missing_foreign_and_unfinished_networks(run, tmp_path):
     folder = tmp_path / "square"
     with pytest.raises(networks.NetworkError, match="no shipped network for run 'square'"):
         networks.check_shipped(folder, run)
-    networks.write_settings(folder, networks.training_settings(run))
-    np.savez(folder / networks.STATE_FILE, __meta__=np.frombuffer(json.dumps({"update": 7, "n_updates": 1900}).encode(), np.uint8))
+    networks.write_settings(folder, state.training_settings(run))
+    np.savez(folder / state.STATE_FILE, __meta__=np.frombuffer(json.dumps({"update": 7, "n_updates": 1900}).encode(), np.uint8))
     with pytest.raises(networks.NetworkError, match=r"not finished \(update 7 of 1900"):
         networks.check_shipped(folder, run)
     for f in networks.MODEL_FILES:
@@ -78,11 +78,11 @@ def test_snapshot_of_an_unfinished_training(tmp_path, run):
 
     mp = ModelParams(n_units=6)
     folder = tmp_path / "net" / "square"
-    networks.write_settings(folder, networks.training_settings(run))
+    networks.write_settings(folder, state.training_settings(run))
     tp = TrainingParams(optimizer="adam", n_updates=3, batch_size=4, n_checkpoints=3, state_every_minutes=0)
     arena = {"name": "square", "shape": "square", "side": 1.0}
     res = train(init_weights(mp, rng_for(1, "init")), fresh_batches(arena, {"n_steps": 20, "speed_max": 0.1}, mp, 4, 1),
-                mp, LossParams(), tp, 1, progress=False, state_path=folder / networks.STATE_FILE)
+                mp, LossParams(), tp, 1, progress=False, state_path=folder / state.STATE_FILE)
     update = networks.snapshot(folder, tmp_path / "snap" / "square")
     assert update == 3
     with xr.open_dataset(tmp_path / "snap/square/weights.nc") as w:
@@ -106,7 +106,7 @@ def _shipped_copy(tmp_path, run):
     folder.mkdir(parents=True)
     for f in networks.CHECKSUMMED_FILES:
         shutil.copy(src / f, folder / f)
-    networks.write_settings(folder, networks.training_settings(run))
+    networks.write_settings(folder, state.training_settings(run))
     assert networks.main(["--write-checksums", str(folder)]) == 0
     return folder
 
@@ -193,8 +193,8 @@ def test_damaged_file_message_restores_shipped_files_and_remakes_generated_ones(
     with pytest.raises(io.InputFileError, match=r"restore it with git checkout -- .*weights\.nc$"):
         io.open_dataset(tracked)
     # a damaged training state of a shipped network
-    state = folder / networks.STATE_FILE
-    state.write_bytes(b"PK\x03\x04 cut")
+    state_file = folder / state.STATE_FILE
+    state_file.write_bytes(b"PK\x03\x04 cut")
     with pytest.raises(networks.NetworkError, match=r"cannot read training state .*restore it with git checkout -- "):
         networks.state_meta(folder)
     assert networks.CHECKSUM_FILE == io.CHECKSUM_FILE

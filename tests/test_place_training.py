@@ -92,9 +92,15 @@ def test_a_stopped_training_resumes_exactly(tmp_path):
     assert [r["loss"] for r in rest.history] == [r["loss"] for r in whole.history]
     assert rest.checkpoint_steps == [0, 2, 3, 4, 6]  # the shorter run's last step stays a checkpoint
     np.testing.assert_array_equal(rest.checkpoints[1]["W_rec"], whole.checkpoints[1]["W_rec"])
-    with pytest.raises(RuntimeError, match="other settings"):
-        train_place(BOX, CELLS, RNN, WALKS, PlaceTrainingParams(n_steps=7, batch_size=5), seed=2,
-                    state_path=state, fingerprint="c", extend_key="other")
+    # a state of other settings is not resumed: the training starts afresh (and replaces it)
+    fresh = PlaceTrainingParams(n_steps=2, batch_size=5, checkpoint_every=2, log_every=1)
+    again = train_place(BOX, CELLS, RNN, WALKS, fresh, seed=2, state_path=state, fingerprint="c", extend_key="other")
+    for k in PLACE_WEIGHT_NAMES:
+        np.testing.assert_array_equal(again.weights[k], train_place(BOX, CELLS, RNN, WALKS, fresh, seed=2).weights[k])
+    assert [r["step"] for r in again.history] == [1, 2]
+    with pytest.raises(ValueError, match="beyond place_training.n_steps = 1"):
+        train_place(BOX, CELLS, RNN, WALKS, PlaceTrainingParams(n_steps=1, batch_size=5), seed=2,
+                    state_path=state, fingerprint="d", extend_key="other")
 
 
 def test_bad_settings_name_their_key():

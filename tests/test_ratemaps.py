@@ -268,8 +268,7 @@ def test_start_transient_is_left_out_of_the_maps():
     assert skip == 50 == RatemapParams().skip_steps
     tau = 1.0 / cfg["model"]["alpha"]
     assert skip >= 5 * tau
-    tp = TrajectoryParams.from_config({k: v for k, v in cfg["trajectories"].items()
-                                       if k != "n_test"})
+    tp = TrajectoryParams.from_dict(cfg["trajectories"])
     ar = make_arena("square", cfg["arenas"]["square"])
     tr = generate_trials(ar, 200, tp, np.random.default_rng(0))
     M, T = tr.speed.shape

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from cw.network.model import LossParams, ModelParams, init_weights
-from cw.network.training import TrainingParams, fresh_batches, load_state, train
+from cw.network.state import TrainingState
+from cw.network.training import TrainingParams, fresh_batches, train
 from cw.seeds import rng_for
 
 N_UPDATES = 8
@@ -54,10 +55,10 @@ def _reference(optimizer):
 
 def _saved_update(state: Path) -> int:
     try:
-        s = load_state(state)
+        s = TrainingState.load(state)
     except RuntimeError:
         return -1
-    return -1 if s is None else int(s["update"])
+    return -1 if s is None else s.update
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "hessian_free"])
@@ -142,7 +143,7 @@ def test_damaged_state_file_is_a_clear_error(tmp_path):
     state = tmp_path / "state.npz"
     state.write_bytes(b"not a zip file")
     with pytest.raises(RuntimeError, match="state.npz"):
-        load_state(state)
+        TrainingState.load(state)
 
 
 def test_a_finished_training_is_continued_to_more_updates(tmp_path):

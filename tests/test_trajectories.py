@@ -283,13 +283,13 @@ def test_bad_params_raise_naming_key(kwargs, field):
         TrajectoryParams(**kwargs)
 
 
-def test_from_config_and_speed_cap():
-    p = TrajectoryParams.from_config({"speed_mean": 0.02, "speed_max": None})
+def test_from_dict_and_speed_cap():
+    p = TrajectoryParams.from_dict({"speed_mean": 0.02, "speed_max": None, "n_test": 7})
     assert p.speed_cap == pytest.approx(0.08)
     assert TrajectoryParams(speed_max=0.1).speed_cap == 0.1
     assert TrajectoryParams().mean_stop_steps == pytest.approx(45.0)
     with pytest.raises(ValueError, match=r"^trajectories\.bogus: unknown key"):
-        TrajectoryParams.from_config({"bogus": 1})
+        TrajectoryParams.from_dict({"bogus": 1})
 
 
 def test_generate_rejects_bad_arguments():

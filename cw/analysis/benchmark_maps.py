@@ -51,6 +51,7 @@ from typing import Mapping
 import numpy as np
 import scipy.ndimage as ndi
 
+from cw.seeds import benchmark_rng
 from cw.synthetic import cosine_lattice
 
 __all__ = ["FAMILIES", "TRUTH", "BenchmarkMaps", "make_maps", "run_benchmark",
@@ -209,7 +210,7 @@ def make_maps(arena, rng: np.random.Generator, bin_size: float = 0.05,
         a, b = corners[k], corners[(k + 1) % K]
 
         def wall(x, y, a=a, b=b, lam=lam):
-            from cw.analysis.scores.border import segment_distances
+            from cw.task.arenas import segment_distances
             d = segment_distances(np.stack([x, y], -1), np.stack([a, b]))[..., 0]
             return np.exp(-d / lam)
         add("border", f"wall {k}, decay={lam:.2f} m", wall)
@@ -294,8 +295,7 @@ def analysis_settings(config: Mapping | str, n_shuffles: int | None = None) -> t
     cfg = read_config(config) if not isinstance(config, Mapping) else config
     settings = AnalysisSettings.from_config(cfg.get("ratemaps"), cfg.get("scores"), cfg.get("shuffles"),
                                             cfg.get("celltypes")).with_shuffles(n_shuffles)
-    traj = {k: v for k, v in dict(cfg["trajectories"]).items() if k != "n_test"}
-    return cfg, settings, TrajectoryParams.from_config(traj)
+    return cfg, settings, TrajectoryParams.from_dict(cfg["trajectories"])
 
 
 def run_benchmark(
@@ -335,7 +335,7 @@ def run_benchmark(
     rp = settings.ratemaps
     out = {}
     for i, name in enumerate(arenas):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), i]))
+        rng = benchmark_rng(seed, i)
         ar = make_arena(name, cfg["arenas"][name])
         maps = make_maps(ar, rng, rp.bin_size, n_per_family)
         tr = generate_trials(ar, n_trials, tp, rng)

@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from cw.config import schema_default
+from cw.seeds import rng_for
 from cw.stats import pearson
 from cw.validation import is_int, section_from_dict
 
@@ -275,7 +276,7 @@ def development_dataset(
     per = []
     rates = []
     for k, act in enumerate(checkpoint_activity):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 102, k]))
+        rng = rng_for(seed, "development", k)
         observed = {name: v[edges[k]:edges[k + 1]] for name, v in observed_all.items()}
         ds, rate = analyse_units(x, y, act, arena, settings, rng,
                                  keep_null=False, observed=observed, bins=bins)

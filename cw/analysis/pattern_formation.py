@@ -88,7 +88,6 @@ from cw.task.place_cells import PlaceCellParams, place_cell_activity, sample_cen
 __all__ = [
     "THEORY_TARGETS",
     "COVARIANCES",
-    "THEORY_STREAMS",
     "PatternFormationParams",
     "TheoryMaps",
     "position_grid",
@@ -104,11 +103,6 @@ THEORY_TARGETS: tuple[str, ...] = ("dos", "gaussian", "cartesian")
 
 #: Covariance estimates (module docstring, step 3).
 COVARIANCES: tuple[str, ...] = ("stationary", "empirical")
-
-#: Seed-sequence streams of :func:`classify_theory_maps` (OURS): the test trajectories, the
-#: place-cell centres, the maps' random starts, the shuffles (and the optional noise).
-THEORY_STREAMS = {"trials": 0, "centres": 1, "init": 2, "shuffles": 3}
-
 
 @dataclass(frozen=True)
 class PatternFormationParams:

@@ -9,9 +9,8 @@ covers the arena's bounding box and is centred on the centre of that box (the
 grid overhangs the box by the same amount on both sides when the box width is
 not a multiple of ``bin_size``).
 
-The ``arena`` argument is duck-typed: any object with ``.bounds`` ->
-``(xmin, xmax, ymin, ymax)`` and ``.contains(points (..., 2)) -> bool (...)``
-(e.g. :class:`cw.task.arenas.Arena`), or a plain ``(K, 2)`` array of polygon corners.
+The ``arena`` argument is an :class:`cw.task.arenas.Arena` or a plain ``(K, 2)`` array of the
+polygon's corners in the frame of the positions (:meth:`cw.task.arenas.Arena.of`).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from cw.config import schema_default
+from cw.task.arenas import Arena
 from cw.validation import section_from_dict
 
 __all__ = ["RatemapParams", "SpatialBins", "bin_edges", "bin_step", "compute_ratemaps", "smooth_ratemap",
@@ -113,50 +113,6 @@ def trial_samples(x: np.ndarray, y: np.ndarray, activity: np.ndarray, skip_steps
 
 
 # --------------------------------------------------------------------------
-# arena helpers (duck typing, so this module does not depend on cw.task.arenas)
-# --------------------------------------------------------------------------
-def _points_in_polygon(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Even-odd (ray casting) point-in-polygon test; works for any simple polygon.
-
-    Points exactly on an edge may fall either side; callers only use it for bin
-    centres, which are generically not on edges.
-    """
-    pts = np.asarray(points, dtype=np.float64)
-    px, py = pts[..., 0], pts[..., 1]
-    inside = np.zeros(px.shape, dtype=bool)
-    c = np.asarray(corners, dtype=np.float64)
-    k = len(c)
-    for i in range(k):
-        x1, y1 = c[i]
-        x2, y2 = c[(i + 1) % k]
-        if y1 == y2:
-            continue
-        crosses = (y1 > py) != (y2 > py)
-        x_at = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
-        inside ^= crosses & (px < x_at)
-    return inside
-
-
-def _arena_geometry(arena):
-    """Return ``(bounds, contains, name)`` for an Arena-like object or a corners array."""
-    if hasattr(arena, "bounds") and hasattr(arena, "contains"):
-        bounds = tuple(float(b) for b in arena.bounds)
-        return bounds, arena.contains, str(getattr(arena, "name", ""))
-    corners = np.asarray(arena, dtype=np.float64)
-    if corners.ndim != 2 or corners.shape[1] != 2 or len(corners) < 3:
-        raise TypeError(
-            "arena must have .bounds and .contains, or be a (K>=3, 2) array of corners"
-        )
-    bounds = (
-        float(corners[:, 0].min()),
-        float(corners[:, 0].max()),
-        float(corners[:, 1].min()),
-        float(corners[:, 1].max()),
-    )
-    return bounds, (lambda p: _points_in_polygon(p, corners)), ""
-
-
-# --------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------
 def _edges_1d(lo: float, hi: float, bin_size: float) -> np.ndarray:
@@ -224,7 +180,7 @@ class SpatialBins:
     Parameters
     ----------
     x, y : (S,) sample positions (m).
-    arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
+    arena : Arena or (K, 2) corners (:meth:`cw.task.arenas.Arena.of`).
     bin_size : side of the square bins (m).
     min_occupancy : bins with fewer samples than this are invalid (NaN in the maps).
 
@@ -254,8 +210,9 @@ class SpatialBins:
             raise ValueError(f"x ({x.size}) and y ({y.size}) lengths differ")
         if min_occupancy < 1:
             raise ValueError("min_occupancy must be >= 1")
-        bounds, contains, self.arena_name = _arena_geometry(arena)
-        xe, ye = bin_edges(bounds, bin_size)
+        arena = Arena.of(arena)
+        self.arena_name = arena.name
+        xe, ye = bin_edges(arena.bounds, bin_size)
         nx, ny = xe.size - 1, ye.size - 1
         self.x_centres = 0.5 * (xe[:-1] + xe[1:])
         self.y_centres = 0.5 * (ye[:-1] + ye[1:])
@@ -278,7 +235,7 @@ class SpatialBins:
         occ = np.bincount(flat, minlength=self.n_bins + 1)[: self.n_bins].astype(np.int64)
         self.occupancy = occ.reshape(ny, nx)
         gx, gy = np.meshgrid(self.x_centres, self.y_centres)
-        self.inside = np.asarray(contains(np.stack([gx, gy], axis=-1)), dtype=bool).reshape(ny, nx)
+        self.inside = arena.contains(np.stack([gx, gy], axis=-1))
         self.valid = self.inside & (self.occupancy >= min_occupancy)
         self._ones = np.ones(x.size)
         self._indptr = np.arange(x.size + 1, dtype=np.int64)
@@ -325,7 +282,7 @@ def compute_ratemaps(
     x, y : (S,) sample positions (m).
     activity : (S, U) activity (firing rate) of U units at each sample ((S,) is
         treated as one unit).
-    arena : Arena-like object (``.bounds``, ``.contains``) or (K, 2) corners.
+    arena : Arena or (K, 2) corners (:meth:`cw.task.arenas.Arena.of`).
     bin_size : side of the square bins (m).
     min_occupancy : bins with fewer samples than this are NaN.
     smoothing_sigma : s.d. (in bins) of an optional Gaussian smoothing of the rates that

@@ -125,7 +125,7 @@ class ShiftedRatemaps:
     ----------
     x, y : (S,) positions (m) of the concatenated samples.
     activity : (S, U) activity.
-    arena : Arena-like (``.bounds``, ``.contains``).
+    arena : Arena or (K, 2) corners (:meth:`cw.task.arenas.Arena.of`).
     bin_size : m; min_occupancy : samples; smoothing_sigma : bins (0 = none).
     bins : a :class:`cw.analysis.ratemaps.SpatialBins` of these ``x, y``, arena, bin size and
         minimum occupancy, shared by several unit sets on the same samples (the checkpoints of

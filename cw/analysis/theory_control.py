@@ -29,13 +29,13 @@ import scipy.ndimage as ndi
 from scipy.interpolate import RegularGridInterpolator
 
 from cw.analysis.pattern_formation import (
-    THEORY_STREAMS,
     COVARIANCES,
     THEORY_TARGETS,
     PatternFormationParams,
     TheoryMaps,
     theory_maps,
 )
+from cw.seeds import theory_rng
 from cw.task.place_cells import PlaceCellParams, sample_centres
 
 __all__ = ["sample_maps", "classify_theory_maps", "format_counts", "main"]
@@ -131,20 +131,17 @@ def classify_theory_maps(
     cfg, settings, tp = analysis_settings(config, n_shuffles)
     rp = settings.ratemaps
 
-    def stream(name: str) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([int(seed), THEORY_STREAMS[name]]))
-
     ar = make_arena(arena, cfg["arenas"][arena])
     centres = None
     if targets != "cartesian":
-        centres = sample_centres(ar, place_cells.n_cells, stream("centres"))
-    theory = theory_maps(ar, targets, stream("init"), params, place_cells, centres)
-    tr = generate_trials(ar, n_trials, tp, stream("trials"))
+        centres = sample_centres(ar, place_cells.n_cells, theory_rng(seed, "centres"))
+    theory = theory_maps(ar, targets, theory_rng(seed, "init"), params, place_cells, centres)
+    tr = generate_trials(ar, n_trials, tp, theory_rng(seed, "trials"))
     n_maps = theory.maps.shape[0]
     maps = BenchmarkMaps(np.array([f"theory_{targets}"] * n_maps),
                          np.array([f"map {i}" for i in range(n_maps)]),
                          lambda x, y: sample_maps(theory, x, y))
-    rng = stream("shuffles")
+    rng = theory_rng(seed, "shuffles")
     act = map_activity(maps, tr.position, ar, rng, noise_std, spatial_noise_std, rp.bin_size)
     skip = int(rp.skip_steps)
     pos = tr.position[:, skip:]

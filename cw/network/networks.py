@@ -25,33 +25,18 @@ from git.  settings.json, and so its hash, stays as it is.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping
 
-#: Keys of the ``training`` section that do not change the trained weights.
-NON_NUMERICAL_TRAINING_KEYS = ("log_every", "state_every_minutes")
-
-#: Keys of the ``trajectories`` section that concern the test set only.
-TEST_ONLY_TRAJECTORY_KEYS = ("n_test",)
-
-#: Settings added after networks were shipped, with the value that reproduces the behaviour from
-#: before the key existed: a key at this value is left out of the hash, so that adding an option
-#: never invalidates a shipped network or a committed training state.  ((section, key): value)
-NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {
-    ("model", "nonlinearity"): "tanh",
-    ("training", "hessian_free.cg_stop_after_rises"): 0,
-    ("training", "hessian_free.damping"): "tikhonov",
-    ("training", "hessian_free.lm_weights"): "l2_fr",
-}
+from cw.atomic import write_text_atomic
+from cw.io import CHECKSUM_FILE
+from cw.network.state import STATE_FILE, StateFileError, TrainingState, settings_hash, training_settings
 
 SETTINGS_FILE = "settings.json"
-STATE_FILE = "training_state.npz"
 MODEL_FILES = ("weights.nc", "checkpoints.nc", "history.csv")
-#: The checksum manifest (cw.io.CHECKSUM_FILE) and the files it covers when present.
-CHECKSUM_FILE = "SHA256SUMS"
+#: The files that the checksum manifest (:data:`cw.io.CHECKSUM_FILE`) covers when present.
 CHECKSUMMED_FILES = MODEL_FILES + (STATE_FILE,)
 
 
@@ -59,74 +44,10 @@ class NetworkError(RuntimeError):
     """A shipped network is missing, unfinished or made by other settings (one-line message)."""
 
 
-#: Keys of the ``place_trajectories`` section that concern the test walks only.
-PLACE_TEST_ONLY_KEYS = ("n_test", "n_steps_test")
-
-
-def training_settings(run: Mapping[str, Any]) -> dict:
-    """The settings of a resolved run (:func:`cw.config.resolve_run`) that determine its weights."""
-    if run.get("readout", "position") == "place_cells":
-        return copy.deepcopy({
-            "readout": "place_cells",
-            "arena": dict(run["arena"]),
-            "seed": int(run["seed"]),
-            "place_cells": dict(run["place_cells"]),
-            "place_rnn": dict(run["place_rnn"]),
-            "place_trajectories": {k: v for k, v in run["place_trajectories"].items()
-                                   if k not in PLACE_TEST_ONLY_KEYS},
-            "place_training": {k: v for k, v in run["place_training"].items()
-                               if k not in NON_NUMERICAL_TRAINING_KEYS},
-        })
-    out = {
-        "arena": dict(run["arena"]),
-        "seed": int(run["seed"]),
-        "trajectories": {k: v for k, v in run["trajectories"].items() if k not in TEST_ONLY_TRAJECTORY_KEYS},
-        "model": dict(run["model"]),
-        "loss": dict(run["loss"]),
-        "training": {k: v for k, v in run["training"].items() if k not in NON_NUMERICAL_TRAINING_KEYS},
-    }
-    out = copy.deepcopy(out)  # nested sections are changed below; the run's own stay as they are
-    for (section, key), neutral in NEUTRAL_DEFAULTS.items():
-        *parents, last = key.split(".")  # "a.b": key b of the dict a of the section
-        where = out.get(section)
-        for p in parents:
-            where = where.get(p) if isinstance(where, dict) else None
-        if isinstance(where, dict) and last in where and where[last] == neutral:
-            del where[last]
-    return out
-
-
-def settings_hash(settings: Mapping[str, Any]) -> str:
-    """SHA-256 (first 16 hex digits) of the settings as canonical JSON (sorted keys; numbers as
-    Python writes them, so 1 and 1.0 differ: the config loader keeps the schema's types)."""
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def extend_hash(settings: Mapping[str, Any]) -> str:
-    """:func:`settings_hash` without the training length (:data:`cw.network.training.LENGTH_KEYS`):
-    equal for a run and the same run trained for longer."""
-    from cw.network.training import LENGTH_KEYS
-
-    from cw.network.place_training import PLACE_LENGTH_KEYS
-
-    blind = dict(settings)
-    if "place_training" in settings:
-        blind["place_training"] = {k: v for k, v in settings["place_training"].items()
-                                   if k not in PLACE_LENGTH_KEYS}
-    else:
-        blind["training"] = {k: v for k, v in settings["training"].items() if k not in LENGTH_KEYS}
-    return settings_hash(blind)
-
-
 def write_settings(folder: str | Path, settings: Mapping[str, Any]) -> str:
     """Write ``settings.json`` (settings and hash) into ``folder``; returns the hash."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     h = settings_hash(settings)
-    tmp = folder / f".{SETTINGS_FILE}.part"
-    tmp.write_text(json.dumps({"hash": h, "settings": settings}, indent=1, sort_keys=True) + "\n")
-    tmp.replace(folder / SETTINGS_FILE)
+    write_text_atomic(Path(folder) / SETTINGS_FILE, json.dumps({"hash": h, "settings": settings}, indent=1, sort_keys=True) + "\n")
     return h
 
 
@@ -179,9 +100,7 @@ def write_checksums(folder: str | Path) -> Path:
     if not present:
         raise NetworkError(f"{folder}: no model file ({', '.join(CHECKSUMMED_FILES)}) to record")
     out = folder / CHECKSUM_FILE
-    tmp = folder / f".{CHECKSUM_FILE}.part"
-    tmp.write_text("".join(f"{file_sha256(folder / f)}  {f}\n" for f in present))
-    tmp.replace(out)
+    write_text_atomic(out, "".join(f"{file_sha256(folder / f)}  {f}\n" for f in present))
     return out
 
 
@@ -223,19 +142,13 @@ def check_checksums(folder: str | Path) -> None:
 def state_meta(folder: str | Path) -> dict | None:
     """The non-array part of a folder's training state (update, n_updates, history, ...), read
     without loading the weights; None without a state."""
-    import numpy as np
-
     path = Path(folder) / STATE_FILE
-    if not path.is_file():
-        return None
     try:
-        with np.load(path) as z:
-            return json.loads(z["__meta__"].tobytes().decode())
-    except Exception as exc:  # a cut or foreign file: zipfile, numpy and json each have their errors
+        return TrainingState.read_meta(path)
+    except StateFileError as exc:
         from cw.io import repair_advice
 
-        raise NetworkError(f"{path}: cannot read training state ({type(exc).__name__}: {exc}); "
-                           f"{repair_advice(path)}") from None
+        raise NetworkError(f"{exc}; {repair_advice(path)}") from None
 
 
 def progress(folder: str | Path) -> tuple[int, int] | None:
@@ -252,40 +165,29 @@ def snapshot(folder: str | Path, out: str | Path) -> int:
     import shutil
 
     from cw import io
-    from cw.network.model import WEIGHT_NAMES
-    from cw.network.training import load_state
 
     folder, out = Path(folder), Path(out)
-    state = load_state(folder / STATE_FILE)
+    state = TrainingState.load(folder / STATE_FILE)
     if state is None:
         raise NetworkError(f"{folder}: no {STATE_FILE} to take a snapshot of")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(folder / SETTINGS_FILE, out / SETTINGS_FILE)
-    update = int(state["update"])
-    attrs = {"snapshot_of": str(folder), "snapshot_update": update}
-    if "centres" in state:  # a place-cell read-out network (cw.network.place_training)
-        from cw.network.place_rnn import PLACE_WEIGHT_NAMES
+    attrs = {"snapshot_of": str(folder), "snapshot_update": state.update}
+    updates, ckpts = list(state.checkpoint_updates), list(state.checkpoints)
+    if updates[-1] != state.update:  # the current weights as the last checkpoint
+        updates.append(state.update)
+        ckpts.append(state.weights)
+    io.write_csv(state.history, out / "history.csv")
+    if "centres" in state.arrays:  # a place-cell read-out network (cw.network.place_training)
         from cw.network.place_training import place_weights_dataset
 
-        steps = [int(u) for u in state["checkpoint_steps"]]
-        ckpts = [{k: state[f"ckpt{i}_{k}"] for k in PLACE_WEIGHT_NAMES} for i in range(len(steps))]
-        current = {k: state[f"w_{k}"] for k in PLACE_WEIGHT_NAMES}
-        if steps[-1] != update:
-            steps.append(update)
-            ckpts.append(current)
-        io.write_netcdf(place_weights_dataset(None, state["centres"], attrs, steps, ckpts), out / "checkpoints.nc")
-        io.write_csv(list(state["history"]), out / "history.csv")
-        io.write_netcdf(place_weights_dataset(current, state["centres"], attrs), out / "weights.nc")
-        return update
-    updates = [int(u) for u in state["checkpoint_updates"]]
-    ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(updates))]
-    if updates[-1] != update:  # the current weights as the last checkpoint
-        updates.append(update)
-        ckpts.append({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
-    io.write_netcdf(io.checkpoints_dataset(updates, ckpts, attrs), out / "checkpoints.nc")
-    io.write_csv(list(state["history"]), out / "history.csv")
-    io.write_netcdf(io.weights_dataset({k: state[f"w_{k}"] for k in WEIGHT_NAMES}, attrs), out / "weights.nc")
-    return update
+        centres = state.arrays["centres"]
+        io.write_netcdf(place_weights_dataset(None, centres, attrs, updates, ckpts), out / "checkpoints.nc")
+        io.write_netcdf(place_weights_dataset(state.weights, centres, attrs), out / "weights.nc")
+    else:
+        io.write_netcdf(io.checkpoints_dataset(updates, ckpts, attrs), out / "checkpoints.nc")
+        io.write_netcdf(io.weights_dataset(state.weights, attrs), out / "weights.nc")
+    return state.update
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ place-cell targets along them (:mod:`cw.task.place_cells`) and takes one Adam st
 cross-entropy loss plus weight decay.  The walks of step k come from the ``train_trials`` stream
 and k alone (:func:`cw.seeds.update_rng`), so a stopped training resumes with exactly the batches
 it would have seen; the full state (weights, Adam moments, history, checkpoints) is saved every
-few minutes and on SIGINT/SIGTERM, in the layout of :func:`cw.network.training.save_state`.
+few minutes and on SIGINT/SIGTERM (:class:`cw.network.state.TrainingState`).
 
 All arithmetic is float32 (as SORSCHER's TensorFlow code).
 """
@@ -17,7 +17,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -32,11 +32,7 @@ from cw.task.sorscher_trajectories import SorscherTrajectoryParams, generate_pat
 log = logging.getLogger(__name__)
 
 __all__ = ["PlaceTrainingParams", "PlaceTrainingResult", "PlaceBatches", "train_place",
-           "place_checkpoint_steps", "PLACE_LENGTH_KEYS"]
-
-#: Keys of ``place_training`` that set how long a training runs and what it saves, not what a step
-#: computes: a state that differs only in these is continued.
-PLACE_LENGTH_KEYS = ("n_steps", "checkpoint_every", "log_every", "state_every_minutes")
+           "place_checkpoint_steps"]
 
 
 @dataclass(frozen=True)
@@ -207,8 +203,9 @@ def train_place(
         Seeds the centres (stream ``place_centres``), the initial weights (``init``) and the walks
         of every step (``train_trials``, step k).
     state_path : path of the resumable state (``.npz``); None keeps no state
-    fingerprint : hash of every setting; a state with another fingerprint is refused unless it has
-        the same ``extend_key`` (all settings but :data:`PLACE_LENGTH_KEYS`) and fewer steps
+    fingerprint : hash of every setting; a state with another fingerprint is continued if it has
+        the same ``extend_key`` (all settings but :data:`cw.network.state.PLACE_LENGTH_KEYS`) and
+        at most ``n_steps`` steps, and otherwise ignored (:meth:`cw.network.state.TrainingState.resume`)
     label : name shown in progress lines
     on_row : called with every history row
 
@@ -223,31 +220,23 @@ def train_place(
     """
     import tensorflow as tf
 
-    from cw.network.training import TrainingInterrupted, deferred_signals, load_state, save_state
+    from cw.network.state import TrainingState
+    from cw.network.training import TrainingInterrupted, deferred_signals
 
     tp = training
     centres = sample_centres(arena, cells.n_cells, rng_for(seed, "place_centres"))
     w0 = init_place_weights(rnn, cells.n_cells, rng_for(seed, "init"), np.float32)
     start_step, history, ck_steps, ck_weights = 0, [], [], []
     moments = None
-    state = load_state(state_path) if state_path else None
+    state = TrainingState.resume(state_path, fingerprint, extend_key, tp.n_steps, label, "place_training.n_steps")
     if state is not None:
-        same = state.get("fingerprint") == fingerprint
-        if not same and state.get("extend_key") != extend_key:
-            raise RuntimeError(f"{state_path}: training state of other settings (fingerprint "
-                               f"{state.get('fingerprint')} != {fingerprint}); delete it to restart")
-        start_step = int(state["step"])
-        if start_step > tp.n_steps:
-            raise RuntimeError(f"{state_path}: state at step {start_step} is beyond place_training.n_steps "
-                               f"= {tp.n_steps}; delete it to restart")
-        if not np.array_equal(state["centres"], centres.astype(state["centres"].dtype)):
+        stored = state.arrays["centres"]
+        if not np.array_equal(stored, centres.astype(stored.dtype)):
             raise RuntimeError(f"{state_path}: its place-cell centres differ from this run's; delete it to restart")
-        w0 = {k: state[f"w_{k}"] for k in PLACE_WEIGHT_NAMES}
-        moments = ({k: state[f"m_{k}"] for k in PLACE_WEIGHT_NAMES}, {k: state[f"v_{k}"] for k in PLACE_WEIGHT_NAMES})
-        history = list(state["history"])
-        ck_steps = [int(s) for s in state["checkpoint_steps"]]
-        ck_weights = [{k: state[f"ckpt{i}_{k}"] for k in PLACE_WEIGHT_NAMES} for i in range(len(ck_steps))]
-        log.info("%s: resuming at step %d of %d", label, start_step, tp.n_steps)
+        start_step, w0, history = state.update, state.weights, state.history
+        moments = ({k: state.optimizer[f"m_{k}"] for k in PLACE_WEIGHT_NAMES},
+                   {k: state.optimizer[f"v_{k}"] for k in PLACE_WEIGHT_NAMES})
+        ck_steps, ck_weights = state.checkpoint_updates, state.checkpoints
 
     w = [tf.Variable(w0[k], dtype=tf.float32) for k in PLACE_WEIGHT_NAMES]
     m = [tf.Variable(moments[0][k] if moments else np.zeros_like(w0[k]), dtype=tf.float32) for k in PLACE_WEIGHT_NAMES]
@@ -263,15 +252,10 @@ def train_place(
     def save(step: int) -> None:
         if not state_path:
             return
-        st: dict = {"fingerprint": fingerprint, "extend_key": extend_key, "step": step, "update": step,
-                    "n_updates": tp.n_steps, "history": history,
-                    "checkpoint_steps": ck_steps, "centres": centres}
-        for k, x, mi, vi in zip(PLACE_WEIGHT_NAMES, w, m, v):
-            st[f"w_{k}"], st[f"m_{k}"], st[f"v_{k}"] = x.numpy(), mi.numpy(), vi.numpy()
-        for i, cw_ in enumerate(ck_weights):
-            for k in PLACE_WEIGHT_NAMES:
-                st[f"ckpt{i}_{k}"] = cw_[k]
-        save_state(state_path, st)
+        optimizer = {f"{which}_{k}": x.numpy() for which, xs in (("m", m), ("v", v)) for k, x in zip(PLACE_WEIGHT_NAMES, xs)}
+        TrainingState(fingerprint, extend_key, update=step, n_updates=tp.n_steps, weights=current(),
+                      checkpoint_updates=ck_steps, checkpoints=ck_weights, history=history, optimizer=optimizer,
+                      arrays={"centres": centres}).save(state_path)
 
     if start_step == 0 and 0 not in ck_steps:
         ck_steps.append(0)

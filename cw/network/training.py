@@ -10,10 +10,7 @@ seen (PAPER and CODE: fresh trials for every minibatch, each used once).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -30,7 +27,8 @@ from cw.network.optimizers import OPTIMIZERS
 log = logging.getLogger(__name__)
 
 from cw.config import schema_default
-from cw.seeds import STREAMS, update_rng
+from cw.network.state import LENGTH_KEYS, TrainingState, fingerprint
+from cw.seeds import noise_seed, update_rng
 from cw.validation import section_from_dict
 
 
@@ -129,45 +127,6 @@ class TrainingDiverged(FloatingPointError):
     """The loss became non-finite; the message names the run and the update."""
 
 
-def _fingerprint(*parts) -> str:
-    """Short hash identifying a training set-up, so a saved state is only resumed by its own run."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            h.update(np.ascontiguousarray(part).tobytes())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
-def save_state(path: str | Path, state: dict) -> None:
-    """Write a training state atomically (``.npz``: arrays plus one JSON blob)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-    meta = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def load_state(path: str | Path) -> dict | None:
-    """A state written by :func:`save_state`, or None if there is none; a damaged file is an error."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path) as z:
-            state = {k: z[k] for k in z.files if k != "__meta__"}
-            state.update(json.loads(z["__meta__"].tobytes().decode()))
-    except Exception as exc:
-        raise RuntimeError(f"{path}: cannot read training state ({type(exc).__name__}: {exc}); delete it to restart") from None
-    return state
-
-
 def fresh_batches(arena: Mapping, trajectories: Mapping, model: ModelParams, batch_size: int, seed: int) -> "BatchSource":
     """``batches(k)``: the fresh training trials of update k as network inputs and targets.
 
@@ -183,12 +142,12 @@ def fresh_batches(arena: Mapping, trajectories: Mapping, model: ModelParams, bat
     -------
     callable k -> (inputs (M, T, N_in) float32, targets (M, T, 2) float32 in m)
     """
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.network.model import encode_inputs
     from cw.task.trajectories import TrajectoryParams, generate_trials
 
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
-    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
+    ar = run_arena(arena)
+    params = TrajectoryParams.from_dict(trajectories)
 
     def batches(update: int):
         trials = generate_trials(ar, int(batch_size), params, update_rng(seed, update))
@@ -224,11 +183,6 @@ def deferred_signals():
 
 BatchSource = Callable[[int], "tuple[np.ndarray, np.ndarray]"]
 
-#: Training keys that set how long a training runs and what it saves, not what an update computes:
-#: a state that differs only in these is continued (see ``extend_hash`` of :func:`train`).
-LENGTH_KEYS = ("n_updates", "n_checkpoints", "checkpoint_every", "log_every", "state_every_minutes")
-
-
 def train(
     weights: Mapping[str, np.ndarray],
     batches: BatchSource,
@@ -253,143 +207,55 @@ def train(
         alone (e.g. :func:`update_rng`), so that a resumed training sees the same trials
     model, loss, training : parameters
     seed : the run's seed (noise streams)
-    settings_hash : identifies every setting that made the network (see :mod:`cw.network.networks`); a
-        saved state is only resumed by a training with the same hash and initial weights
+    settings_hash : identifies every setting that made the network (:func:`cw.network.state.settings_hash`);
+        a saved state is only resumed by a training with the same hash and initial weights
     label : name shown on the progress line
     progress : show progress with an ETA on stderr: True for a tqdm bar on a terminal (plain
         lines otherwise), ``"lines"`` for a plain line every minute (several jobs on one
         terminal, as under Snakemake), False for none
     on_update : called with each history row (e.g. to log it)
-    state_path : file for the full training state (weights, optimiser state, penalty weights,
-        history, checkpoints), saved every ``state_every_minutes``, at the end, and when SIGINT
-        or SIGTERM arrives (then :class:`TrainingInterrupted` is raised); if it exists and
-        matches these settings, training resumes from it and ends with the same weights as an
-        uninterrupted run
+    state_path : file of the full training state (:class:`cw.network.state.TrainingState`), saved
+        every ``state_every_minutes``, at the end, and when SIGINT or SIGTERM arrives (then
+        :class:`TrainingInterrupted` is raised); if it exists and matches these settings, training
+        resumes from it and ends with the same weights as an uninterrupted run
     extend_hash : like ``settings_hash`` but blind to the training length
-        (:data:`LENGTH_KEYS`): a finished state whose extend hash matches is continued to a larger
-        ``training.n_updates`` (a run of the study continued to 1,900 updates) instead of
-        restarted; given by :func:`cw.steps.pipeline.train_model`, derived here when empty
+        (:data:`cw.network.state.LENGTH_KEYS`): a finished state whose extend hash matches is
+        continued to a larger ``training.n_updates`` (a run of the study continued to 1,900
+        updates) instead of restarted; derived from the parameters when empty
     """
-    import tensorflow as tf
+    from cw.network.objective import tensors_to_weights, weights_to_tensors
 
-    from cw.network.model import WEIGHT_NAMES
-    from cw.network.objective import Objective, tensors_to_weights, weights_to_tensors
-    from cw.network.optimizers import Batch, make_optimizer
-    from cw.network.penalties import PenaltyAdaptParams, adapt_penalty_weights
-
-    m = training.batch_size
-    objective = Objective(model)
-    optimizer = make_optimizer(training.optimizer, training.optimizer_settings, objective)
-    adapt = PenaltyAdaptParams.from_dict(training.adapt_penalties)
-    bands_first = penalties_are_damping(training)
-    noise_seed = int(np.random.SeedSequence([int(seed), STREAMS["noise"]]).generate_state(1)[0] >> 1)
-    lam_l2, lam_fr = float(loss.lambda_l2), float(loss.lambda_fr)
-
-    w = weights_to_tensors(weights)
+    updates = _Updates(model, training, seed, label)
+    keys = _state_keys(weights, model, loss, training, seed, settings_hash, extend_hash)
+    state = TrainingState.resume(state_path, *keys, training.n_updates, label)
+    if state is None:
+        first = tensors_to_weights(weights_to_tensors(weights))
+        state = TrainingState(*keys, update=0, n_updates=training.n_updates, weights=first, checkpoint_updates=[0],
+                              checkpoints=[first], history=[],
+                              scalars={"lambda_l2": float(loss.lambda_l2), "lambda_fr": float(loss.lambda_fr)})
+    else:
+        updates.optimizer.set_state(state.optimizer)
+    w, lam = weights_to_tensors(state.weights), (float(state.scalars["lambda_l2"]), float(state.scalars["lambda_fr"]))
     saves = set(checkpoint_updates(training.n_updates, training.n_checkpoints, training.checkpoint_every))
-    ckpt_updates, ckpts, history = [0], [tensors_to_weights(w)], []
-    start = 1
-
-    fingerprint = _fingerprint(
-        settings_hash or [model.to_dict(), loss.to_dict(), training.to_dict(), int(seed)],
-        *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
-    )
-    training_dict = training.to_dict()
-    extend_key = _fingerprint(
-        "extend",
-        extend_hash or [model.to_dict(), loss.to_dict(), {k: v for k, v in training_dict.items() if k not in LENGTH_KEYS}, int(seed)],
-        *[np.asarray(weights[k]) for k in WEIGHT_NAMES],
-    )
-    if state_path is not None:
-        state = load_state(state_path)
-        if state is not None and state.get("fingerprint") != fingerprint:
-            if state.get("extend_key") == extend_key:
-                if int(state["update"]) > training.n_updates:
-                    raise ValueError(
-                        f"{label}: {state_path} holds update {int(state['update'])} of the same run, beyond "
-                        f"training.n_updates = {training.n_updates}; raise training.n_updates or move the state aside"
-                    )
-                log.info("%s: continuing the training in %s from update %d to %d",
-                         label, state_path, int(state["update"]), training.n_updates)
-            else:
-                log.warning("%s: %s belongs to other settings; starting afresh", label, state_path)
-                state = None
-        if state is not None:
-            start = int(state["update"]) + 1
-            w = weights_to_tensors({k: state[f"w_{k}"] for k in WEIGHT_NAMES})
-            optimizer.set_state({k[4:]: v for k, v in state.items() if k.startswith("opt_")})
-            lam_l2, lam_fr = float(state["lambda_l2"]), float(state["lambda_fr"])
-            history = state["history"]
-            ckpt_updates = list(state["checkpoint_updates"])
-            ckpts = [{k: state[f"ckpt{i}_{k}"] for k in WEIGHT_NAMES} for i in range(len(ckpt_updates))]
-            log.info("%s: resuming from %s after update %d", label, state_path, start - 1)
-
-    def snapshot(update: int) -> None:
-        state = {
-            "fingerprint": fingerprint, "extend_key": extend_key, "update": update, "n_updates": training.n_updates,
-            "lambda_l2": lam_l2, "lambda_fr": lam_fr, "history": history, "checkpoint_updates": ckpt_updates,
-        }
-        state.update({f"w_{k}": v for k, v in tensors_to_weights(w).items()})
-        state.update({f"opt_{k}": np.asarray(v) for k, v in optimizer.get_state().items()})
-        for i, c in enumerate(ckpts):
-            state.update({f"ckpt{i}_{k}": c[k] for k in WEIGHT_NAMES})
-        save_state(state_path, state)
-
-    bar = None
-    if progress:
-        bar = progress_bar(training.n_updates, start - 1, label, lines=progress == "lines")
+    start = state.update + 1
+    bar = progress_bar(training.n_updates, start - 1, label, lines=progress == "lines") if progress else None
     t_start = last_save = time.perf_counter()
     with deferred_signals() as stop:
         for update in range(start, training.n_updates + 1):
-            t0 = time.perf_counter()
-            inputs, targets = batches(update)
-            if inputs.shape[0] != m:
-                raise ValueError(f"{label}: batch of update {update} has {inputs.shape[0]} trials, expected {m}")
-            t_batch = time.perf_counter() - t0
-            n_steps = inputs.shape[1]
-            noise = objective.noise((m, n_steps), (noise_seed, update))
-            if bands_first:  # the authors' order: the band rule on this batch, then CG with its weights
-                t = objective.loss_terms(w, inputs, targets, noise, lam_l2, lam_fr)
-                lam_l2, lam_fr = adapt_penalty_weights(
-                    float(t["error"]), float(t["r_l2"]), float(t["r_fr"]), lam_l2, lam_fr, adapt
-                )
-            batch = Batch(
-                inputs=tf.constant(inputs),
-                targets=tf.constant(targets),
-                noise=noise,
-                lambda_l2=tf.constant(lam_l2, objective.dtype),
-                lambda_fr=tf.constant(lam_fr, objective.dtype),
-            )
-            w_new, info = optimizer.step(w, batch)
-            row = {"update": update, **info, "lambda_l2": lam_l2, "lambda_fr": lam_fr}
-            row["batch_seconds"] = t_batch
-            row["seconds"] = time.perf_counter() - t0
-            if not all(np.isfinite(float(v)) for k, v in row.items() if k.startswith("loss")) or not all(
-                bool(tf.reduce_all(tf.math.is_finite(t))) for t in w_new
-            ):
-                raise TrainingDiverged(
-                    f"{label}: non-finite loss or weights at update {update}"
-                    + (f"; last good state kept in {state_path}" if state_path is not None and Path(state_path).is_file() else "")
-                )
-            w = w_new
-            if bands_first:  # the optimiser's Levenberg-Marquardt rule moves the penalty weights
-                lam_l2, lam_fr = lam_l2 * info["lambda_l2_factor"], lam_fr * info["lambda_fr_factor"]
-                row["lambda_l2_next"], row["lambda_fr_next"] = lam_l2, lam_fr
-            else:
-                lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, adapt)
-            history.append(row)
+            w, lam, row = updates(w, lam, update, batches, state_path)
+            state.history.append(row)
             if on_update is not None:
                 on_update(row)
             if update in saves:
-                ckpt_updates.append(update)
-                ckpts.append(tensors_to_weights(w))
+                state.checkpoint_updates.append(update)
+                state.checkpoints.append(tensors_to_weights(w))
             interrupted = stop["signal"] is not None and update < training.n_updates
-            if state_path is not None and (
-                time.perf_counter() - last_save >= 60.0 * training.state_every_minutes
-                or update == training.n_updates
-                or interrupted
-            ):
-                snapshot(update)
+            due = time.perf_counter() - last_save >= 60.0 * training.state_every_minutes
+            if state_path is not None and (due or update == training.n_updates or interrupted):
+                state.update, state.n_updates, state.weights = update, training.n_updates, tensors_to_weights(w)
+                state.optimizer = {k: np.asarray(v) for k, v in updates.optimizer.get_state().items()}
+                state.scalars.update(lambda_l2=lam[0], lambda_fr=lam[1])
+                state.save(state_path)
                 last_save = time.perf_counter()
             if bar is not None:
                 bar.show(update, row)
@@ -401,7 +267,78 @@ def train(
     if bar is not None:
         bar.close()
     log.info("%s: updates %d-%d in %.1f s", label, start, training.n_updates, time.perf_counter() - t_start)
-    return TrainResult(tensors_to_weights(w), ckpt_updates, ckpts, history)
+    return TrainResult(tensors_to_weights(w), state.checkpoint_updates, state.checkpoints, state.history)
+
+
+def _state_keys(weights, model, loss, training, seed, settings_hash: str, extend_hash: str) -> tuple[str, str]:
+    """(fingerprint, extend key) of a Hessian-free training's state: its settings and initial
+    weights (:func:`cw.network.state.fingerprint`); without the hashes, the parameters stand in."""
+    from cw.network.model import WEIGHT_NAMES
+
+    w0 = [np.asarray(weights[k]) for k in WEIGHT_NAMES]
+    blind = {k: v for k, v in training.to_dict().items() if k not in LENGTH_KEYS}
+    return (fingerprint(settings_hash or [model.to_dict(), loss.to_dict(), training.to_dict(), int(seed)], *w0),
+            fingerprint("extend", extend_hash or [model.to_dict(), loss.to_dict(), blind, int(seed)], *w0))
+
+
+class _Updates:
+    """One training update at a time: ``(weights, (lambda_L2, lambda_FR), k, batches)`` -> the new
+    weights, the penalty weights for update k + 1 and update k's history row (on ``batches(k)``).
+
+    The penalty weights move by the band rule after the update (``damping: tikhonov``), or by
+    the band rule on the batch before CG and the optimiser's Levenberg-Marquardt factors after
+    it (``damping: penalty_weights``, :func:`penalties_are_damping`).
+    """
+
+    def __init__(self, model: ModelParams, training: TrainingParams, seed: int, label: str):
+        from cw.network.objective import Objective
+        from cw.network.optimizers import make_optimizer
+        from cw.network.penalties import PenaltyAdaptParams
+
+        self.objective = Objective(model)
+        self.optimizer = make_optimizer(training.optimizer, training.optimizer_settings, self.objective)
+        self.adapt = PenaltyAdaptParams.from_dict(training.adapt_penalties)
+        self.bands_first = penalties_are_damping(training)
+        self.noise_key = noise_seed(seed)
+        self.batch_size, self.label = training.batch_size, label
+
+    def __call__(self, w, lam: tuple[float, float], update: int, batches: BatchSource, state_path=None):
+        import tensorflow as tf
+
+        from cw.network.optimizers import Batch
+        from cw.network.penalties import adapt_penalty_weights
+
+        t0 = time.perf_counter()
+        inputs, targets = batches(update)
+        t_batch = time.perf_counter() - t0
+        if inputs.shape[0] != self.batch_size:
+            raise ValueError(f"{self.label}: batch of update {update} has {inputs.shape[0]} trials, "
+                             f"expected {self.batch_size}")
+        lam_l2, lam_fr = lam
+        noise = self.objective.noise((self.batch_size, inputs.shape[1]), (self.noise_key, update))
+        if self.bands_first:  # the authors' order: the band rule on this batch, then CG with its weights
+            t = self.objective.loss_terms(w, inputs, targets, noise, lam_l2, lam_fr)
+            lam_l2, lam_fr = adapt_penalty_weights(float(t["error"]), float(t["r_l2"]), float(t["r_fr"]),
+                                                   lam_l2, lam_fr, self.adapt)
+        dt = self.objective.dtype
+        batch = Batch(inputs=tf.constant(inputs), targets=tf.constant(targets), noise=noise,
+                      lambda_l2=tf.constant(lam_l2, dt), lambda_fr=tf.constant(lam_fr, dt))
+        w_new, info = self.optimizer.step(w, batch)
+        row = {"update": update, **info, "lambda_l2": lam_l2, "lambda_fr": lam_fr}
+        row["batch_seconds"] = t_batch
+        row["seconds"] = time.perf_counter() - t0
+        if not all(np.isfinite(float(v)) for k, v in row.items() if k.startswith("loss")) or not all(
+            bool(tf.reduce_all(tf.math.is_finite(x))) for x in w_new
+        ):
+            kept = state_path is not None and Path(state_path).is_file()
+            raise TrainingDiverged(f"{self.label}: non-finite loss or weights at update {update}"
+                                   + (f"; last good state kept in {state_path}" if kept else ""))
+        if self.bands_first:  # the optimiser's Levenberg-Marquardt rule moves the penalty weights
+            lam_l2, lam_fr = lam_l2 * info["lambda_l2_factor"], lam_fr * info["lambda_fr_factor"]
+            row["lambda_l2_next"], row["lambda_fr_next"] = lam_l2, lam_fr
+        else:
+            lam_l2, lam_fr = adapt_penalty_weights(row["error"], row["r_l2"], row["r_fr"], lam_l2, lam_fr, self.adapt)
+        return w_new, (lam_l2, lam_fr), row
 
 
 def penalties_are_damping(training: TrainingParams) -> bool:

@@ -7,7 +7,7 @@ global attributes (one JSON string per config section, plus provenance).
 
 Config sections used (every key documented in the dataclass named):
 
-* ``arenas.<name>`` (as ``arena``, with its ``name``) -> :func:`cw.task.arenas.make_arena`
+* ``arenas.<name>`` (as ``arena``, with its ``name``) -> :func:`cw.task.arenas.run_arena`
 * ``ratemaps`` -> :class:`cw.analysis.ratemaps.RatemapParams`
 * ``scores`` -> :class:`cw.analysis.scores.ScoreParams` (flat grid-score keys; sub-sections ``border``,
   ``band``, ``geometry``)
@@ -22,6 +22,7 @@ Config sections used (every key documented in the dataclass named):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Mapping
@@ -29,19 +30,14 @@ from typing import Mapping
 import numpy as np
 
 from cw import io
+from cw.seeds import rng_for
+from cw.task.arenas import run_arena
 
 log = logging.getLogger(__name__)
 
 __all__ = ["analyse_scores", "analyse_tuning", "analyse_development", "analyse_boundary"]
 
 
-
-def _arena(arena: Mapping):
-    from cw.task.arenas import make_arena
-
-    if not isinstance(arena, Mapping) or "name" not in arena:
-        raise ValueError("arena: must be the arena's config mapping with its 'name'")
-    return make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
 
 
 def _samples(act, skip_steps: int = 0):
@@ -53,15 +49,6 @@ def _samples(act, skip_steps: int = 0):
     x = act["x"].transpose("trial", "time").values
     y = act["y"].transpose("trial", "time").values
     return trial_samples(x, y, u, skip_steps)
-
-
-#: Random streams of the analyses, derived from a run's seed like :data:`cw.seeds.STREAMS`
-#: (whose numbers 0-4 they avoid): ``SeedSequence([seed, number])``.
-ANALYSIS_STREAMS = {"shuffles": 100, "long_path": 101, "development": 102}
-
-
-def _rng(seed: int, stream: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed), ANALYSIS_STREAMS[stream]]))
 
 
 # -- scores, significance, cell types ------------------------------------------------------------
@@ -96,11 +83,11 @@ def analyse_scores(
     from cw.analysis.units import AnalysisSettings, analyse_units
 
     settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
-    ar = _arena(arena)
+    ar = run_arena(arena)
     act = io.open_dataset(activity, required=("u", "x", "y"))
     x, y, u = _samples(act, settings.ratemaps.skip_steps)
     t0 = time.perf_counter()
-    ds, _ = analyse_units(x, y, u, ar, settings, _rng(seed, "shuffles"),
+    ds, _ = analyse_units(x, y, u, ar, settings, rng_for(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
     ds.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps, scores=scores, shuffles=shuffles,
                                celltypes=celltypes))
@@ -160,7 +147,7 @@ def analyse_development(
     dp = DevelopmentParams.from_dict(development)
     settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
     rp = settings.ratemaps
-    ar = _arena(arena)
+    ar = run_arena(arena)
     ck = io.open_dataset(checkpoints, required=WEIGHT_NAMES)
     tr = io.open_dataset(trajectories, required=("speed", "heading", "x", "y", "boundary"))
     test = trials_from_dataset(tr)
@@ -264,17 +251,14 @@ def analyse_boundary(
 
     bp = BoundaryParams.from_dict(boundary)
     mp = ModelParams.from_dict(model)
-    tp = TrajectoryParams.from_config({k: v for k, v in dict(trajectories).items()
-                                       if k != "n_test"})
-    ar = _arena(arena)
+    tp = TrajectoryParams.from_dict(trajectories)
+    ar = run_arena(arena)
     act = io.open_dataset(activity, required=("x", "y", "output_x", "output_y", "boundary"))
     w = io.read_weights(weights)
     ds = boundary_dataset(act, bp)
     n_long = int(bp.long_path_factor) * int(tp.n_steps)
     t0 = time.perf_counter()
-    trial = generate_long_trial(ar, TrajectoryParams.from_config(
-        {**{k: v for k, v in dict(trajectories).items() if k != "n_test"},
-         "n_steps": n_long}), _rng(seed, "long_path"))
+    trial = generate_long_trial(ar, dataclasses.replace(tp, n_steps=n_long), rng_for(seed, "long_path"))
     t_gen = time.perf_counter() - t0
     t0 = time.perf_counter()
     yhat = simulate_long(w, trial.speed[0], trial.heading[0], mp, bp.chunk_steps)

@@ -11,8 +11,6 @@ import logging
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np  # noqa: F401 (unused; the training steps' code hash covers this import, and removing it would rerun every training)
-
 from cw import io
 
 log = logging.getLogger(__name__)
@@ -23,13 +21,13 @@ log = logging.getLogger(__name__)
 def make_trajectories(out: str, arena: Mapping, trajectories: Mapping, seed: int) -> None:
     """Held-out test trials of one run -> ``trajectories.nc`` (training trials are generated
     afresh for every update by the training step)."""
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.seeds import rng_for
     from cw.task.trajectories import TrajectoryParams, generate_trials
     from cw.task.trajectory_files import trials_dataset
 
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
-    params = TrajectoryParams.from_config({k: v for k, v in trajectories.items() if k != "n_test"})
+    ar = run_arena(arena)
+    params = TrajectoryParams.from_dict(trajectories)
     test = generate_trials(ar, int(trajectories["n_test"]), params, rng_for(seed, "test_trials"))
     ds = trials_dataset(test, ar, params, attrs=io.run_attrs(arena=arena, trajectories=trajectories) | {"seed": seed})
     io.write_netcdf(ds, out)
@@ -71,6 +69,7 @@ def train_model(
     removed at the end, so that a rerun (e.g. after the training code changed) trains afresh.
     """
     from cw.network import networks
+    from cw.network.state import extend_hash, training_settings
     from cw.network.model import LossParams, ModelParams, init_weights
     from cw.network.training import TrainingParams, fresh_batches, train
     from cw.seeds import rng_for
@@ -79,7 +78,7 @@ def train_model(
     run = {"name": label, "arena": arena, "trajectories": trajectories, "model": model, "loss": loss,
            "training": training, "seed": seed}
     folder = Path(weights_out).parent
-    settings = networks.training_settings(run)
+    settings = training_settings(run)
     h = networks.write_settings(folder, settings)
     batches = fresh_batches(arena, trajectories, mp, tp.batch_size, seed)
     weights0 = init_weights(mp, rng_for(seed, "init"))
@@ -90,7 +89,7 @@ def train_model(
 
     state = training_state_path(weights_out)
     result = train(
-        weights0, batches, mp, lp, tp, seed, settings_hash=h, extend_hash=networks.extend_hash(settings),
+        weights0, batches, mp, lp, tp, seed, settings_hash=h, extend_hash=extend_hash(settings),
         label=label, progress=progress, on_update=log_row, state_path=state,
     )
     attrs = io.run_attrs(arena=arena, trajectories=trajectories, model=model, loss=loss, training=training) | {
@@ -121,19 +120,20 @@ def train_place_model(
     """Train one place-cell read-out network (:func:`cw.network.place_training.train_place`);
     files, state and checksums as :func:`train_model`."""
     from cw.network import networks
+    from cw.network.state import extend_hash, training_settings
     from cw.network.place_rnn import PlaceRNNParams
     from cw.network.place_training import PlaceTrainingParams, place_weights_dataset, train_place
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.task.place_cells import PlaceCellParams
     from cw.task.sorscher_trajectories import SorscherTrajectoryParams
 
     run = {"name": label, "readout": "place_cells", "arena": arena, "seed": seed, "place_cells": place_cells,
            "place_rnn": place_rnn, "place_trajectories": place_trajectories, "place_training": place_training}
     folder = Path(weights_out).parent
-    settings = networks.training_settings(run)
+    settings = training_settings(run)
     h = networks.write_settings(folder, settings)
     tp = PlaceTrainingParams.from_dict(place_training)
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    ar = run_arena(arena)
 
     def log_row(row: dict) -> None:
         if row["step"] % (10 * tp.log_every) == 0 or row["step"] == tp.n_steps:
@@ -142,7 +142,7 @@ def train_place_model(
     state = training_state_path(weights_out)
     result = train_place(ar, PlaceCellParams(**place_cells), PlaceRNNParams(**place_rnn),
                          SorscherTrajectoryParams.from_dict(place_trajectories), tp, seed, state_path=state,
-                         fingerprint=h, extend_key=networks.extend_hash(settings), label=label, on_row=log_row)
+                         fingerprint=h, extend_key=extend_hash(settings), label=label, on_row=log_row)
     attrs = io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
                          place_trajectories=place_trajectories, place_training=place_training) | {
         "seed": seed, "run": label, "settings_hash": h, "readout": "place_cells"}
@@ -158,7 +158,7 @@ def train_place_model(
 
 def training_state_path(weights_out: str) -> Path:
     """Where a training job keeps its resumable state: beside its weights, not a declared output."""
-    from cw.network.networks import STATE_FILE
+    from cw.network.state import STATE_FILE
 
     return Path(weights_out).with_name(STATE_FILE)
 
@@ -185,10 +185,10 @@ def place_test_walks(arena: Mapping, place_trajectories: Mapping, seed: int):
     run's ``test_trials`` stream (the same for the activity and every checkpoint); returns
     (paths, their SorscherTrajectoryParams, the Arena)."""
     from cw.seeds import rng_for
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.task.sorscher_trajectories import SorscherTrajectoryParams, generate_paths
 
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    ar = run_arena(arena)
     tp = SorscherTrajectoryParams.from_dict(place_trajectories)
     return generate_paths(ar, int(place_trajectories["n_test"]), tp, rng_for(seed, "test_trials"),
                           n_steps=int(place_trajectories["n_steps_test"])), tp, ar
@@ -227,11 +227,11 @@ def extract_place_activity(weights: str, out: str, arena: Mapping, place_cells: 
 def make_ratemaps(activity: str, out: str, arena: Mapping, ratemaps: Mapping) -> None:
     """Rate map of every unit over the test samples after the first ``ratemaps.skip_steps``
     steps of every trial -> ``ratemaps.nc`` (attribute ``skip_steps``)."""
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.analysis.ratemaps import RatemapParams, compute_ratemaps, trial_samples
 
     rp = RatemapParams.from_dict(ratemaps)
-    ar = make_arena(arena["name"], {k: v for k, v in arena.items() if k != "name"})
+    ar = run_arena(arena)
     ds = io.open_dataset(activity, required=("u", "x", "y"))
     x, y, u = trial_samples(ds["x"].transpose("trial", "time").values,
                             ds["y"].transpose("trial", "time").values,

@@ -46,7 +46,7 @@ def validate_config(config: Mapping, schema: dict | None = None) -> dict:
 
 def _check_run(run: Mapping) -> None:
     """Checks that involve several sections of one resolved run."""
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
 
     name = run["name"]
     try:
@@ -60,7 +60,7 @@ def _check_run(run: Mapping) -> None:
             f"runs.{name}.loss.lambda_l2: must be > 0 with training.hessian_free.damping: penalty_weights "
             "(the L2 weight is the damping; use damping: tikhonov for a loss without it)"
         )
-    arena = make_arena(run["arena"]["name"], {k: v for k, v in run["arena"].items() if k != "name"})
+    arena = run_arena(run["arena"])
     if params["trajectories"].speed_cap >= arena.inradius:
         raise ConfigError(
             f"runs.{name}.trajectories.speed_max: {params['trajectories'].speed_cap} m/step must be below the "
@@ -83,9 +83,8 @@ def build_params(run: Mapping) -> dict:
     from cw.analysis.shuffles import ShuffleParams
     from cw.analysis.tuning import TuningParams
 
-    traj = {k: v for k, v in run["trajectories"].items() if k != "n_test"}
     return {
-        "trajectories": TrajectoryParams.from_config(traj),
+        "trajectories": TrajectoryParams.from_dict(run["trajectories"]),
         "model": ModelParams.from_dict(run["model"]),
         "loss": LossParams.from_dict(run["loss"]),
         "training": TrainingParams.from_dict(run["training"]),

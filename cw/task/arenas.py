@@ -14,7 +14,7 @@ come from the YAML config, e.g. ``arenas: {square: {shape: square, side: 1.0}}``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -27,6 +27,8 @@ __all__ = [
     "SHAPES",
     "make_arena",
     "regular_polygon",
+    "run_arena",
+    "segment_distances",
 ]
 
 #: Numerical tolerance (dimensionless, OURS): consecutive walls whose turning angle has
@@ -82,10 +84,38 @@ def _segments_intersect(p1, p2, q1, q2) -> bool:
     )
 
 
+def segment_distances(points: Any, corners: Any) -> np.ndarray:
+    """Distance (m) from points to every segment of a closed polyline.
+
+    Parameters
+    ----------
+    points : array_like, shape (..., 2)
+        Positions in metres.
+    corners : array_like, shape (K, 2)
+        Vertices; segment k joins ``corners[k]`` and ``corners[(k + 1) % K]`` (the walls of a
+        polygon, or with K = 2 one segment, twice).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., K), float64
+
+    >>> segment_distances([[0.5, 0.2], [2.0, 0.0]], [[0, 0], [1, 0], [1, 1], [0, 1]]).round(2).tolist()
+    [[0.2, 0.5, 0.8, 0.5], [1.0, 1.0, 1.41, 2.0]]
+    """
+    p = np.asarray(points, dtype=np.float64)
+    a = np.asarray(corners, dtype=np.float64)
+    d = np.roll(a, -1, axis=0) - a
+    rel = p[..., None, :] - a
+    t = np.clip(np.sum(rel * d, axis=-1) / np.sum(d * d, axis=-1), 0.0, 1.0)
+    diff = rel - t[..., None] * d
+    return np.hypot(diff[..., 0], diff[..., 1])
+
+
 def _canonical_corners(
-    corners: Any, key: str, collinear_tol: float = COLLINEAR_TOL
+    corners: Any, key: str, collinear_tol: float = COLLINEAR_TOL, recentre: bool = True
 ) -> np.ndarray:
-    """Validate a polygon and return it counter-clockwise, centred at its area centroid.
+    """Validate a polygon and return it counter-clockwise, centred at its area centroid (or, with
+    ``recentre=False``, where it is).
 
     Parameters
     ----------
@@ -144,15 +174,16 @@ def _canonical_corners(
         raise ValueError(f"{key}: consecutive corners around corner {(i + 1) % k} are collinear")
     if np.any(sin_turn < 0):
         raise ValueError(f"{key}: polygon is not convex")
-    return c - _area_centroid(c)
+    return c - _area_centroid(c) if recentre else c
 
 
 @dataclass(frozen=True, eq=False)
 class Arena:
-    """A simple convex polygon arena centred at its area centroid.
+    """A simple convex polygon arena, the one owner of the project's polygon geometry.
 
     Constructing an ``Arena`` validates the corners (see :meth:`from_corners`); clockwise input is
-    reversed and the polygon is translated so its area centroid is ``(0, 0)``.
+    reversed and the polygon is translated so its area centroid is ``(0, 0)`` (unless
+    ``recentre`` is False: a rate map's polygon stays in the map's frame).
 
     Parameters
     ----------
@@ -160,25 +191,28 @@ class Arena:
         Arena name (config key under ``arenas``); used in error messages.
     corners : array_like, shape (K, 2)
         Polygon corners in metres, any orientation, any translation.
+    recentre : bool, default True
+        Translate the polygon so that its area centroid is the origin.
 
     Attributes
     ----------
     corners : numpy.ndarray, shape (K, 2), float64, read-only
-        Counter-clockwise corners (m), area centroid at the origin.
+        Counter-clockwise corners (m), area centroid at the origin (when re-centred).
     """
 
     name: str
     corners: np.ndarray
+    recentre: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         key = f"arenas.{self.name}.corners"
-        canon = _canonical_corners(self.corners, key)
+        canon = _canonical_corners(self.corners, key, recentre=self.recentre)
         canon.setflags(write=False)
         object.__setattr__(self, "corners", canon)
 
     @classmethod
-    def from_corners(cls, name: str, corners: Any) -> "Arena":
-        """Validate ``corners`` and build an arena re-centred at its area centroid.
+    def from_corners(cls, name: str, corners: Any, recentre: bool = True) -> "Arena":
+        """Validate ``corners`` and build an arena, re-centred at its area centroid by default.
 
         Parameters
         ----------
@@ -186,6 +220,8 @@ class Arena:
             Arena name.
         corners : array_like, shape (K, 2)
             Corners in metres; clockwise order is reversed.
+        recentre : bool, default True
+            False keeps the corners where they are (e.g. a polygon given in a rate map's frame).
 
         Returns
         -------
@@ -197,7 +233,25 @@ class Arena:
             ``arenas.<name>.corners: ...`` if the polygon is not simple and convex, has fewer than
             3 corners, zero area, coincident or collinear consecutive corners.
         """
-        return cls(name, corners)
+        return cls(name, corners, recentre)
+
+    @classmethod
+    def of(cls, arena: Any) -> "Arena":
+        """``arena`` itself if it is an Arena, else an Arena of its (K, 2) corners (or their
+        flattened ``[x0, y0, x1, ...]``, as in the files' ``arena_corners`` attribute), in the
+        frame they are given in.
+
+        >>> Arena.of([0, 0, 0, 1, 1, 1, 1, 0]).corners.tolist()  # clockwise in, counter-clockwise out
+        [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
+        """
+        if isinstance(arena, cls):
+            return arena
+        c = np.asarray(getattr(arena, "corners", arena), dtype=np.float64)
+        if c.ndim == 1 and c.size % 2 == 0:
+            c = c.reshape(-1, 2)
+        if c.ndim != 2 or c.shape[1] != 2 or len(c) < 3:
+            raise ValueError("arena: must be an Arena or a (K >= 3, 2) array of corners")
+        return cls("arena", c, recentre=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Arena):
@@ -305,6 +359,29 @@ class Arena:
         """
         return np.all(self.wall_distances(points) >= -tol, axis=-1)
 
+    @cached_property
+    def chebyshev_radius(self) -> float:
+        """Radius (m) of the largest disc anywhere inside the polygon: the largest distance from an
+        inside point to its nearest wall.  Equal to :attr:`inradius` for a regular polygon centred
+        at the origin (half the side of a square: the border score's normalisation, Solstad et al.
+        2008); larger when the area centroid is not the centre of the largest disc."""
+        from scipy.optimize import linprog
+
+        # maximise r subject to n_k . c + r <= offset_k
+        res = linprog(c=[0.0, 0.0, -1.0], A_ub=np.hstack([self.normals, np.ones((self.n_walls, 1))]),
+                      b_ub=self.offsets, bounds=[(None, None), (None, None), (0, None)], method="highs")
+        if not res.success:  # pragma: no cover - a valid convex polygon always has a solution
+            raise RuntimeError(f"arenas.{self.name}: Chebyshev radius: {res.message}")
+        return float(res.x[2])
+
+    def segment_distances(self, points: Any) -> np.ndarray:
+        """Distance (m) from points (..., 2) to each wall segment -> (..., K)
+        (:func:`segment_distances`)."""
+        p = np.asarray(points, dtype=np.float64)
+        if p.shape[-1:] != (2,):
+            raise ValueError(f"points: last axis must have length 2, got shape {p.shape}")
+        return segment_distances(p, self.corners)
+
     def nearest_wall_distance(self, points: Any) -> np.ndarray:
         """Euclidean distance from points to the nearest wall segment.
 
@@ -318,15 +395,7 @@ class Arena:
         numpy.ndarray, shape (...), float64
             Unsigned distance (m) to the closest point on any wall segment.
         """
-        p = np.asarray(points, dtype=np.float64)
-        if p.shape[-1:] != (2,):
-            raise ValueError(f"points: last axis must have length 2, got shape {p.shape}")
-        a = self.edges[:, 0]  # (K, 2)
-        d = self.edges[:, 1] - a  # (K, 2)
-        rel = p[..., None, :] - a  # (..., K, 2)
-        t = np.clip(np.sum(rel * d, axis=-1) / np.sum(d * d, axis=-1), 0.0, 1.0)  # (..., K)
-        diff = rel - t[..., None] * d
-        return np.min(np.hypot(diff[..., 0], diff[..., 1]), axis=-1)
+        return np.min(self.segment_distances(points), axis=-1)
 
 
 def regular_polygon(n_sides: int, side: float, rotation: float = 0.0) -> np.ndarray:
@@ -406,3 +475,15 @@ def make_arena(name: str, spec: Mapping[str, Any]) -> Arena:
     if not np.isfinite(side) or side <= 0:
         raise ValueError(f"{key}.side: must be > 0, got {side!r}")
     return Arena.from_corners(name, regular_polygon(REGULAR_SHAPES[shape], float(side)))
+
+
+def run_arena(spec: Mapping[str, Any]) -> Arena:
+    """The :class:`Arena` of a resolved run's ``arena`` section (:func:`cw.config.resolve_run`):
+    its config entry ``arenas.<name>`` together with its ``name``.
+
+    >>> [round(b, 9) for b in run_arena({"name": "box", "shape": "square", "side": 2.0}).bounds]
+    [-1.0, 1.0, -1.0, 1.0]
+    """
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ValueError("arena: must be the run's arena section, the config entry with its 'name'")
+    return make_arena(spec["name"], {k: v for k, v in spec.items() if k != "name"})

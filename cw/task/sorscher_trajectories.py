@@ -25,14 +25,18 @@ Every random draw takes a :class:`numpy.random.Generator`; no global state.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from cw.config import schema_default
+from cw.validation import section_from_dict
 
-__all__ = ["SorscherTrajectoryParams", "Paths", "generate_paths", "fraction_outside"]
+__all__ = ["SorscherTrajectoryParams", "Paths", "generate_paths", "fraction_outside", "TEST_ONLY_KEYS"]
+
+#: Keys of the ``place_trajectories`` section that size the test walks, not the training walks.
+TEST_ONLY_KEYS: tuple[str, ...] = ("n_test", "n_steps_test")
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,10 @@ class SorscherTrajectoryParams:
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any] | None) -> "SorscherTrajectoryParams":
-        """From a config section; keys that are not fields (e.g. ``n_test``) are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (cfg or {}).items() if k in names})
+        """From the ``place_trajectories`` section; its test-walk keys (:data:`TEST_ONLY_KEYS`)
+        are left out; unknown keys raise ValueError."""
+        return section_from_dict(cls, {k: v for k, v in (cfg or {}).items() if k not in TEST_ONLY_KEYS},
+                                 "place_trajectories")
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ DEFAULT_SPEED_MAX_FACTOR: float = 4.0
 SUBSETS: tuple[str, ...] = ("train", "test")
 
 #: Prefix of the global attributes that hold the TrajectoryParams fields.
+#: Keys of the ``trajectories`` section that size the held-out test set, not the trials.
+TEST_ONLY_KEYS: tuple[str, ...] = ("n_test",)
+
 _PARAM_ATTR_PREFIX = "trajectories_"
 
 #: Motion models of :func:`generate_trials`.
@@ -186,9 +189,12 @@ class TrajectoryParams:
             raise bad("wall_growth_every", "must be >= 1")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> "TrajectoryParams":
-        """Build from the ``trajectories`` config mapping; unknown keys raise ValueError."""
-        return section_from_dict(cls, cfg, "trajectories")
+    def from_dict(cls, cfg: Mapping[str, Any] | None) -> "TrajectoryParams":
+        """Build from the ``trajectories`` config section; its test-set keys
+        (:data:`TEST_ONLY_KEYS`) are not trajectory parameters and are left out; unknown keys
+        raise ValueError."""
+        return section_from_dict(cls, {k: v for k, v in (cfg or {}).items() if k not in TEST_ONLY_KEYS},
+                                 "trajectories")
 
     @property
     def speed_cap(self) -> float:

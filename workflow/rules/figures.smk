@@ -25,6 +25,8 @@ rule figure_ratemaps:
     benchmark:
         benchmark_path("figure_ratemaps")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/figure_ratemaps.py"
 
@@ -46,6 +48,8 @@ rule figure_trajectories:
     benchmark:
         benchmark_path("figure_trajectories")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/figure_trajectories.py"
 
@@ -65,6 +69,8 @@ rule figure_training:
     benchmark:
         f"{OUT}/benchmarks/figure_training.tsv"
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/figure_training.py"
 
@@ -150,6 +156,8 @@ rule figure_examples:
     benchmark:
         f"{OUT}/benchmarks/figure_examples.tsv"
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_examples.py"
 
@@ -174,6 +182,8 @@ rule figure_units:
     benchmark:
         benchmark_path("figure_units")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_units.py"
 
@@ -194,6 +204,8 @@ rule figure_development:
     benchmark:
         benchmark_path("figure_development")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_development.py"
 
@@ -219,6 +231,8 @@ rule figure_metabolic:
     benchmark:
         benchmark_path("figure_metabolic")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_metabolic.py"
 
@@ -240,6 +254,8 @@ rule figure_boundary:
     benchmark:
         benchmark_path("figure_boundary")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_boundary.py"
 
@@ -264,6 +280,8 @@ rule figure_tuning:
     benchmark:
         benchmark_path("figure_tuning")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_tuning.py"
 
@@ -284,6 +302,8 @@ rule figure_nulls:
     benchmark:
         benchmark_path("figure_nulls")
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/fig_nulls.py"
 
@@ -309,6 +329,8 @@ rule claims:
     benchmark:
         f"{OUT}/benchmarks/claims.tsv"
     localrule: True
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/claims.py"
 
@@ -336,5 +358,7 @@ if config.get("study"):
         benchmark:
             f"{OUT}/benchmarks/study.tsv"
         localrule: True
+        conda:
+            "../envs/cw.yaml"
         script:
             "../scripts/study.py"

@@ -18,6 +18,8 @@ rule trajectories:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/trajectories.py"
 
@@ -48,6 +50,8 @@ if NET_MODE != "shipped":
         resources:
             mem_mb=8000,
             runtime=720,
+        conda:
+            "../envs/cw.yaml"
         script:
             "../scripts/train.py"
 
@@ -76,6 +80,8 @@ if NET_MODE != "shipped":
         resources:
             mem_mb=8000,
             runtime=720,
+        conda:
+            "../envs/cw.yaml"
         script:
             "../scripts/train_place.py"
 
@@ -106,6 +112,8 @@ rule activity:
     resources:
         mem_mb=6000,
         runtime=20,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/activity.py"
 
@@ -126,6 +134,8 @@ rule ratemaps:
     resources:
         mem_mb=6000,
         runtime=10,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/ratemaps.py"
 
@@ -151,6 +161,8 @@ rule scores:
     resources:
         mem_mb=6000,
         runtime=30,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/scores.py"
 
@@ -170,6 +182,8 @@ rule tuning:
     resources:
         mem_mb=4000,
         runtime=10,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/tuning.py"
 
@@ -200,6 +214,8 @@ rule development:
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/development.py"
 
@@ -226,6 +242,8 @@ rule boundary:
     resources:
         mem_mb=6000,
         runtime=30,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/boundary.py"
 
@@ -253,6 +271,8 @@ rule activity_place:
     resources:
         mem_mb=6000,
         runtime=20,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/activity_place.py"
 
@@ -285,5 +305,7 @@ rule development_place:
     resources:
         mem_mb=8000,
         runtime=120,
+    conda:
+        "../envs/cw.yaml"
     script:
         "../scripts/development_place.py"

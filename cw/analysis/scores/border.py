@@ -12,46 +12,7 @@ import scipy.ndimage as ndi
 
 from cw.analysis.scores.inputs import as_stack, checked_bin_size
 from cw.config import schema_default
-
-
-def _ccw_corners(arena) -> np.ndarray:
-    """Counter-clockwise (K, 2) corners of an Arena-like object or a corners array, as given
-    (not re-centred: they must be in the rate map's frame)."""
-    c = np.asarray(getattr(arena, "corners", arena), dtype=np.float64)
-    if c.ndim == 1 and c.size % 2 == 0:
-        c = c.reshape(-1, 2)
-    if c.ndim != 2 or c.shape[1] != 2 or len(c) < 3:
-        raise ValueError("arena: must be an Arena or a (K >= 3, 2) array of corners")
-    area = 0.5 * np.sum(c[:, 0] * np.roll(c[:, 1], -1) - c[:, 1] * np.roll(c[:, 0], -1))
-    return c[::-1].copy() if area < 0 else c.copy()
-
-
-def segment_distances(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Distance (m) from points (..., 2) to every wall segment of a polygon -> (..., K)."""
-    a = corners
-    d = np.roll(corners, -1, axis=0) - a
-    rel = points[..., None, :] - a
-    t = np.clip(np.sum(rel * d, axis=-1) / np.sum(d * d, axis=-1), 0.0, 1.0)
-    diff = rel - t[..., None] * d
-    return np.hypot(diff[..., 0], diff[..., 1])
-
-
-def _chebyshev_radius(corners: np.ndarray) -> float:
-    """Radius (m) of the largest disc inside a convex polygon = the largest distance from an
-    interior point to its nearest wall (the inradius of a regular polygon; half the side of a
-    square, Solstad's normalisation)."""
-    from scipy.optimize import linprog
-
-    d = np.roll(corners, -1, axis=0) - corners
-    n = np.stack([d[:, 1], -d[:, 0]], axis=1)
-    n /= np.hypot(n[:, 0], n[:, 1])[:, None]
-    off = np.einsum("kd,kd->k", n, corners)
-    # maximise r subject to n_k . c + r <= off_k
-    res = linprog(c=[0.0, 0.0, -1.0], A_ub=np.hstack([n, np.ones((len(n), 1))]), b_ub=off,
-                  bounds=[(None, None), (None, None), (0, None)], method="highs")
-    if not res.success:  # pragma: no cover - a valid convex polygon always has a solution
-        raise RuntimeError(f"Chebyshev radius: {res.message}")
-    return float(res.x[2])
+from cw.task.arenas import Arena
 
 
 # --------------------------------------------------------------------------
@@ -122,13 +83,14 @@ class _BorderGeometry:
     """Per-(grid, mask, polygon) geometry of the border score: bin-to-wall distances and the bin
     that represents each sample point of each wall."""
 
-    def __init__(self, xc, yc, valid, corners, bin_size, params: BorderScoreParams):
+    def __init__(self, xc, yc, valid, arena: Arena, bin_size, params: BorderScoreParams):
         gx, gy = np.meshgrid(xc, yc)
         centres = np.stack([gx, gy], axis=-1).reshape(-1, 2)
         self.n_bins = centres.shape[0]
-        self.dwall = np.min(segment_distances(centres, corners), axis=-1)
+        self.dwall = arena.nearest_wall_distance(centres)
         self.dwall = np.where(valid.ravel(), self.dwall, 0.0)
-        self.d_norm = _chebyshev_radius(corners)
+        self.d_norm = arena.chebyshev_radius
+        corners = arena.corners
         vidx = np.flatnonzero(valid.ravel())
         vc = centres[vidx]
         self.wall_bins = []
@@ -267,7 +229,7 @@ def border_scores(
     if xc.shape != (nx,) or yc.shape != (ny,):
         raise ValueError(f"x, y must have lengths nx={nx}, ny={ny}, got {xc.shape}, {yc.shape}")
     bin_size = checked_bin_size(bin_size, xc, yc)
-    corners = _ccw_corners(arena)
+    arena = Arena.of(arena)
     out = {
         "border_score": np.full(U, np.nan),
         "border_cm": np.full(U, np.nan),
@@ -296,7 +258,7 @@ def border_scores(
         sel = np.flatnonzero((group == g) & ok)
         if sel.size == 0:
             continue
-        geom = _BorderGeometry(xc, yc, valid[sel[0]], corners, bin_size, params)
+        geom = _BorderGeometry(xc, yc, valid[sel[0]], arena, bin_size, params)
         for pol in pols:
             m = rn[sel] if pol == 1 else 1.0 - rn[sel]
             cM, dM, wall, area, share = _border_core(m, geom, params.field_threshold)
@@ -359,10 +321,10 @@ def border_profile_fit(
     U = r.shape[0]
     xc, yc = np.asarray(x, np.float64), np.asarray(y, np.float64)
     bin_size = checked_bin_size(bin_size, xc, yc)
-    corners = _ccw_corners(arena)
+    arena = Arena.of(arena)
     gx, gy = np.meshgrid(xc, yc)
-    pts = np.stack([gx, gy], axis=-1)
-    dist = segment_distances(pts, corners)  # (ny, nx, K)
+    dist = arena.segment_distances(np.stack([gx, gy], axis=-1))  # (ny, nx, K)
+    wall_length = np.hypot(*(arena.edges[:, 1] - arena.edges[:, 0]).T)  # (K,)
     out = {"border_profile_r2": np.full(U, np.nan), "border_field_width": np.full(U, np.nan),
            "border_profile_halfwidth": np.full(U, np.nan)}
     for u in range(U):
@@ -381,8 +343,7 @@ def border_profile_fit(
         half = 0.5 * (fit[0] + fit[-1])
         below = np.flatnonzero(fit <= half)
         out["border_profile_halfwidth"][u] = float(d[o][below[0]]) if below.size else np.nan
-        length = float(np.hypot(*(corners[(k + 1) % len(corners)] - corners[k])))
         area = float(field_fraction[u]) * m.sum() * bin_size ** 2
         if cm[u] > 0:
-            out["border_field_width"][u] = area / (float(cm[u]) * length)
+            out["border_field_width"][u] = area / (float(cm[u]) * float(wall_length[k]))
     return out
