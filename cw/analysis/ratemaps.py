@@ -208,8 +208,8 @@ class SpatialBins:
         y = np.asarray(y, dtype=np.float64).ravel()
         if y.size != x.size:
             raise ValueError(f"x ({x.size}) and y ({y.size}) lengths differ")
-        if min_occupancy < 1:
-            raise ValueError("min_occupancy must be >= 1")
+        if min_occupancy < 1:  # the one check of the array-level API (the config's: RatemapParams)
+            raise ValueError(f"ratemaps.min_occupancy: must be an integer >= 1, got {min_occupancy!r}")
         arena = Arena.of(arena)
         self.arena_name = arena.name
         xe, ye = bin_edges(arena.bounds, bin_size)
@@ -323,8 +323,6 @@ def compute_ratemaps(
         raise ValueError(
             f"x ({x.size}), y ({y.size}) and activity ({act.shape[0]}) lengths differ"
         )
-    if min_occupancy < 1:
-        raise ValueError("min_occupancy must be >= 1")
     if not smoothing_sigma >= 0:
         raise ValueError(f"ratemaps.smoothing_sigma: must be >= 0 bins, got {smoothing_sigma!r}")
     U = act.shape[1]
