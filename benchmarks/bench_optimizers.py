@@ -46,7 +46,7 @@ def run(
     configure_threads(threads)
     import tensorflow as tf
 
-    from cw.task.arenas import make_arena
+    from cw.task.arenas import run_arena
     from cw.config import resolve_run
     from cw.steps.settings import load_config
     from cw.network.model import LossParams, ModelParams, encode_inputs, init_weights
@@ -57,9 +57,9 @@ def run(
     from cw.task.trajectories import TrajectoryParams, generate_trials
 
     spec = resolve_run(load_config(config), arena)
-    traj = {**{k: v for k, v in spec["trajectories"].items() if k != "n_test"}, "n_steps": steps}
-    ar = make_arena(spec["arena"]["name"], {k: v for k, v in spec["arena"].items() if k != "name"})
-    test = generate_trials(ar, 200, TrajectoryParams.from_config(traj), rng_for(seed, "test_trials"))
+    traj = {**spec["trajectories"], "n_steps": steps}
+    ar = run_arena(spec["arena"])
+    test = generate_trials(ar, 200, TrajectoryParams.from_dict(traj), rng_for(seed, "test_trials"))
     mp = ModelParams.from_dict({**spec["model"], "n_units": units})
     lp = LossParams.from_dict(spec["loss"])
     batches = fresh_batches(spec["arena"], traj, mp, batch, seed)

@@ -1,8 +1,8 @@
-"""Trained networks shipped with the repository, and the settings hash that identifies them.
+"""Trained networks shipped with the repository: their folders, checksums and checks.
 
 A network is identified by every setting that made it: the arena, the trajectory generator, the
-model, the loss, the training and the seed (:func:`training_settings`).  Their hash
-(:func:`settings_hash`) is written beside the network (``settings.json``) and checked before a
+model, the loss, the training and the seed (:func:`cw.network.state.training_settings`).  Their hash
+(:func:`cw.network.state.settings_hash`) is written beside the network (``settings.json``) and checked before a
 shipped network is analysed: a network trained with other settings is refused, so that results
 are never attributed to a configuration that did not produce them.
 

@@ -62,7 +62,7 @@ def train_model(
     """Train one run's network on fresh trials; write final weights, checkpoints and history.
 
     The full training state is kept beside the weights (``training_state.npz``) and the settings
-    with their hash in ``settings.json`` (:mod:`cw.network.networks`), so that a stopped training resumes
+    with their hash in ``settings.json`` (:mod:`cw.network.state`), so that a stopped training resumes
     exactly, also from a state committed to the repository.  ``keep_state`` (networks shipped
     with the repository) keeps the final state too, so that rerunning a finished training only
     rewrites its files, and records the files' checksums (``SHA256SUMS``); otherwise the state is
