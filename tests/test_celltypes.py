@@ -192,10 +192,10 @@ def test_analyse_scores_file_to_file(tmp_path):
     act = xr.Dataset({"u": (("trial", "time", "unit"), u), "x": (("trial", "time"), x),
                       "y": (("trial", "time"), y)}, coords={"unit": [0, 1, 2]})
     io.write_netcdf(act, tmp_path / "activity.nc")
-    analyse_scores(str(tmp_path / "activity.nc"), str(tmp_path / "scores.nc"), arena_cfg,
-                   {"bin_size": 0.05, "min_occupancy": 2, "smoothing_sigma": 0.5},
-                   {"variant": "minmax", "border": {"polarity": "positive"}},
-                   {"n_shuffles": 12, "min_shift": 500}, {"min_grid_score": 0.4}, seed=9)
+    analysis = {"ratemaps": {"bin_size": 0.05, "min_occupancy": 2, "smoothing_sigma": 0.5},
+                "scores": {"variant": "minmax", "border": {"polarity": "positive"}},
+                "shuffles": {"n_shuffles": 12, "min_shift": 500}, "celltypes": {"min_grid_score": 0.4}}
+    analyse_scores(str(tmp_path / "activity.nc"), str(tmp_path / "scores.nc"), arena_cfg, analysis, seed=9)
     ds = io.open_dataset(tmp_path / "scores.nc")
     assert list(ds["cell_type"].values) == ["grid_like", "band_like", "non_spatial"]
     assert ds.attrs["count_grid_like"] == 1 and ds.attrs["count_non_spatial"] == 1
@@ -208,4 +208,4 @@ def test_analyse_scores_file_to_file(tmp_path):
         assert v in ds
     with pytest.raises(ValueError, match="shuffles.n_shuffles"):
         analyse_scores(str(tmp_path / "activity.nc"), str(tmp_path / "bad.nc"), arena_cfg,
-                       {}, {}, {"n_shuffles": 0}, {}, seed=9)
+                       {"shuffles": {"n_shuffles": 0}}, seed=9)

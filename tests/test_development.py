@@ -91,8 +91,8 @@ def test_analyse_development_on_tiny_network(tmp_path):
     analyse_development(
         str(tmp_path / "checkpoints.nc"), str(tmp_path / "trajectories.nc"),
         str(tmp_path / "development.nc"), model, arena,
-        ratemaps={"bin_size": 0.1}, scores={}, shuffles={"n_shuffles": 8, "min_shift": 100},
-        celltypes={}, development={"perplexity": 5.0}, seed=4)
+        analysis={"ratemaps": {"bin_size": 0.1}, "shuffles": {"n_shuffles": 8, "min_shift": 100}},
+        development={"perplexity": 5.0}, seed=4)
     ds = io.open_dataset(tmp_path / "development.nc")
     assert ds.sizes["checkpoint"] == 3 and ds.sizes["unit"] == 8
     assert ds["rate"].dims == ("checkpoint", "unit", "y", "x") and ds["rate"].shape[2:] == (10, 10)

@@ -13,6 +13,9 @@ Config sections used (every key documented in the dataclass named):
   ``band``, ``geometry``)
 * ``shuffles`` -> :class:`cw.analysis.shuffles.ShuffleParams`
 * ``celltypes`` -> :class:`cw.analysis.celltypes.CellTypeParams`
+* these four travel together as ``analysis``, one mapping ``{"ratemaps": ..., "scores": ...,
+  "shuffles": ..., "celltypes": ...}`` (missing sections: their defaults), made into one
+  :class:`cw.analysis.units.AnalysisSettings` per step and passed whole below it
 * ``tuning`` -> :class:`cw.analysis.tuning.TuningParams`
 * ``development`` -> :class:`cw.analysis.development.DevelopmentParams`
 * ``boundary`` -> :class:`cw.analysis.boundary.BoundaryParams`
@@ -56,10 +59,7 @@ def analyse_scores(
     activity: str,
     out: str,
     arena: Mapping,
-    ratemaps: Mapping | None = None,
-    scores: Mapping | None = None,
-    shuffles: Mapping | None = None,
-    celltypes: Mapping | None = None,
+    analysis: Mapping | None = None,
     seed: int = 0,
 ) -> None:
     """Every spatial score, its shuffle threshold, significance and the cell type of every unit
@@ -82,15 +82,14 @@ def analyse_scores(
     """
     from cw.analysis.units import AnalysisSettings, analyse_units
 
-    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
+    settings = AnalysisSettings.from_config(**(analysis or {}))
     ar = run_arena(arena)
     act = io.open_dataset(activity, required=("u", "x", "y"))
     x, y, u = _samples(act, settings.ratemaps.skip_steps)
     t0 = time.perf_counter()
     ds, _ = analyse_units(x, y, u, ar, settings, rng_for(seed, "shuffles"),
                           keep_null=True, unit=act["unit"].values)
-    ds.attrs.update(io.run_attrs(arena=arena, ratemaps=ratemaps, scores=scores, shuffles=shuffles,
-                               celltypes=celltypes))
+    ds.attrs.update(io.run_attrs(arena=arena, **(analysis or {})))
     ds.attrs["seed"] = int(seed)
     ds.attrs["arena_corners"] = ar.corners.ravel()
     io.write_netcdf(ds, out)
@@ -127,10 +126,7 @@ def analyse_development(
     out: str,
     model: Mapping,
     arena: Mapping,
-    ratemaps: Mapping | None = None,
-    scores: Mapping | None = None,
-    shuffles: Mapping | None = None,
-    celltypes: Mapping | None = None,
+    analysis: Mapping | None = None,
     development: Mapping | None = None,
     seed: int = 0,
 ) -> None:
@@ -145,7 +141,7 @@ def analyse_development(
 
     mp = ModelParams.from_dict(model)
     dp = DevelopmentParams.from_dict(development)
-    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
+    settings = AnalysisSettings.from_config(**(analysis or {}))
     rp = settings.ratemaps
     ar = run_arena(arena)
     ck = io.open_dataset(checkpoints, required=WEIGHT_NAMES)
@@ -167,8 +163,7 @@ def analyse_development(
         acts.append(us)
     updates = ck["update"].values if "update" in ck.coords else np.arange(len(acts))
     ds = development_dataset(acts, updates, xs, ys, ar, errors, settings, dp, seed)
-    ds.attrs.update(io.run_attrs(model=model, arena=arena, ratemaps=ratemaps, scores=scores,
-                               shuffles=shuffles, celltypes=celltypes, development=development))
+    ds.attrs.update(io.run_attrs(model=model, arena=arena, development=development, **(analysis or {})))
     io.write_netcdf(ds, out)
     counts = ds["type_count"].sel(cell_type_label=["border", "band_like", "grid_like"]).values
     log.info("%s: border / band-like / grid-like units per checkpoint (update 0 = untrained): %s",
@@ -182,10 +177,7 @@ def analyse_place_development(
     place_cells: Mapping,
     place_rnn: Mapping,
     place_trajectories: Mapping,
-    ratemaps: Mapping | None = None,
-    scores: Mapping | None = None,
-    shuffles: Mapping | None = None,
-    celltypes: Mapping | None = None,
+    analysis: Mapping | None = None,
     development: Mapping | None = None,
     seed: int = 0,
 ) -> None:
@@ -200,7 +192,7 @@ def analyse_place_development(
     from cw.task.place_cells import PlaceCellParams
 
     dp = DevelopmentParams.from_dict(development)
-    settings = AnalysisSettings.from_config(ratemaps, scores, shuffles, celltypes)
+    settings = AnalysisSettings.from_config(**(analysis or {}))
     rp = settings.ratemaps
     paths, _, ar = place_test_walks(arena, place_trajectories, seed)
     cells = PlaceCellParams(**place_cells)
@@ -216,8 +208,7 @@ def analyse_place_development(
     updates = ck["update"].values
     ds = development_dataset(acts, updates, xs, ys, ar, errors, settings, dp, seed)
     ds.attrs.update(io.run_attrs(arena=arena, place_cells=place_cells, place_rnn=place_rnn,
-                                 place_trajectories=place_trajectories, ratemaps=ratemaps, scores=scores,
-                                 shuffles=shuffles, celltypes=celltypes, development=development))
+                                 place_trajectories=place_trajectories, development=development, **(analysis or {})))
     ds.attrs["readout"] = "place_cells"
     io.write_netcdf(ds, out)
     counts = ds["type_count"].sel(cell_type_label=["border", "band_like", "grid_like"]).values

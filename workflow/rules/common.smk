@@ -88,6 +88,16 @@ def run_param(*keys):
     return get
 
 
+def analysis_param():
+    """Params function: the analysis settings of a run, one mapping of its ``ratemaps``,
+    ``scores``, ``shuffles`` and ``celltypes`` sections (cw.analysis.units.AnalysisSettings)."""
+
+    def get(wildcards):
+        return {k: RUNS[wildcards.run][k] for k in ("ratemaps", "scores", "shuffles", "celltypes")}
+
+    return get
+
+
 def run_path(name):
     return f"{OUT}/{{run}}/{name}"
 

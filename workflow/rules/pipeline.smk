@@ -148,10 +148,7 @@ rule scores:
     params:
         code=script_code("scores.py"),
         arena=run_param("arena"),
-        ratemaps=run_param("ratemaps"),
-        scores=run_param("scores"),
-        shuffles=run_param("shuffles"),
-        celltypes=run_param("celltypes"),
+        analysis=analysis_param(),
         seed=run_param("seed"),
     threads: config["threads"]["scores"]
     log:
@@ -198,10 +195,7 @@ rule development:
         code=script_code("development.py"),
         model=run_param("model"),
         arena=run_param("arena"),
-        ratemaps=run_param("ratemaps"),
-        scores=run_param("scores"),
-        shuffles=run_param("shuffles"),
-        celltypes=run_param("celltypes"),
+        analysis=analysis_param(),
         development=run_param("development"),
         seed=run_param("seed"),
     threads: config["threads"]["development"]
@@ -289,10 +283,7 @@ rule development_place:
         place_cells=run_param("place_cells"),
         place_rnn=run_param("place_rnn"),
         place_trajectories=run_param("place_trajectories"),
-        ratemaps=run_param("ratemaps"),
-        scores=run_param("scores"),
-        shuffles=run_param("shuffles"),
-        celltypes=run_param("celltypes"),
+        analysis=analysis_param(),
         development=run_param("development"),
         seed=run_param("seed"),
     wildcard_constraints:
