@@ -18,7 +18,7 @@ CONFIG := $(if $(PRESET),--configfile workflow/presets/$(PRESET).yaml,) $(if $(C
 OUTDIR := $(if $(PRESET),results/$(PRESET),results)
 CHECK   = $(BIN)/python -m cw.steps.settings $(if $(PRESET),workflow/presets/$(PRESET).yaml,) $(CONFIGFILE) >/dev/null
 
-.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme readme-study study control clean-results
+.PHONY: help setup reproduce quick analyse train-networks networks-status test test-fast report readme readme-study readme-verdicts study control clean-results
 
 help:
 	@echo "make quick            all runs, figures, claims at reduced scale (~15 min, 2 cores) -> results/quick/"
@@ -31,6 +31,7 @@ help:
 	@echo "                      ONLY=\"baseline,no_stops\": those runs alone; make readme-study: into README"
 	@echo "make control          the read-out control: a Cueva & Wei network beside the place-cell network"
 	@echo "                      and the theory maps -> docs/control.png (their analyses first if missing)"
+	@echo "make readme-verdicts  every claim at the defaults beside the earlier defaults, into README"
 	@echo "make reproduce        everything from scratch, training included (~8 h or more on 2 cores)"
 	@echo "make test             the test suite (~7 min, 2 cores); make test-fast: unit tests only"
 	@echo "make report           Snakemake HTML report of an output folder (PRESET=quick for results/quick)"
@@ -93,6 +94,11 @@ readme: setup
 ## the study's table and figure (after snakemake --configfile workflow/presets/study.yaml) into README.md
 readme-study: setup
 	$(BIN)/python -m cw.report.readme --study results/study --docs docs
+
+## every claim's verdict at the default settings beside the earlier defaults' (after make analyse
+## and make analyse PRESET=tikhonov) into README.md
+readme-verdicts: setup
+	$(BIN)/python -m cw.report.readme --verdicts results/tikhonov results --labels "earlier defaults (Tikhonov damping, inputs in rad, speed x 10)" "authors' damping and inputs"
 
 ## the read-out control (README "A positive control"): the development analysis of a Cueva & Wei
 ## network (run CONTROL_XY of preset CONTROL_XY_PRESET, empty: config.yaml) and of the place-cell

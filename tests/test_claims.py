@@ -205,3 +205,30 @@ def test_make_claims_from_files(tmp_path):
     md = open(out["md"]).read()
     assert "10 claim rows: 10 hold, 0 fail" in md and "| C7 | square |" in md
     assert "<table>" in open(out["html"]).read()
+
+
+def test_verdicts_side_by_side_from_two_claims_tables(tmp_path):
+    def row(claim, run, value, verdict):
+        return {"claim": claim, "run": run, "arena": run, "statement": f"{claim} holds", "measure": "m",
+                "threshold": "< 10", "value": value, "verdict": verdict, "note": ""}
+
+    before = [row("C1a", "square", 11.3, "fails"), row("C1a", "triangle", 7.9, "holds"),
+              row("C3a", "triangle", 1, "holds"), row("C5a", "square_no_metabolic", 0.04, "fails")]
+    after = [row("C1a", "square", 9.5, "holds"), row("C1a", "triangle", 8.1, "holds"),
+             row("C3a", "triangle", 0, "fails"), row("C2", "hexagon", float("nan"), "untestable")]
+    claim_tables.write_claims_csv(before, tmp_path / "before.csv")
+    claim_tables.write_claims_csv(after, tmp_path / "after.csv")
+    b, a = claim_tables.read_claims_csv(tmp_path / "before.csv"), claim_tables.read_claims_csv(tmp_path / "after.csv")
+    assert b[0]["value"] == 11.3 and np.isnan(a[3]["value"])
+    text = claim_tables.verdict_comparison(b, a, ("old", "new"))
+    lines = text.splitlines()
+    assert lines[0] == ("3 claim rows in both tables; the verdict changes in 2: C1a square (fails -> holds), "
+                        "C3a triangle (holds -> fails).")
+    table = [ln for ln in lines if ln.startswith("| C")]
+    assert len(table) == 5  # the union: 3 in both, one only after, one only before
+    assert table[0].endswith("| 11.3 | fails | 9.5 | **holds** |")
+    assert table[1].endswith("| 7.9 | holds | 8.1 | holds |")
+    assert table[3].startswith("| C2 | hexagon |") and table[3].endswith("| - | - | n/a | untestable |")
+    assert table[4].startswith("| C5a | square_no_metabolic |") and table[4].endswith("| 0.04 | fails | - | - |")
+    with pytest.raises(FileNotFoundError, match="nothing.csv: no claims table"):
+        claim_tables.read_claims_csv(tmp_path / "nothing.csv")

@@ -30,7 +30,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(cw.__path__, "cw.")
 WITHOUT_EXAMPLES = {
     "cw.analysis", "cw.analysis.scores", "cw.task",                              # packages
     "cw.analysis.activity", "cw.analysis.benchmark_maps", "cw.analysis.boundary",  # whole runs
-    "cw.analysis.claim_tables", "cw.analysis.claims", "cw.analysis.theory_control",
+    "cw.analysis.claims", "cw.analysis.theory_control",
     "cw.task.trajectory_files",
     "cw.task.trajectories", "cw.task.long_path", "cw.task.sorscher_trajectories",  # batches of trials
 }

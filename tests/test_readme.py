@@ -79,3 +79,27 @@ def test_study_section(tmp_path):
         readme.main(["--study", str(study), "--docs", str(tmp_path / "docs"), "--readme", str(md)])
     with pytest.raises(SystemExit, match="--wall"):
         readme.main(["--results", str(tmp_path), "--readme", str(md)])
+
+
+def test_verdicts_section(tmp_path):
+    """--verdicts: two folders' claims side by side between the verdict markers, the rest untouched."""
+    from cw.analysis.claim_tables import write_claims_csv
+
+    def row(value, verdict):
+        return {"claim": "C1a", "run": "square", "arena": "square", "statement": "s", "measure": "m",
+                "threshold": "< 10", "value": value, "verdict": verdict, "note": ""}
+
+    for folder, r in (("old", row(11.3, "fails")), ("new", row(9.5, "holds"))):
+        (tmp_path / folder).mkdir()
+        write_claims_csv([r], tmp_path / folder / "claims.csv")
+    md = tmp_path / "README.md"
+    md.write_text(f"intro\n{readme.VERDICTS_BEGIN}\nold table\n{readme.VERDICTS_END}\nend\n")
+    readme.main(["--verdicts", str(tmp_path / "old"), str(tmp_path / "new"), "--labels", "Tikhonov", "authors'",
+                 "--readme", str(md)])
+    text = md.read_text()
+    assert text.startswith(f"intro\n{readme.VERDICTS_BEGIN}\n") and text.endswith(f"{readme.VERDICTS_END}\nend\n")
+    assert "old table" not in text and "the verdict changes in 1: C1a square (fails -> holds)." in text
+    assert "| Tikhonov: value | Tikhonov: verdict | authors': value | authors': verdict |" in text
+    assert "| 11.3 | fails | 9.5 | **holds** |" in text
+    with pytest.raises(SystemExit, match="missing/claims.csv: no claims table"):
+        readme.main(["--verdicts", str(tmp_path / "old"), str(tmp_path / "missing"), "--readme", str(md)])

@@ -85,3 +85,59 @@ def claims_html(rows: Sequence[Mapping], summary: Sequence[Mapping] | None = Non
                                                            "n_testable", "median", "min", "max", "verdict"])]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def read_claims_csv(path) -> list[dict]:
+    """The rows of a ``claims.csv`` (:func:`write_claims_csv`), ``value`` as a float (NaN for
+    ``n/a``); a missing file or column is a one-line error naming the file."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no claims table (run the claims rule of that output folder first)")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    missing = [c for c in ("claim", "run", "statement", "measure", "threshold", "value", "verdict")
+               if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: not a claims table (no column {missing[0]!r})")
+    for r in rows:
+        try:
+            r["value"] = float(r["value"])
+        except ValueError:
+            r["value"] = float("nan")
+    return rows
+
+
+def verdict_comparison(before: Sequence[Mapping], after: Sequence[Mapping],
+                       labels: tuple[str, str] = ("before", "after")) -> str:
+    """Two claims tables side by side, as markdown: one row per (claim, run) of either, the value
+    and verdict of each, a changed verdict in bold, and a first line counting the changes.
+
+    >>> old = [{"claim": "C1a", "run": "square", "statement": "s", "measure": "m", "threshold": "< 10",
+    ...         "value": 11.3, "verdict": "fails"}]
+    >>> new = [dict(old[0], value=9.5, verdict="holds")]
+    >>> print(verdict_comparison(old, new, ("Tikhonov", "authors'")).splitlines()[0])
+    1 claim row in both tables; the verdict changes in 1: C1a square (fails -> holds).
+    """
+    key = lambda r: (r["claim"], r["run"])  # noqa: E731
+    b, a = {key(r): r for r in before}, {key(r): r for r in after}
+    order = [key(r) for r in after] + [k for k in (key(r) for r in before) if k not in a]
+    changed = [k for k in order if k in a and k in b and a[k]["verdict"] != b[k]["verdict"]]
+    both = sum(k in a and k in b for k in order)
+    head = (f"{both} claim row{'s' if both != 1 else ''} in both tables; the verdict changes in {len(changed)}"
+            + (": " + ", ".join(f"{c} {r} ({b[(c, r)]['verdict']} -> {a[(c, r)]['verdict']})" for c, r in changed)
+               if changed else "") + ".")
+    rows = []
+    for k in order:
+        ref = a.get(k) or b[k]
+        row = {c: ref[c] for c in ("claim", "run", "statement", "measure", "threshold")}
+        for label, table in zip(labels, (b, a)):
+            r = table.get(k)
+            row[f"{label}: value"] = r["value"] if r else "-"
+            verdict = r["verdict"] if r else "-"
+            row[f"{label}: verdict"] = f"**{verdict}**" if k in changed and table is a else verdict
+        rows.append(row)
+    cols = ["claim", "run", "statement", "measure", "threshold"] + [f"{lab}: {c}" for lab in labels
+                                                                   for c in ("value", "verdict")]
+    return head + "\n\n" + _md_table(rows, cols) + "\n"

@@ -16,6 +16,12 @@ study's part instead, between :data:`STUDY_BEGIN` and :data:`STUDY_END`: the stu
 (``study.md``, copied with ``study.csv`` into ``<docs>/``) and its figure of best-scoring units::
 
     python -m cw.report.readme --study results/study --docs docs
+
+With ``--verdicts BEFORE AFTER`` (two output folders, e.g. ``results/tikhonov results``) it
+writes, between :data:`VERDICTS_BEGIN` and :data:`VERDICTS_END`, the verdict of every claim in
+both (:func:`cw.analysis.claim_tables.verdict_comparison`), labelled by ``--labels``::
+
+    python -m cw.report.readme --verdicts results/tikhonov results --labels "earlier defaults" "authors' settings"
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ BEGIN = "<!-- results:begin (written by python -m cw.report.readme) -->"
 END = "<!-- results:end -->"
 STUDY_BEGIN = "<!-- study:begin (written by python -m cw.report.readme --study) -->"
 STUDY_END = "<!-- study:end -->"
+VERDICTS_BEGIN = "<!-- verdicts:begin (written by python -m cw.report.readme --verdicts) -->"
+VERDICTS_END = "<!-- verdicts:end -->"
 #: (path under the study folder, file name under docs/, caption)
 STUDY_FIGURE = ("figures/study_best_units.png", "study_best_units.png",
                 "Best-scoring units of each setting of the study (rate maps; score60 left, score90 right)")
@@ -158,11 +166,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--readme", default="README.md")
     ap.add_argument("--wall", help="wall time of the workflow run, as text (required without --study)")
     ap.add_argument("--study", help="output folder of the study preset: write the study's part instead")
+    ap.add_argument("--verdicts", nargs=2, metavar=("BEFORE", "AFTER"),
+                    help="two output folders: write their claims side by side instead")
+    ap.add_argument("--labels", nargs=2, default=("before", "after"), help="the two folders' names in the table")
     ap.add_argument("--note", default="", help="a sentence placed under the heading line")
     ap.add_argument("--width", type=int, default=900, help="width of the PNGs (pixels)")
     a = ap.parse_args(argv)
     results, docs = Path(a.results), Path(a.docs)
     docs_rel = os.path.relpath(docs, Path(a.readme).parent)
+    if a.verdicts:
+        from cw.analysis.claim_tables import read_claims_csv, verdict_comparison
+
+        try:
+            tables = [read_claims_csv(Path(folder) / "claims.csv") for folder in a.verdicts]
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from None
+        note = f"{a.note}\n\n" if a.note else ""
+        text = (f"{VERDICTS_BEGIN}\n\n{note}Claims of `{a.verdicts[0]}/claims.csv` ({a.labels[0]}) and "
+                f"`{a.verdicts[1]}/claims.csv` ({a.labels[1]}): "
+                + verdict_comparison(*tables, tuple(a.labels)) + f"\n{VERDICTS_END}")
+        update_readme(Path(a.readme), text, VERDICTS_BEGIN, VERDICTS_END)
+        print(f"wrote the verdicts of {a.verdicts[0]} and {a.verdicts[1]} side by side into {a.readme}")
+        return
     if a.study:
         study = Path(a.study)
         src, name, _ = STUDY_FIGURE
