@@ -15,11 +15,12 @@ from cw.analysis.celltypes import CELL_TYPES
 SQUARE = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]).ravel()
 
 
-def scores_ds(types, score90=None, sig90=None, score60=None, sig60=None):
+def scores_ds(types, score90=None, sig90=None, score60=None, sig60=None, spatial=None):
     n = len(types)
     z = np.zeros(n)
     return xr.Dataset(
         {"cell_type": ("unit", np.array(types)),
+         "spatial_variance_fraction": ("unit", np.linspace(0.1, 0.9, n) if spatial is None else np.asarray(spatial, float)),
          "score60": ("unit", z if score60 is None else np.asarray(score60, float)),
          "score90": ("unit", z if score90 is None else np.asarray(score90, float)),
          "significant_score60": ("unit", np.zeros(n, bool) if sig60 is None else np.asarray(sig60, bool)),
@@ -27,8 +28,13 @@ def scores_ds(types, score90=None, sig90=None, score60=None, sig60=None):
         coords={"unit": np.arange(n)}, attrs={"arena_corners": SQUARE})
 
 
-def tuning_ds(speed_r):
-    return xr.Dataset({"speed_r": ("unit", np.asarray(speed_r, float))})
+def tuning_ds(speed_r, resultant=None):
+    """Speed r per unit; direction resultant lengths falling with the unit index (so with the
+    spatial variance fraction of :func:`scores_ds`) unless given."""
+    n = len(speed_r)
+    rl = np.linspace(0.6, 0.05, n) + 0.02 * np.sin(np.arange(n)) if resultant is None else resultant
+    return xr.Dataset({"speed_r": ("unit", np.asarray(speed_r, float)),
+                       "resultant_length": ("unit", np.asarray(rl, float))})
 
 
 def development_ds(border_counts, grid_counts, updates=(0, 10, 100, 300)):
@@ -74,19 +80,21 @@ def verdicts(rows):
 
 def test_every_claim_holds_on_a_run_that_shows_them():
     v = verdicts(cl.run_claims("square", "square", False, **good_run()))
-    assert v == {k: "holds" for k in ("C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7")}
+    assert v == {k: "holds" for k in ("C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7", "C8", "C9")}
 
 
 def test_claims_fail_on_a_run_that_contradicts_them():
     d = good_run()
     types = ["border"] * 20 + ["spatially_irregular"] * 80
     d["scores"] = scores_ds(types, score90=np.full(100, 0.2), sig90=np.ones(100, bool))  # significant but < 0.3
-    d["tuning"] = tuning_ds(np.r_[np.full(20, 0.9), np.full(80, 0.1)])  # border units most speed-tuned
+    # border units most speed-tuned; 20% of the units speed-tuned (< 25%); the most spatial units most direction-tuned
+    d["tuning"] = tuning_ds(np.r_[np.full(20, 0.9), np.full(80, 0.1)], resultant=np.linspace(0.05, 0.6, 100))
     d["development"] = development_ds([0, 0, 0, 5], [0, 3, 5, 5])  # grid-like first
     d["boundary"] = boundary_ds(mse=0.04, lag_slope=-1e-4, drop1=0.05, drop2=0.0, long=0.1, const=0.08)
     v = verdicts(cl.run_claims("square", "square", False, **d))
     assert v == {"C1a": "fails", "C1b": "fails", "C2": "fails", "C3a": "holds", "C3b": "fails",
-                 "C4": "fails", "C6a": "fails", "C6b": "fails", "C6c": "fails", "C7": "fails"}
+                 "C4": "fails", "C6a": "fails", "C6b": "fails", "C6c": "fails", "C7": "fails", "C8": "fails",
+                 "C9": "fails"}
 
 
 def test_values_thresholds_and_arena_rules():
@@ -200,10 +208,11 @@ def test_make_claims_from_files(tmp_path):
                 out["seeds"], html=out["html"])
     with open(out["csv"]) as f:
         rows = list(csv.DictReader(f))
-    assert [r["claim"] for r in rows] == ["C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7"]
+    assert [r["claim"] for r in rows] == ["C1a", "C1b", "C2", "C3a", "C3b", "C4", "C6a", "C6b", "C6c", "C7", "C8",
+                                          "C9"]
     assert all(r["verdict"] == "holds" for r in rows) and set(rows[0]) == set(cl.COLUMNS)
     md = open(out["md"]).read()
-    assert "10 claim rows: 10 hold, 0 fail" in md and "| C7 | square |" in md
+    assert "12 claim rows: 12 hold, 0 fail" in md and "| C9 | square |" in md
     assert "<table>" in open(out["html"]).read()
 
 
@@ -232,3 +241,23 @@ def test_verdicts_side_by_side_from_two_claims_tables(tmp_path):
     assert table[4].startswith("| C5a | square_no_metabolic |") and table[4].endswith("| 0.04 | fails | - | - |")
     with pytest.raises(FileNotFoundError, match="nothing.csv: no claims table"):
         claim_tables.read_claims_csv(tmp_path / "nothing.csv")
+
+
+def test_speed_and_direction_tuning_claims_against_known_values():
+    """C8 counts |speed r| >= 0.3 against a quarter of the units; C9 is Spearman's rho of the
+    direction resultant length against the spatial variance fraction (exact: -1 and +1 for
+    monotonic pairs), untestable without the variables."""
+    n = 40
+    speed = np.r_[np.full(10, 0.3), np.full(30, 0.29)]  # exactly a quarter at the threshold
+    scores = scores_ds(["spatially_irregular"] * n, spatial=np.linspace(0, 1, n))
+    rows = {c.claim: c for c in cl.run_claims("r", "square", False, scores=scores,
+                                               tuning=tuning_ds(speed, resultant=np.linspace(1, 0, n)))}
+    assert rows["C8"].value == pytest.approx(0.25) and rows["C8"].verdict == "holds"
+    assert rows["C9"].value == pytest.approx(-1.0) and rows["C9"].verdict == "holds"
+    rows = {c.claim: c for c in cl.run_claims("r", "square", False, scores=scores,
+                                               tuning=tuning_ds(speed * 0.9, resultant=np.linspace(0, 1, n)))}
+    assert rows["C8"].value == 0.0 and rows["C8"].verdict == "fails"
+    assert rows["C9"].value == pytest.approx(1.0) and rows["C9"].verdict == "fails"
+    bare = xr.Dataset({"speed_r": ("unit", speed)})
+    assert {c.claim: c.verdict for c in cl.run_claims("r", "square", False, scores=scores, tuning=bare)}["C9"] == "untestable"
+    assert not {"C8", "C9"} & {c.claim for c in cl.run_claims("r", "square", True, scores=scores, tuning=bare)}

@@ -32,9 +32,14 @@ C6 the squared error grows with the time since the last boundary interaction (C6
    Mann-Whitney test of the drops, p < ``alpha``).
 C7 border units are less speed-tuned than the others: median |speed r| of the border units below
    that of the other units, one-sided Mann-Whitney p < ``alpha``.
+C8 many units are linearly speed-tuned (Fig. 3): the fraction of units whose linear speed tuning
+   has |r| >= ``min_speed_r`` is at least ``min_speed_tuned_fraction``.
+C9 the most direction-tuned units are weakly spatial (Fig. 3): Spearman's rho between the
+   resultant length of each unit's direction tuning and its spatial variance fraction is
+   negative, one-sided p < ``alpha``.
 
-Runs are "ablation" runs when their ``loss.lambda_fr`` is 0: C5 applies to them, C2-C4, C6 and
-C7 to the others; C1 to every run.
+Runs are "ablation" runs when their ``loss.lambda_fr`` is 0: C5 applies to them, C2-C4 and C6-C9
+to the others; C1 to every run.
 """
 
 from __future__ import annotations
@@ -79,8 +84,12 @@ class ClaimParams:
     min_drop: float = schema_default("claims", "min_drop")
     #: C6: bins (C6a) or episode groups (C6b, C6c) with fewer samples than this are left out.
     min_bin_samples: int = schema_default("claims", "min_bin_samples")
-    #: C6c, C7: significance level of the one-sided Mann-Whitney tests.
+    #: C6c, C7, C9: significance level of the one-sided tests.
     alpha: float = schema_default("claims", "alpha")
+    #: C8: |r| of the linear speed tuning from which a unit counts as speed-tuned.
+    min_speed_r: float = schema_default("claims", "min_speed_r")
+    #: C8: fraction of all units that must be speed-tuned ("many").
+    min_speed_tuned_fraction: float = schema_default("claims", "min_speed_tuned_fraction")
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "ClaimParams":
@@ -306,11 +315,48 @@ def c7_speed(run, arena, scores, tuning, p: ClaimParams) -> Claim:
                  f"(median {np.median(other):.2f}); one-sided p = {pval:.3g}")
 
 
+def c8_speed_tuned(run, arena, tuning, p: ClaimParams) -> Claim:
+    r = np.abs(np.asarray(tuning["speed_r"].values, float))
+    r = r[np.isfinite(r)]
+    statement, measure = "many units are linearly speed-tuned", f"fraction of units with |speed r| >= {p.min_speed_r:g}"
+    if r.size == 0:
+        return Claim("C8", run, arena, statement, measure, f">= {p.min_speed_tuned_fraction:g}",
+                     float("nan"), UNTESTABLE, "no unit with a speed tuning")
+    frac = float(np.mean(r >= p.min_speed_r))
+    return Claim("C8", run, arena, statement, measure, f">= {p.min_speed_tuned_fraction:g}", frac,
+                 _verdict(frac >= p.min_speed_tuned_fraction),
+                 f"{int(np.sum(r >= p.min_speed_r))} of {r.size} units; median |speed r| {np.median(r):.3f}, "
+                 f"largest {r.max():.3f}")
+
+
+def c9_direction(run, arena, scores, tuning, p: ClaimParams) -> Claim:
+    from scipy.stats import spearmanr
+
+    statement = "the most direction-tuned units are weakly spatial"
+    measure = "Spearman rho: direction resultant length vs spatial variance fraction"
+    threshold = f"< 0 and one-sided p < {p.alpha:g}"
+    if "resultant_length" not in tuning or "spatial_variance_fraction" not in scores:
+        return Claim("C9", run, arena, statement, measure, threshold, float("nan"), UNTESTABLE,
+                     "no direction tuning or spatial variance fraction in the run's files")
+    rl = np.asarray(tuning["resultant_length"].values, float)
+    sv = np.asarray(scores["spatial_variance_fraction"].values, float)
+    ok = np.isfinite(rl) & np.isfinite(sv)
+    if ok.sum() < 3:
+        return Claim("C9", run, arena, statement, measure, threshold, float("nan"), UNTESTABLE,
+                     f"{int(ok.sum())} units with both measures")
+    res = spearmanr(rl[ok], sv[ok], alternative="less")
+    rho, pval = float(res.statistic), float(res.pvalue)
+    top = np.argsort(rl[ok])[-10:]
+    return Claim("C9", run, arena, statement, measure, threshold, rho, _verdict(rho < 0 and pval < p.alpha),
+                 f"{int(ok.sum())} units; one-sided p = {pval:.3g}; spatial variance fraction of the 10 most "
+                 f"direction-tuned {np.median(sv[ok][top]):.2f} (median) against {np.median(sv[ok]):.2f} for all")
+
+
 def run_claims(run: str, arena: str, ablation: bool, scores=None, tuning=None, development=None,
                boundary=None, params: ClaimParams = ClaimParams()) -> list[Claim]:
     """Every claim that applies to one run, from its Datasets (any may be None: its claims are
     then left out). ``arena`` is the arena's shape (square, triangle, hexagon, polygon);
-    ``ablation``: the run has no metabolic cost (C5 instead of C2-C4, C6, C7)."""
+    ``ablation``: the run has no metabolic cost (C5 instead of C2-C4, C6-C9)."""
     p = params
     out: list[Claim] = []
     if boundary is not None and scores is not None:
@@ -328,6 +374,10 @@ def run_claims(run: str, arena: str, ablation: bool, scores=None, tuning=None, d
         out += c6_boundary(run, arena, boundary, p)
     if scores is not None and tuning is not None:
         out.append(c7_speed(run, arena, scores, tuning, p))
+    if tuning is not None:
+        out.append(c8_speed_tuned(run, arena, tuning, p))
+    if scores is not None and tuning is not None:
+        out.append(c9_direction(run, arena, scores, tuning, p))
     return out
 
 

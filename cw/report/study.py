@@ -3,7 +3,7 @@ setting of the authors' (the ``study`` preset, workflow/presets/study.yaml).
 
 Per run (row): the held-out position error as % of the arena width (claim C1a's measure), the
 counts of grid-like, band-like and border units (cell types of :mod:`cw.analysis.celltypes`), the best
-score60 and score90 of any unit, and the verdict of every claim C1-C7 that applies to the run
+score60 and score90 of any unit, and the verdict of every claim C1-C9 that applies to the run
 (from the claims table).  The figure shows, per run, the rate maps of the units with the best
 score60 and the best score90.
 """
