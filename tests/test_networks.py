@@ -214,3 +214,55 @@ def test_continuing_a_shipped_network_records_its_new_checksums(tmp_path):
                 keep_state=True, **kw)
     assert set(networks.read_checksums(folder)) == set(networks.CHECKSUMMED_FILES)
     networks.check_checksums(folder)
+
+
+PRESETS = (None, "quick", "study", "tikhonov", "placecells", "multiseed")
+
+
+def _committed_runs():
+    """(preset, run, resolved run, folder) of every network folder committed under networks/."""
+    from pathlib import Path
+
+    from snakemake.utils import update_config
+
+    from cw.config import read_yaml
+
+    root = Path(__file__).resolve().parents[1]
+    out = []
+    for preset in PRESETS:
+        cfg = read_yaml(root / "config.yaml")
+        if preset:
+            update_config(cfg, read_yaml(root / "workflow" / "presets" / f"{preset}.yaml"))
+        cfg = load_config(cfg)
+        for name in cfg["runs"]:
+            folder = root / cfg["networks_dir"] / name
+            if (folder / networks.SETTINGS_FILE).is_file():
+                out.append((preset or "default", name, resolve_run(cfg, name), folder))
+    return out
+
+
+def test_every_committed_network_and_state_still_belongs_to_its_run():
+    """The settings hash of every network folder in the repository equals its run's under this
+    code, and its training state has the keys the trainer computes now: a change to the hashing
+    or to the state's keys would otherwise retrain (or refuse) hours of committed training."""
+    from cw.network.model import LossParams, ModelParams, init_weights
+    from cw.network.training import TrainingParams, _state_keys
+    from cw.seeds import rng_for
+
+    runs = _committed_runs()
+    assert len(runs) >= 20
+    for preset, name, run, folder in runs:
+        settings = state.training_settings(run)
+        h = state.settings_hash(settings)
+        assert json.loads((folder / networks.SETTINGS_FILE).read_text())["hash"] == h, (preset, name)
+        meta = state.TrainingState.read_meta(folder / state.STATE_FILE)
+        if meta is None:
+            continue
+        if run.get("readout") == "place_cells":
+            keys = (h, state.extend_hash(settings))
+        else:
+            mp = ModelParams.from_dict(run["model"])
+            keys = _state_keys(init_weights(mp, rng_for(run["seed"], "init")), mp, LossParams.from_dict(run["loss"]),
+                               TrainingParams.from_dict(run["training"]), run["seed"], h, state.extend_hash(settings))
+        assert meta["fingerprint"] == keys[0], (preset, name)
+        assert meta.get("extend_key", keys[1]) == keys[1], (preset, name)  # states from before extend keys have none
