@@ -92,20 +92,18 @@ def read_claims_csv(path) -> list[dict]:
     ``n/a``); a missing file or column is a one-line error naming the file."""
     from pathlib import Path
 
+    from cw.io import read_csv
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no claims table (run the claims rule of that output folder first)")
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_csv(path)
     missing = [c for c in ("claim", "run", "statement", "measure", "threshold", "value", "verdict")
                if rows and c not in rows[0]]
     if missing:
         raise ValueError(f"{path}: not a claims table (no column {missing[0]!r})")
-    for r in rows:
-        try:
-            r["value"] = float(r["value"])
-        except ValueError:
-            r["value"] = float("nan")
+    for r in rows:  # read_csv leaves "n/a" (a value write_claims_csv could not measure) as text
+        r["value"] = r["value"] if isinstance(r["value"], float) else float("nan")
     return rows
 
 

@@ -322,10 +322,11 @@ def c8_speed_tuned(run, arena, tuning, p: ClaimParams) -> Claim:
     if r.size == 0:
         return Claim("C8", run, arena, statement, measure, f">= {p.min_speed_tuned_fraction:g}",
                      float("nan"), UNTESTABLE, "no unit with a speed tuning")
-    frac = float(np.mean(r >= p.min_speed_r))
+    tuned = r >= p.min_speed_r
+    frac = float(np.mean(tuned))
     return Claim("C8", run, arena, statement, measure, f">= {p.min_speed_tuned_fraction:g}", frac,
                  _verdict(frac >= p.min_speed_tuned_fraction),
-                 f"{int(np.sum(r >= p.min_speed_r))} of {r.size} units; median |speed r| {np.median(r):.3f}, "
+                 f"{int(tuned.sum())} of {r.size} units; median |speed r| {np.median(r):.3f}, "
                  f"largest {r.max():.3f}")
 
 
