@@ -55,8 +55,10 @@ def test_check_shipped_refuses_missing_foreign_and_unfinished_networks(run, tmp_
         networks.check_shipped(folder, run)
     networks.write_settings(folder, state.training_settings(run))
     np.savez(folder / state.STATE_FILE, __meta__=np.frombuffer(json.dumps({"update": 7, "n_updates": 1900}).encode(), np.uint8))
-    with pytest.raises(networks.NetworkError, match=r"not finished \(update 7 of 1900"):
+    with pytest.raises(networks.NetworkError, match=r"not finished \(update 7 of 1900.*continue it with make train-networks$"):
         networks.check_shipped(folder, run)
+    with pytest.raises(networks.NetworkError, match=r"continue it with make study ONLY=square$"):
+        networks.check_shipped(folder, run, "make study ONLY=square")
     for f in networks.MODEL_FILES:
         (folder / f).write_text("x")
     networks.check_shipped(folder, run)  # complete and matching: accepted

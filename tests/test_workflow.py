@@ -178,6 +178,8 @@ def test_shipped_networks_retrain_exactly_and_analyse_without_training(workdir):
     assert bad.returncode != 0
     lines = [ln for ln in (bad.stdout + bad.stderr).splitlines() if "network error" in ln]
     assert len(lines) == 1 and "networks/tiny/triangle" in lines[0] and "other settings" in lines[0]
+    # ... naming the command that trains it with the same config files
+    assert lines[0].endswith("--configfile config.yaml --configfile other.yaml --config networks_mode=continue 'only_runs=[triangle]'")
 
 
 def test_a_one_run_config_schedules_exactly_one_training(tmp_path):

@@ -51,13 +51,17 @@ def write_settings(folder: str | Path, settings: Mapping[str, Any]) -> str:
     return h
 
 
-def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
-    """Raise :class:`NetworkError` unless ``folder`` holds the finished network of ``run``."""
+def check_shipped(folder: str | Path, run: Mapping[str, Any], train_command: str = "make train-networks") -> None:
+    """Raise :class:`NetworkError` unless ``folder`` holds the finished network of ``run``.
+
+    ``train_command`` is the command that trains or continues the run, named in the message
+    (the workflow passes the Snakemake command of the same config files).
+    """
     folder = Path(folder)
     name = run["name"]
     path = folder / SETTINGS_FILE
     if not path.is_file():
-        raise NetworkError(f"{folder}: no shipped network for run '{name}' (no {SETTINGS_FILE}); train it with make train-networks")
+        raise NetworkError(f"{folder}: no shipped network for run '{name}' (no {SETTINGS_FILE}); train it with {train_command}")
     try:
         stored = json.loads(path.read_text())["hash"]
     except (ValueError, KeyError) as exc:
@@ -70,14 +74,14 @@ def check_shipped(folder: str | Path, run: Mapping[str, Any]) -> None:
     if stored != want:
         raise NetworkError(
             f"{folder}: shipped network of run '{name}' was trained with other settings (hash {stored}, config {want}); "
-            "restore the settings or retrain it with make train-networks"
+            f"restore the settings or delete the folder and train it again with {train_command}"
         )
     missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
     if missing:
         done = progress(folder)
         where = f" (update {done[0]} of {done[1]} in {STATE_FILE})" if done else ""
         raise NetworkError(
-            f"{folder}: training of run '{name}' not finished{where}; continue it with make train-networks"
+            f"{folder}: training of run '{name}' not finished{where}; continue it with {train_command}"
         )
     check_checksums(folder)
 

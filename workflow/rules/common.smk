@@ -1,4 +1,5 @@
 # Configuration, run resolution and helpers shared by the rules.
+import os
 import sys
 from pathlib import Path
 
@@ -48,9 +49,12 @@ NET_DIR = config["networks_dir"].rstrip("/")
 if NET_MODE == "shipped":
     import cw.network.networks
 
+    # the command that continues a run of this config, named when its network is not finished
+    _configfiles = "".join(f" --configfile {os.path.relpath(f)}" for f in workflow.overwrite_configfiles)
     for _run in RUNS.values():
+        _train = f"snakemake --cores 1{_configfiles} --config networks_mode=continue 'only_runs=[{_run['name']}]'"
         try:
-            cw.network.networks.check_shipped(f"{NET_DIR}/{_run['name']}", _run)
+            cw.network.networks.check_shipped(f"{NET_DIR}/{_run['name']}", _run, _train)
         except cw.network.networks.NetworkError as _err:
             sys.exit(f"network error: {_err}")
 
