@@ -54,7 +54,6 @@ from cw.validation import is_int, is_real, section_from_dict
 
 __all__ = [
     "DEFAULT_SPEED_MAX_FACTOR",
-    "SUBSETS",
     "TrajectoryParams",
     "Trials",
     "generate_trials",
@@ -64,13 +63,10 @@ __all__ = [
 #: ``speed_mean`` (the Rayleigh tail beyond 4x the mean has probability exp(-4 pi) ~ 3.5e-6).
 DEFAULT_SPEED_MAX_FACTOR: float = 4.0
 
-#: Values of the ``subset`` coordinate in :func:`trials_dataset`.
-SUBSETS: tuple[str, ...] = ("train", "test")
-
-#: Prefix of the global attributes that hold the TrajectoryParams fields.
 #: Keys of the ``trajectories`` section that size the held-out test set, not the trials.
 TEST_ONLY_KEYS: tuple[str, ...] = ("n_test",)
 
+#: Prefix of the global attributes that hold the TrajectoryParams fields.
 _PARAM_ATTR_PREFIX = "trajectories_"
 
 #: Motion models of :func:`generate_trials`.
