@@ -89,7 +89,7 @@ report: setup
 ## (WALL: the wall time of the run, as text, e.g. make readme WALL="1 h 20 min")
 readme: setup
 	@test -n "$(WALL)" || { echo 'error: give the wall time of the run, e.g. make readme WALL="1 h 20 min"'; exit 1; }
-	$(BIN)/python -m cw.report.readme --results results --docs docs --wall "$(WALL)"
+	$(BIN)/python -m cw.report.readme --results results --docs docs --wall "$(WALL)" $(if $(filter-out all,$(CORES)),--cores $(CORES),)
 
 ## the study's table and figure (after snakemake --configfile workflow/presets/study.yaml) into README.md
 readme-study: setup

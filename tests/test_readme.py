@@ -25,6 +25,8 @@ def test_results_section(tmp_path):
     (res / "benchmarks" / "train").mkdir(parents=True)
     (res / "benchmarks" / "train" / "a.tsv").write_text("s\th:m:s\n3600\t1:00:00\n")
     (res / "benchmarks" / "train" / "b.tsv").write_text("s\th:m:s\n1800\t0:30:00\n")
+    (res / "benchmarks" / "scores").mkdir(parents=True)
+    (res / "benchmarks" / "scores" / "c.tsv").write_text("s\th:m:s\n720\t0:12:00\n")
     md = tmp_path / "README.md"
     md.write_text(f"intro\n\n{readme.BEGIN}\nold text\n{readme.END}\n\n## after\n")
     readme.main(["--results", str(res), "--docs", str(tmp_path / "docs"), "--readme", str(md),
@@ -32,13 +34,14 @@ def test_results_section(tmp_path):
     text = md.read_text()
     assert text.startswith("intro\n") and text.endswith("\n\n## after\n") and "old text" not in text
     assert "| C1a | holds |" in text and "\n# Claims" not in text
-    assert "wall time 1 h" in text and "1.5 h summed over all jobs" in text
+    assert "wall time 1 h" in text and "0.2 h summed over the analysis jobs, 1.5 h over the training jobs benchmarked" in text
     for _, name, _ in readme.FIGURES:
         assert f"(docs/{name})" in text
         with Image.open(tmp_path / "docs" / name) as im:
             assert im.size == (500, 250)
-    readme.main(["--results", str(res), "--docs", str(tmp_path / "docs"), "--readme", str(md), "--wall", "2 h"])
-    assert md.read_text().count(readme.BEGIN) == 1 and "wall time 2 h" in md.read_text()
+    readme.main(["--results", str(res), "--docs", str(tmp_path / "docs"), "--readme", str(md), "--wall", "2 h",
+                 "--cores", "1"])
+    assert md.read_text().count(readme.BEGIN) == 1 and "wall time 2 h (`snakemake --cores 1`)" in md.read_text()
 
 
 def test_missing_inputs(tmp_path):

@@ -77,10 +77,17 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
-def job_hours(results: Path) -> float:
-    """Sum of the ``s`` column (job wall seconds) of every benchmark file under ``results``, in hours."""
+def job_hours(results: Path, training: bool = False) -> float:
+    """Sum of the ``s`` column (job wall seconds) of the benchmark files under ``results``, in hours.
+
+    ``training`` False sums the analysis jobs (every rule but ``train``), True the training jobs
+    alone. A training resumed from its committed state benchmarks its last segment only, so the
+    training hours here can be far below the network's total (its ``history.csv`` ``seconds``).
+    """
     total = 0.0
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        if (tsv.parent.name == "train") != training:
+            continue
         with open(tsv, newline="") as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
                 try:
@@ -103,8 +110,12 @@ def shrink(src: Path, dst: Path, width: int) -> None:
             im.save(tmp, format="PNG", optimize=True)
 
 
-def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
-    """Markdown of the results section for the run in ``results``."""
+def section(results: Path, docs_rel: str, wall: str, note: str = "", cores: int | None = None) -> str:
+    """Markdown of the results section for the run in ``results``.
+
+    ``cores`` is the ``--cores`` the workflow ran with (default: this machine's core count).
+    """
+    cores = os.cpu_count() if cores is None else cores
     claims = results / "claims.md"
     if not claims.is_file():
         raise FileNotFoundError(f"{claims}: no claims table; run the workflow first")
@@ -115,8 +126,9 @@ def section(results: Path, docs_rel: str, wall: str, note: str = "") -> str:
         BEGIN,
         "",
         f"Latest full run of `config.yaml`: claims table of {stamp:%Y-%m-%d %H:%M} UTC, on {machine()}; "
-        f"wall time {wall} (`snakemake --cores {os.cpu_count()}`), {job_hours(results):.1f} h summed "
-        "over all jobs.",
+        f"wall time {wall} (`snakemake --cores {cores}`), {job_hours(results):.1f} h summed "
+        f"over the analysis jobs, {job_hours(results, training=True):.1f} h over the training jobs benchmarked in this folder "
+        "(a training resumed from its committed state counts its last segment only).",
     ]
     if note:
         lines += ["", note]
@@ -170,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="two output folders: write their claims side by side instead")
     ap.add_argument("--labels", nargs=2, default=("before", "after"), help="the two folders' names in the table")
     ap.add_argument("--note", default="", help="a sentence placed under the heading line")
+    ap.add_argument("--cores", type=int, default=None,
+                    help="the --cores the workflow ran with (default: this machine's core count)")
     ap.add_argument("--width", type=int, default=900, help="width of the PNGs (pixels)")
     a = ap.parse_args(argv)
     results, docs = Path(a.results), Path(a.docs)
@@ -205,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     missing = [str(results / "figures" / src) for src, _, _ in FIGURES if not (results / "figures" / src).is_file()]
     if missing:
         raise SystemExit(f"error: figure not found: {missing[0]} (run the workflow first)")
-    text = section(results, docs_rel, a.wall, a.note)
+    text = section(results, docs_rel, a.wall, a.note, a.cores)
     for src, name, _ in FIGURES:
         shrink(results / "figures" / src, docs / name, a.width)
     update_readme(Path(a.readme), text)
