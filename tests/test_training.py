@@ -145,3 +145,24 @@ def test_penalty_weight_damping_bands_before_cg_and_lm_after(pool):
         before = nxt
     assert lm_moves >= 1  # the LM rule moved the weights at least once
     assert res.history[-1]["loss_after"] < res.history[0]["loss"]
+
+
+@pytest.mark.parametrize("rule, optimizer, damping, lm_weights, adapted", [
+    ("code", "hessian_free", "penalty_weights", "l2_fr", True),
+    ("code", "hessian_free", "tikhonov", "l2_fr", True),
+    ("code_2020", "adam", "tikhonov", "l2", True),
+    ("fixed", "hessian_free", "penalty_weights", "l2_fr", True),   # the LM rule moves lambda_FR
+    ("fixed", "hessian_free", "penalty_weights", "l2", False),
+    ("fixed", "hessian_free", "tikhonov", "l2_fr", False),
+    ("fixed", "adam", "penalty_weights", "l2_fr", False),
+])
+def test_metabolic_weight_adapted_and_the_fig5_label(rule, optimizer, damping, lm_weights, adapted):
+    from cw.network.penalties import metabolic_weight_adapted
+    from cw.report.titles import fig5_names
+
+    training = {"optimizer": optimizer, "adapt_penalties": {"rule": rule},
+                "hessian_free": {"damping": damping, "lm_weights": lm_weights}}
+    assert metabolic_weight_adapted(training) is adapted
+    label = fig5_names("square_no_metabolic", "square", 0.1, adapted)[1]
+    assert label == ("square: with metabolic cost (lambda_FR 0.1 at the start, adapted in training)" if adapted
+                     else "square: with metabolic cost (lambda_FR = 0.1)")

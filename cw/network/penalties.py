@@ -102,3 +102,39 @@ def adapt_penalty_weights(
     new_l2 = _adapt_one(lambda_l2, r_l2, error, bands["l2"], params)
     new_fr = _adapt_one(lambda_fr, r_fr, error, bands["fr"], params)
     return float(new_l2), float(new_fr)
+
+
+def metabolic_weight_adapted(training: Mapping) -> bool:
+    """Whether training moves lambda_FR away from its starting value (the ``loss`` section's).
+
+    Parameters
+    ----------
+    training : mapping
+        A run's ``training`` section (missing keys take the schema defaults).
+
+    Returns
+    -------
+    bool
+        True when the band rule acts (``adapt_penalties.rule`` not ``fixed``) or when the penalty
+        weights are the Hessian-free damping and its Levenberg-Marquardt rule multiplies lambda_FR
+        (``hessian_free.damping: penalty_weights`` with ``lm_weights: l2_fr``).
+
+    Examples
+    --------
+    >>> metabolic_weight_adapted({})
+    True
+    >>> metabolic_weight_adapted({"adapt_penalties": {"rule": "fixed"},
+    ...                           "hessian_free": {"damping": "tikhonov"}})
+    False
+    >>> metabolic_weight_adapted({"adapt_penalties": {"rule": "fixed"},
+    ...                           "hessian_free": {"damping": "penalty_weights", "lm_weights": "l2"}})
+    False
+    """
+    def get(section: str, key: str):
+        return (training.get(section) or {}).get(key, schema_default("training", section, key))
+
+    if get("adapt_penalties", "rule") != "fixed":
+        return True
+    optimizer = training.get("optimizer", schema_default("training", "optimizer"))
+    return (optimizer == "hessian_free" and get("hessian_free", "damping") == "penalty_weights"
+            and get("hessian_free", "lm_weights") == "l2_fr")

@@ -63,10 +63,14 @@ def fig5(arena: str) -> str:
     return f"Fig. 5: all maps of the {arena} arena without vs with the metabolic cost"
 
 
-def fig5_names(run: str, partner: str, lambda_fr) -> list[str]:
-    """The two column heads of Fig. 5: the run without the metabolic cost and its partner."""
-    return [f"{run}: without metabolic cost (lambda_FR = 0)",
-            f"{partner}: with metabolic cost (lambda_FR = {lambda_fr})"]
+def fig5_names(run: str, partner: str, lambda_fr, adapted: bool = False) -> list[str]:
+    """The two column heads of Fig. 5: the run without the metabolic cost and its partner.
+
+    ``adapted``: the partner's training moves lambda_FR from ``lambda_fr`` (its starting value),
+    as the authors' rules do (:func:`cw.network.penalties.metabolic_weight_adapted`).
+    """
+    weight = f"lambda_FR {lambda_fr} at the start, adapted in training" if adapted else f"lambda_FR = {lambda_fr}"
+    return [f"{run}: without metabolic cost (lambda_FR = 0)", f"{partner}: with metabolic cost ({weight})"]
 
 
 def fig6(run: str) -> str:

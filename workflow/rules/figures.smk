@@ -2,6 +2,7 @@
 # Titles: cw.report.titles (the figure-layout test draws each figure with its rule's title).
 
 import cw.report.titles as titles
+from cw.network.penalties import metabolic_weight_adapted
 
 
 def arena_name(run):
@@ -222,8 +223,9 @@ rule figure_metabolic:
         pdf=f"{OUT}/figures/{{run}}/fig5_metabolic.pdf",
     params:
         code=script_code("fig_metabolic.py"),
-        names=lambda w: titles.fig5_names(w.run, metabolic_partner(w.run),
-                                          RUNS[metabolic_partner(w.run)]["loss"]["lambda_fr"]),
+        names=lambda w: titles.fig5_names(
+            w.run, metabolic_partner(w.run), RUNS[metabolic_partner(w.run)]["loss"]["lambda_fr"],
+            metabolic_weight_adapted(RUNS[metabolic_partner(w.run)]["training"])),
         title=lambda w: titles.fig5(arena_name(w.run)),
         figures=run_param("figures"),
     log:
