@@ -92,8 +92,9 @@ readme: setup
 	$(BIN)/python -m cw.report.readme --results results --docs docs --wall "$(WALL)" $(if $(filter-out all,$(CORES)),--cores $(CORES),)
 
 ## the study's table and figure (after snakemake --configfile workflow/presets/study.yaml) into README.md
+## (NOTE: text placed above the table, e.g. the columns and the compute)
 readme-study: setup
-	$(BIN)/python -m cw.report.readme --study results/study --docs docs
+	$(BIN)/python -m cw.report.readme --study results/study --docs docs $(if $(NOTE),--note "$(NOTE)",)
 
 ## every claim's verdict at the default settings beside the earlier defaults' (after make analyse
 ## and make analyse PRESET=tikhonov) into README.md
