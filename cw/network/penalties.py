@@ -130,11 +130,11 @@ def metabolic_weight_adapted(training: Mapping) -> bool:
     ...                           "hessian_free": {"damping": "penalty_weights", "lm_weights": "l2"}})
     False
     """
-    def get(section: str, key: str):
-        return (training.get(section) or {}).get(key, schema_default("training", section, key))
+    from cw.network.optimizers.params import HessianFreeParams
 
-    if get("adapt_penalties", "rule") != "fixed":
+    if PenaltyAdaptParams.from_dict(training.get("adapt_penalties") or {}).rule != "fixed":
         return True
-    optimizer = training.get("optimizer", schema_default("training", "optimizer"))
-    return (optimizer == "hessian_free" and get("hessian_free", "damping") == "penalty_weights"
-            and get("hessian_free", "lm_weights") == "l2_fr")
+    if training.get("optimizer", schema_default("training", "optimizer")) != "hessian_free":
+        return False
+    hf = HessianFreeParams.from_dict(training.get("hessian_free") or {})
+    return hf.damping == "penalty_weights" and hf.lm_weights == "l2_fr"
